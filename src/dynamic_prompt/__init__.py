@@ -1,0 +1,49 @@
+"""dynamic-prompt: system prompts for LLM agents, kept in Redis and tuned live.
+
+The core library never imports Textual; the dashboard lives in
+``dynamic_prompt.tui`` and is loaded only when it starts. The names below are
+imported lazily, so ``import dynamic_prompt`` costs almost nothing.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "DynamicPrompt": "dynamic_prompt.facade",
+    "PromptStore": "dynamic_prompt.store",
+    "ChangeFeed": "dynamic_prompt.watch",
+    "Settings": "dynamic_prompt.config",
+    "load_settings": "dynamic_prompt.config",
+    "DynamicPromptError": "dynamic_prompt.errors",
+    "PromptClient": "dynamic_prompt.client",
+    "AsyncPromptClient": "dynamic_prompt.client",
+    "Read": "dynamic_prompt.client",
+    "AgentInfo": "dynamic_prompt.fleet",
+    "fleet": "dynamic_prompt.fleet",
+    "fleet_async": "dynamic_prompt.fleet",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+if TYPE_CHECKING:
+    from dynamic_prompt.client import AsyncPromptClient, PromptClient, Read
+    from dynamic_prompt.fleet import AgentInfo, fleet, fleet_async
+    from dynamic_prompt.config import Settings, load_settings
+    from dynamic_prompt.errors import DynamicPromptError
+    from dynamic_prompt.facade import DynamicPrompt
+    from dynamic_prompt.store import PromptStore
+    from dynamic_prompt.watch import ChangeFeed
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dynamic_prompt' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,237 @@
+"""Frozen value types shared by every layer (pure: no Redis, no UI)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One structured change an instruction turns into, before it is applied.
+
+    Attributes:
+        op: the kind of edit: ``set_tone``, ``add_rule``, ``remove_rule``,
+            ``set_sentences``, ``verbosity``, ``trait``, ``replace``,
+            ``set_field``, ``remove_line``, ``add_section``.
+        args: the edit's parameters (strings), e.g. ``{"rule": "Never use emojis"}``.
+        instruction: the instruction text this edit came from.
+    """
+
+    op: str
+    args: Mapping[str, str] = field(default_factory=dict)
+    instruction: str = ""
+
+    def describe(self) -> str:
+        """A short human description, e.g. ``add rule "Never use emojis"``."""
+        if not self.args:
+            return self.op.replace("_", " ")
+        inner = ", ".join(f"{v}" for v in self.args.values())
+        return f"{self.op.replace('_', ' ')}: {inner}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEntry:
+    """One changelog entry, as stored by this tool or by the Ruby gem.
+
+    The gem writes ``{"timestamp", "action", "user_id", "instruction"}`` (load
+    entries carry ``"metadata": {"source": ...}``); this tool adds ``version``,
+    ``added`` and ``removed``. Entries other programs wrote badly are kept, as
+    ``action="unreadable"`` with the raw text in ``raw``, never dropped.
+    """
+
+    timestamp: float
+    action: str
+    user_id: str = ""
+    instruction: str = ""
+    version: int | None = None
+    added: int | None = None
+    removed: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    raw: str | None = None
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> ChangeEntry:
+        """Parse one changelog list item; never raises (bad items become ``unreadable``)."""
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            return cls(timestamp=0.0, action="unreadable", raw=raw)
+        if not isinstance(data, dict):
+            return cls(timestamp=0.0, action="unreadable", raw=raw)
+
+        def num(value: Any) -> float:
+            if isinstance(value, bool):
+                return 0.0
+            if isinstance(value, (int, float)):
+                return float(value)
+            if isinstance(value, str):
+                try:
+                    return float(value)
+                except ValueError:
+                    return 0.0
+            return 0.0
+
+        def opt_int(value: Any) -> int | None:
+            if isinstance(value, bool) or value is None:
+                return None
+            if isinstance(value, int):
+                return value
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                return int(value)
+            return None
+
+        def text(value: Any) -> str:
+            if value is None:
+                return ""
+            return value if isinstance(value, str) else json.dumps(value)
+
+        metadata = data.get("metadata")
+        return cls(
+            timestamp=num(data.get("timestamp")),
+            action=text(data.get("action")) or "unknown",
+            user_id=text(data.get("user_id")),
+            instruction=text(data.get("instruction")),
+            version=opt_int(data.get("version")),
+            added=opt_int(data.get("added")),
+            removed=opt_int(data.get("removed")),
+            metadata=metadata if isinstance(metadata, dict) else {},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict in the gem's entry format (plus this tool's fields)."""
+        out: dict[str, Any] = {
+            "timestamp": int(self.timestamp) if float(self.timestamp).is_integer() else self.timestamp,
+            "action": self.action,
+            "user_id": self.user_id,
+            "instruction": self.instruction,
+        }
+        if self.version is not None:
+            out["version"] = self.version
+        if self.added is not None:
+            out["added"] = self.added
+        if self.removed is not None:
+            out["removed"] = self.removed
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
+        if self.raw is not None:
+            out["raw"] = self.raw
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class PromptMeta:
+    """What the meta hash says of a prompt."""
+
+    version: int = 0
+    updated_at: float = 0.0
+    updated_by: str = ""
+    action: str = ""
+    source: str = ""
+    content_hash: str = ""
+    size: int = 0
+
+    @classmethod
+    def from_hash(cls, data: Mapping[str, str]) -> PromptMeta:
+        """Build from an HGETALL reply (strings); missing or bad fields fall back to defaults."""
+
+        def as_int(key: str) -> int:
+            try:
+                return int(data.get(key, "0") or 0)
+            except ValueError:
+                return 0
+
+        def as_float(key: str) -> float:
+            try:
+                return float(data.get(key, "0") or 0)
+            except ValueError:
+                return 0.0
+
+        return cls(
+            version=as_int("version"),
+            updated_at=as_float("updated_at"),
+            updated_by=data.get("updated_by", ""),
+            action=data.get("action", ""),
+            source=data.get("source", ""),
+            content_hash=data.get("hash", ""),
+            size=as_int("size"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PromptState:
+    """A consistent snapshot of one prompt, read in one round trip.
+
+    ``active`` is ``None`` when the prompt has no text (never loaded or cleared).
+    """
+
+    name: str
+    active: str | None
+    backup: str | None
+    meta: PromptMeta
+
+    @property
+    def version(self) -> int:
+        """The version number of ``active`` (0 when there is none)."""
+        return self.meta.version
+
+    @property
+    def exists(self) -> bool:
+        """True when the prompt has active text."""
+        return self.active is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One stored version of a prompt's text."""
+
+    name: str
+    number: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSummary:
+    """One row of the prompt list: name, version, size and the last change."""
+
+    name: str
+    version: int
+    size: int
+    updated_at: float
+    updated_by: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a mutation did: the new version (or why nothing changed)."""
+
+    name: str
+    version: int
+    text: str
+    changed: bool
+    entry: ChangeEntry | None = None
+    message: str = ""
+    previous: str | None = None
+    """For a modify: the text the instruction was applied to (the base of its diff)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PromptEvent:
+    """A change seen on the feed: prompt ``name`` changed (``kind``) at ``version``.
+
+    Events are hints: a consumer re-reads the keys. ``kind`` is ``changed``,
+    ``deleted``, ``resync`` (the feed (re)connected: re-read everything) or
+    ``mode`` (the feed's mode changed; see ``mode``).
+    """
+
+    name: str | None
+    kind: str
+    version: int | None = None
+    mode: str | None = None
