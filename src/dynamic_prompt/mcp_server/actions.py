@@ -1,0 +1,266 @@
+"""What each tool does, over :class:`PromptStore`; the registry in :mod:`.tools` names them.
+
+Each function takes the call's :class:`ToolContext` and validated arguments
+and returns a :class:`ToolOutput`: text a model reads, plus JSON for
+programs. Failures are raised as :class:`DynamicPromptError` (one sentence),
+which :func:`dynamic_prompt.mcp_server.tools.call_tool` turns into tool errors.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dynamic_prompt import diff as diffmod
+from dynamic_prompt.errors import PromptNotFoundError
+from dynamic_prompt.keys import validate_name
+from dynamic_prompt.mcp_server.args import (
+    ChangeArgs,
+    ClearArgs,
+    DiffArgs,
+    HistoryArgs,
+    LoadArgs,
+    ModifyArgs,
+    NameArgs,
+    NoArgs,
+    RestoreArgs,
+)
+from dynamic_prompt.mcp_server.common import ToolContext, ToolFailure, ToolOutput, iso, prompt_uri
+from dynamic_prompt.models import ChangeEntry
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+async def list_prompts(ctx: ToolContext, _: NoArgs) -> ToolOutput:
+    """Every stored prompt with version, size and last change."""
+    prompts = await ctx.store.list()
+    rows = [
+        {
+            "name": p.name,
+            "uri": prompt_uri(p.name),
+            "version": p.version,
+            "size_bytes": p.size,
+            "updated_at": iso(p.updated_at),
+            "updated_by": p.updated_by or None,
+            "last_action": p.action or None,
+        }
+        for p in prompts
+    ]
+    if not rows:
+        return ToolOutput("No prompts are stored yet; load one with load_prompt.", {"prompts": []})
+    lines = [
+        f"{r['name']}: version {r['version']}, {r['size_bytes']:,} bytes, "
+        f"last {r['last_action'] or 'change'} {r['updated_at'] or 'at an unknown time'}"
+        f" by {r['updated_by'] or 'unknown'}"
+        for r in rows
+    ]
+    return ToolOutput("\n".join(lines), {"prompts": rows})
+
+
+async def load_prompt(ctx: ToolContext, a: LoadArgs) -> ToolOutput:
+    """Load from a file, URL or literal text; refuses to replace unless ``force``."""
+    name = validate_name(a.name)
+    result = await ctx.store.load(name, a.source, force=a.force, user=a.user_id, kind=a.kind)
+    source = (result.entry.metadata.get("source") if result.entry else None) or None
+    data = {
+        "name": name,
+        "uri": prompt_uri(name),
+        "version": result.version,
+        "changed": result.changed,
+        "loaded_size": _size(result.text),
+        "source": source,
+    }
+    if not result.changed:
+        return ToolOutput(f"{result.message} Prompt {name!r} stays at version {result.version}.", data)
+    origin = f" from {source}" if source else ""
+    return ToolOutput(
+        f"Loaded prompt {name!r}{origin} as version {result.version} ({data['loaded_size']:,} bytes).", data
+    )
+
+
+async def get_active_prompt(ctx: ToolContext, a: NameArgs) -> ToolOutput:
+    """The active text alone (the facts go in the JSON)."""
+    name = validate_name(a.name)
+    state = await ctx.store.state(name, with_backup=False)
+    if state.active is None:
+        raise PromptNotFoundError(f"There is no prompt named {name!r}; load one first.")
+    # The text alone, so a model can use it as is; the facts go in the JSON.
+    return ToolOutput(
+        state.active,
+        {
+            "name": name,
+            "uri": prompt_uri(name),
+            "version": state.version,
+            "size_bytes": _size(state.active),
+            "updated_at": iso(state.meta.updated_at),
+            "updated_by": state.meta.updated_by or None,
+        },
+    )
+
+
+async def modify_prompt(ctx: ToolContext, a: ModifyArgs) -> ToolOutput:
+    """Apply an instruction, or with ``dry_run`` only show its diff."""
+    name = validate_name(a.name)
+    if a.dry_run:
+        preview = await ctx.store.preview(name, a.instruction)
+        diff = preview.unified()
+        return ToolOutput(
+            f"Dry run: nothing was written. Prompt {name!r} (version {preview.version}) would change like this:\n"
+            f"{diff}",
+            {
+                "name": name,
+                "version": preview.version,
+                "dry_run": True,
+                "edits": [edit.describe() for edit in preview.edits],
+                "diff": diff,
+            },
+        )
+    before = await ctx.store.require(name)
+    result = await ctx.store.modify(name, a.instruction, user=a.user_id)
+    changes = diffmod.summary(before.active or "", result.text)
+    entry = result.entry
+    return ToolOutput(
+        "\n".join([*changes, f"Prompt {name!r} is now version {result.version}."]),
+        {
+            "name": name,
+            "version": result.version,
+            "dry_run": False,
+            "changes": changes,
+            "added_lines": entry.added if entry else None,
+            "removed_lines": entry.removed if entry else None,
+        },
+    )
+
+
+async def revert_prompt(ctx: ToolContext, a: ChangeArgs) -> ToolOutput:
+    """Make the original text active again, as a new version."""
+    name = validate_name(a.name)
+    result = await ctx.store.revert(name, user=a.user_id)
+    text = (
+        f"Reverted prompt {name!r} to its original text: now version {result.version}."
+        if result.changed
+        else result.message
+    )
+    return ToolOutput(text, {"name": name, "version": result.version, "changed": result.changed})
+
+
+async def restore_version(ctx: ToolContext, a: RestoreArgs) -> ToolOutput:
+    """Make version ``a.version``'s text active again, as a new version."""
+    name = validate_name(a.name)
+    result = await ctx.store.restore(name, a.version, user=a.user_id)
+    text = (
+        f"Restored version {a.version} of prompt {name!r}: now version {result.version}."
+        if result.changed
+        else result.message
+    )
+    return ToolOutput(
+        text, {"name": name, "restored": a.version, "version": result.version, "changed": result.changed}
+    )
+
+
+async def show_diff(ctx: ToolContext, a: DiffArgs) -> ToolOutput:
+    """The change since the original (or a version): unified diff or summary lines."""
+    name = validate_name(a.name)
+    old, new = await ctx.store.diff(name, a.against_version)
+    base = "the original" if a.against_version is None else f"version {a.against_version}"
+    data: dict[str, Any] = {"name": name, "against": a.against_version, "changed": old != new}
+    if old == new:
+        return ToolOutput(f"No changes: prompt {name!r} is the same as {base}.", data)
+    if a.format == "summary":
+        lines = diffmod.summary(old, new)
+        data["summary"] = lines
+        return ToolOutput("\n".join(lines), data)
+    text = diffmod.unified(
+        old,
+        new,
+        from_label=f"{name} original" if a.against_version is None else f"{name} v{a.against_version}",
+        to_label=f"{name} active",
+    )
+    data["diff"] = text
+    return ToolOutput(text, data)
+
+
+def _entry_line(entry: ChangeEntry) -> str:
+    if entry.raw is not None:
+        return f"(unreadable entry) {entry.raw[:120]}"
+    parts = [iso(entry.timestamp) or "unknown time"]
+    if entry.version:
+        parts.append(f"v{entry.version}")
+    parts.append(entry.action.upper())
+    parts.append(f"by {entry.user_id or 'unknown'}")
+    detail = entry.instruction or (f"source: {entry.metadata['source']}" if entry.metadata.get("source") else "")
+    if entry.added is not None or entry.removed is not None:
+        parts.append(f"(+{entry.added or 0}/-{entry.removed or 0} lines)")
+    line = " ".join(parts)
+    return f"{line}: {detail}" if detail else line
+
+
+async def get_history(ctx: ToolContext, a: HistoryArgs) -> ToolOutput:
+    """The changelog, newest first, one line per entry."""
+    name = validate_name(a.name)
+    entries = await ctx.store.history(name, a.limit)
+    rows = [{**e.to_dict(), "time": iso(e.timestamp)} for e in entries]
+    if not entries:
+        return ToolOutput(f"No history for prompt {name!r}.", {"name": name, "entries": []})
+    return ToolOutput("\n".join(_entry_line(e) for e in entries), {"name": name, "entries": rows})
+
+
+def _confirmation_phrase(name: str) -> str:
+    return f"yes, delete {name}"
+
+
+async def clear_prompts(ctx: ToolContext, a: ClearArgs) -> ToolOutput:
+    """Delete one prompt entirely, only with the exact confirmation phrase."""
+    name = validate_name(a.name)
+    phrase = _confirmation_phrase(name)
+    if not a.confirm:
+        raise ToolFailure(
+            f"clear_prompts permanently deletes prompt {name!r} with every version and its changelog, "
+            f"so it needs confirm set to \"{phrase}\"; nothing was deleted."
+        )
+    if a.confirm.strip() != phrase:
+        raise ToolFailure(
+            f"The confirmation does not match: to delete prompt {name!r} set confirm to exactly "
+            f"\"{phrase}\"; nothing was deleted."
+        )
+    existed = await ctx.store.clear(name)
+    text = (
+        f"Deleted prompt {name!r} with its original, versions and changelog."
+        if existed
+        else f"There was no prompt named {name!r}; nothing to delete."
+    )
+    return ToolOutput(text, {"name": name, "deleted": existed})
+
+
+async def get_metadata(ctx: ToolContext, a: NameArgs) -> ToolOutput:
+    """The store's description of the prompt, as JSON."""
+    name = validate_name(a.name)
+    meta = await ctx.store.metadata(name)
+    meta["updated_at"] = iso(float(meta.get("updated_at") or 0))
+    meta["uri"] = prompt_uri(name)
+    return ToolOutput(json.dumps(meta, indent=2, ensure_ascii=False), meta)
+
+
+async def health_check(ctx: ToolContext, _: NoArgs) -> ToolOutput:
+    """Ping the server; report latency, address, feed mode and prompt count."""
+    rtt = await ctx.store.ping()
+    count = len(await ctx.store.list())
+    mode = ctx.feed_mode()
+    data = {
+        "status": "ok" if mode != "disconnected" else "degraded",
+        "server": ctx.target.display,
+        "origin": ctx.target.origin,
+        "latency_ms": round(rtt * 1000, 3),
+        "change_feed": mode,
+        "prompts": count,
+    }
+    live = (
+        f"live changes arrive via {mode}"
+        if mode != "disconnected"
+        else "the change feed is reconnecting, so live change notifications are paused"
+    )
+    return ToolOutput(
+        f"OK: {data['server']} answers in {data['latency_ms']} ms; {count} prompt(s) stored; {live}.", data
+    )

@@ -1,0 +1,268 @@
+"""The MCP server itself: handlers on the SDK's lowlevel ``Server``, and its lifespan.
+
+Why the lowlevel ``Server`` and not ``MCPServer`` (the SDK's decorator API):
+our resources and prompts are not a fixed set registered at start-up but
+whatever prompts Redis holds right now, and handshake-era subscriptions
+(``resources/subscribe``) are only served by the lowlevel API. The tools keep
+the decorator API's main benefit anyway: their schemas come from pydantic
+models (see :mod:`dynamic_prompt.mcp_server.tools`).
+
+The lifespan owns one :class:`PromptStore` and the :class:`ChangeFeed`; the
+feed runs in the lifespan's task group for as long as the client is connected.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from mcp import types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+from mcp.shared.exceptions import MCPError
+
+from dynamic_prompt import __version__
+from dynamic_prompt.config import Settings
+from dynamic_prompt.errors import DynamicPromptError
+from dynamic_prompt.keys import validate_name
+from dynamic_prompt.mcp_server.common import URI_SCHEME, ToolContext, iso, prompt_uri
+from dynamic_prompt.mcp_server.notify import ChangeNotifier
+from dynamic_prompt.mcp_server.tools import call_tool, list_tools
+from dynamic_prompt.models import PromptSummary
+from dynamic_prompt.server import ServerTarget
+from dynamic_prompt.store import PromptStore
+from dynamic_prompt.watch import ChangeFeed
+
+log = logging.getLogger(__name__)
+
+MIME_TYPE = "text/markdown"
+"""Prompts are written in the sectioned Markdown-ish style the modifier understands."""
+
+INSTRUCTIONS = (
+    "System prompts for LLM agents, stored in Redis and tuned live. Read a prompt with get_active_prompt "
+    "or the resource prompt://NAME (subscribe to hear about changes by anyone); change it with "
+    "modify_prompt (dry_run previews the diff); go back with revert_prompt or restore_version; "
+    "see changes with show_diff and get_history. Every stored prompt is also offered as an MCP prompt."
+)
+
+
+@dataclass
+class AppState:
+    """The lifespan's state, reachable from every handler as ``ctx.lifespan_context``."""
+
+    tools: ToolContext
+    notifier: ChangeNotifier
+
+    @property
+    def store(self) -> PromptStore:
+        """The store every handler reads and writes through."""
+        return self.tools.store
+
+
+Ctx = ServerRequestContext[AppState, Any]
+
+
+def _not_found(name: str, uri: str) -> MCPError:
+    # INVALID_PARAMS with the URI as data: what the SDK's own MCPServer answers for a missing resource.
+    return MCPError(types.INVALID_PARAMS, f"There is no prompt named {name!r}; load one first.", {"uri": uri})
+
+
+def _protocol_error(exc: DynamicPromptError) -> MCPError:
+    return MCPError(types.INTERNAL_ERROR, str(exc))
+
+
+def name_from_uri(uri: str) -> str:
+    """The prompt name in ``prompt://NAME``; a protocol error (one sentence) for anything else."""
+    if not uri.startswith(URI_SCHEME):
+        raise MCPError(
+            types.INVALID_PARAMS, f"Unknown resource {uri!r}: prompt resources look like prompt://NAME.", {"uri": uri}
+        )
+    try:
+        return validate_name(uri[len(URI_SCHEME) :])
+    except DynamicPromptError as exc:
+        raise MCPError(types.INVALID_PARAMS, str(exc), {"uri": uri}) from None
+
+
+async def _prompt_text(ctx: Ctx, name: str, uri: str) -> tuple[str, int]:
+    """The active text and version of ``name``, or a protocol error."""
+    try:
+        state = await ctx.lifespan_context.store.state(name, with_backup=False)
+    except DynamicPromptError as exc:
+        raise _protocol_error(exc) from None
+    if state.active is None:
+        raise _not_found(name, uri)
+    return state.active, state.version
+
+
+async def _summaries(ctx: Ctx) -> list[PromptSummary]:
+    try:
+        return await ctx.lifespan_context.store.list()
+    except DynamicPromptError as exc:
+        raise _protocol_error(exc) from None
+
+
+def _describe(p: PromptSummary) -> str:
+    """``version 4, last modify by alice at 2025-01-01T10:00:00Z``."""
+    parts = [f"version {p.version}"]
+    if p.action or p.updated_by:
+        when = f" at {iso(p.updated_at)}" if p.updated_at > 0 else ""
+        parts.append(f"last {p.action or 'change'} by {p.updated_by or 'unknown'}{when}")
+    return ", ".join(parts)
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+async def _list_tools(ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+    return types.ListToolsResult(tools=list_tools())
+
+
+async def _call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+    return await call_tool(ctx.lifespan_context.tools, params.name, params.arguments)
+
+
+async def _list_resources(ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
+    resources = [
+        types.Resource(
+            uri=prompt_uri(p.name),
+            name=p.name,
+            title=f"System prompt {p.name!r}",
+            description=f"The active text of prompt {p.name!r}: {_describe(p)}.",
+            mime_type=MIME_TYPE,
+            size=p.size,
+            annotations=types.Annotations(last_modified=iso(p.updated_at)) if p.updated_at > 0 else None,
+        )
+        for p in await _summaries(ctx)
+    ]
+    return types.ListResourcesResult(resources=resources)
+
+
+async def _list_resource_templates(
+    ctx: Ctx, params: types.PaginatedRequestParams | None
+) -> types.ListResourceTemplatesResult:
+    template = types.ResourceTemplate(
+        uri_template=f"{URI_SCHEME}{{name}}",
+        name="prompt",
+        title="A stored system prompt",
+        description="The active text of the prompt called NAME (see list_prompts for the names).",
+        mime_type=MIME_TYPE,
+    )
+    return types.ListResourceTemplatesResult(resource_templates=[template])
+
+
+async def _read_resource(ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+    uri = str(params.uri)
+    name = name_from_uri(uri)
+    text, version = await _prompt_text(ctx, name, uri)
+    contents = types.TextResourceContents(uri=uri, mime_type=MIME_TYPE, text=text, _meta={"version": version})
+    return types.ReadResourceResult(contents=[contents])
+
+
+async def _subscribe(ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
+    uri = str(params.uri)
+    name_from_uri(uri)  # a prompt that does not exist yet may be subscribed: its creation is an update
+    ctx.lifespan_context.notifier.subscribe(uri)
+    return types.EmptyResult()
+
+
+async def _unsubscribe(ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+    ctx.lifespan_context.notifier.unsubscribe(str(params.uri))
+    return types.EmptyResult()
+
+
+async def _list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+    prompts = [
+        types.Prompt(
+            name=p.name,
+            title=f"System prompt {p.name!r}",
+            description=f"Use the stored system prompt {p.name!r} ({_describe(p)}).",
+        )
+        for p in await _summaries(ctx)
+    ]
+    return types.ListPromptsResult(prompts=prompts)
+
+
+async def _get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+    try:
+        name = validate_name(params.name)
+    except DynamicPromptError as exc:
+        raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+    uri = prompt_uri(name)
+    text, version = await _prompt_text(ctx, name, uri)
+    # MCP prompt messages have only the roles user and assistant, so the system
+    # prompt travels as one user message; the description says what it is for.
+    return types.GetPromptResult(
+        description=f"The system prompt {name!r}, version {version}: use it as the system message.",
+        messages=[types.PromptMessage(role="user", content=types.TextContent(text=text))],
+        _meta={"version": version, "uri": uri},
+    )
+
+
+async def _remember_client(ctx: Ctx, call_next: Any) -> Any:
+    """Middleware: note the connected client, so change notifications can reach it."""
+    if ctx.request_id is not None:
+        ctx.lifespan_context.notifier.attach(ctx.session, ctx.protocol_version, ctx.method)
+    return await call_next(ctx)
+
+
+# -- assembly -----------------------------------------------------------------------------------
+
+
+def build_server(target: ServerTarget, settings: Settings) -> Server[AppState]:
+    """The MCP server for the prompts on ``target``; its lifespan runs the change feed."""
+    bus = InMemorySubscriptionBus()
+
+    @asynccontextmanager
+    async def lifespan(_: Server[AppState]) -> AsyncIterator[AppState]:
+        store = PromptStore.connect(target, settings)
+        notifier = ChangeNotifier(store, bus)
+        feed = ChangeFeed(target)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(feed.run, notifier.on_event)
+                try:
+                    yield AppState(ToolContext(store, target, lambda: notifier.mode), notifier)
+                finally:
+                    feed.stop()
+                    tg.cancel_scope.cancel()
+        finally:
+            await store.aclose()
+
+    server: Server[AppState] = Server(
+        "dynamic-prompt",
+        version=__version__,
+        title="dynamic-prompt",
+        description="LLM system prompts kept in Redis, tuned live.",
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        on_list_tools=_list_tools,
+        on_call_tool=_call_tool,
+        on_list_resources=_list_resources,
+        on_list_resource_templates=_list_resource_templates,
+        on_read_resource=_read_resource,
+        on_subscribe_resource=_subscribe,
+        on_unsubscribe_resource=_unsubscribe,
+        on_subscriptions_listen=ListenHandler(bus),
+        on_list_prompts=_list_prompts,
+        on_get_prompt=_get_prompt,
+    )
+    server.middleware.append(_remember_client)
+    return server
+
+
+async def run_stdio(target: ServerTarget, settings: Settings) -> None:
+    """Serve one client on stdin/stdout until it closes stdin."""
+    from mcp.server.stdio import stdio_server
+
+    server = build_server(target, settings)
+    options = server.create_initialization_options(
+        NotificationOptions(prompts_changed=True, resources_changed=True)
+    )
+    log.info("serving the prompts on %s over stdio", target.display)
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, options)

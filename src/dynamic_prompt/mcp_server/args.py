@@ -1,0 +1,160 @@
+"""The tools' arguments, as pydantic models; the input schemas clients see come from them.
+
+One model per argument shape: validation and the schema a model reads cannot
+drift apart. Unknown arguments are refused (a misspelt ``dry_run`` must never
+write for real).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dynamic_prompt.keys import DEFAULT_NAME, MAX_NAME_LENGTH
+from dynamic_prompt.mcp_server.common import NAME_PATTERN
+from dynamic_prompt.modifier import KNOWN_FORMS
+
+
+def _name_field() -> Any:
+    # The pattern is shown to clients but checked by validate_name, whose error
+    # sentence is better than a regex mismatch report.
+    return Field(
+        DEFAULT_NAME,
+        description=(
+            "The prompt to work on. Letters, digits, '.', '_' and '-'. Default 'default' "
+            "(the prompt in the original gem's keys prompt:active/prompt:backup)."
+        ),
+        json_schema_extra={"pattern": NAME_PATTERN, "maxLength": MAX_NAME_LENGTH, "minLength": 1},
+    )
+
+
+def _user_field() -> Any:
+    return Field(
+        None,
+        description="Who makes the change, recorded in the changelog. Default: the server's configured user.",
+    )
+
+
+class Args(BaseModel):
+    """Base of every tool's arguments."""
+
+    # Unknown arguments are an error: a misspelt 'dry_run' must not write for real.
+    model_config = ConfigDict(extra="forbid")
+
+
+class NameArgs(Args):
+    """Just the prompt name."""
+
+    name: str = _name_field()
+
+
+class NoArgs(Args):
+    """No arguments."""
+
+
+class LoadArgs(Args):
+    """``load_prompt``."""
+
+    source: str = Field(
+        min_length=1,
+        description=(
+            "Where the prompt comes from: a file path on the server's machine, an http(s):// URL, "
+            "or the prompt text itself."
+        ),
+    )
+    force: bool = Field(False, description="Replace the prompt if it already exists (the old text stays a version).")
+    kind: Literal["auto", "file", "url", "text"] = Field(
+        "auto",
+        description=(
+            "How to read 'source'. 'auto' decides: a single http(s) URL is fetched, an existing path is read, "
+            "anything else is the text itself. 'text' forces the text reading (for a one-line prompt that "
+            "looks like a path)."
+        ),
+    )
+    name: str = _name_field()
+    user_id: str | None = _user_field()
+
+
+class ModifyArgs(Args):
+    """``modify_prompt``."""
+
+    instruction: str = Field(
+        min_length=1,
+        # Listed from the engine itself, so the schema a model reads never drifts from what it parses.
+        description="What to change, in plain words. Known forms: "
+        + "; ".join(f"'{form}'" for form in KNOWN_FORMS)
+        + ". Join several instructions with ';'.",
+    )
+    user_id: str | None = _user_field()
+    dry_run: bool = Field(False, description="Only show the diff the instruction would make; write nothing.")
+    name: str = _name_field()
+
+
+class ChangeArgs(Args):
+    """A change with only a name and an author (``revert_prompt``)."""
+
+    name: str = _name_field()
+    user_id: str | None = _user_field()
+
+
+class RestoreArgs(Args):
+    """``restore_version``."""
+
+    version: int = Field(ge=1, description="The version to bring back (get_history shows each change's version).")
+    name: str = _name_field()
+    user_id: str | None = _user_field()
+
+
+class DiffArgs(Args):
+    """``show_diff``."""
+
+    name: str = _name_field()
+    against_version: int | None = Field(
+        None,
+        ge=1,
+        description="Compare with this version instead of the original.",
+    )
+    format: Literal["unified", "summary"] = Field(
+        "unified", description="'unified' for a unified diff, 'summary' for short '~ / + / -' lines."
+    )
+
+
+class HistoryArgs(Args):
+    """``get_history``."""
+
+    limit: int = Field(10, ge=1, le=1000, description="How many entries to return, newest first.")
+    name: str = _name_field()
+
+
+class ClearArgs(Args):
+    """``clear_prompts``: the confirmation is checked by the tool, to say what it needs."""
+
+    name: str = _name_field()
+    confirm: str | None = Field(
+        None,
+        description="Must be exactly 'yes, delete NAME' with the prompt's name, e.g. 'yes, delete default'.",
+    )
+
+
+def input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of ``model`` as a tool's ``inputSchema``, without pydantic's noise.
+
+    Drops the generated ``title`` keys and turns an optional ``X | None`` field
+    into a plain ``X`` that may be left out: clients show these schemas to
+    models, which read ``"type": "string"`` better than an ``anyOf`` with null.
+    """
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    schema.pop("description", None)  # the class docstring is for us; the tool's description is for models
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+        branches = [b for b in prop.get("anyOf", ()) if b.get("type") != "null"]
+        if len(branches) == 1:
+            del prop["anyOf"]
+            for key, value in branches[0].items():
+                prop.setdefault(key, value)
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+    schema["additionalProperties"] = False
+    return schema

@@ -1,0 +1,239 @@
+"""The MCP tools: the seed server's methods, plus ``list_prompts`` and ``restore_version``.
+
+Each tool is a :class:`ToolSpec`: a pydantic model for its arguments (see
+:mod:`.args`; the input schema is generated from it), a description written
+for a model choosing tools, MCP annotations, and an async function over
+:class:`PromptStore` (see :mod:`.actions`).
+
+Every failure a caller can cause comes back as an MCP tool error
+(``isError: true``) whose text is one clear sentence; nothing raises out of
+:func:`call_tool`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp import types
+from pydantic import ValidationError
+
+from dynamic_prompt.errors import DynamicPromptError, InstructionError
+from dynamic_prompt.mcp_server import actions
+from dynamic_prompt.mcp_server.args import (
+    Args,
+    ChangeArgs,
+    ClearArgs,
+    DiffArgs,
+    HistoryArgs,
+    LoadArgs,
+    ModifyArgs,
+    NameArgs,
+    NoArgs,
+    RestoreArgs,
+    input_schema,
+)
+from dynamic_prompt.mcp_server.common import ToolContext, ToolOutput
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool: its wire description and the function that runs it."""
+
+    name: str
+    title: str
+    description: str
+    args: type[Args]
+    run: Callable[[ToolContext, Any], Awaitable[ToolOutput]]
+    read_only: bool = False
+    destructive: bool = False
+    idempotent: bool = False
+    open_world: bool = False
+    schema: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "schema", input_schema(self.args))
+
+    def to_mcp(self) -> types.Tool:
+        """The ``tools/list`` entry."""
+        return types.Tool(
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            input_schema=self.schema,
+            annotations=types.ToolAnnotations(
+                title=self.title,
+                read_only_hint=self.read_only,
+                destructive_hint=self.destructive,
+                idempotent_hint=self.idempotent,
+                open_world_hint=self.open_world,
+            ),
+        )
+
+
+_READ = {"read_only": True, "idempotent": True}
+
+TOOLS: dict[str, ToolSpec] = {
+    spec.name: spec
+    for spec in (
+        ToolSpec(
+            "list_prompts",
+            "List prompts",
+            "List every system prompt stored in the Redis server, with its version, size and last change. "
+            "Each prompt is also readable as the resource prompt://NAME.",
+            NoArgs,
+            actions.list_prompts,
+            **_READ,
+        ),
+        ToolSpec(
+            "load_prompt",
+            "Load a prompt",
+            "Load a system prompt from a file path, an http(s) URL or literal text. It becomes the prompt's "
+            "active text and its original (what revert_prompt returns to). An existing prompt is only "
+            "replaced with force=true, and the replaced text stays restorable as a version.",
+            LoadArgs,
+            actions.load_prompt,
+            idempotent=True,
+            open_world=True,
+        ),
+        ToolSpec(
+            "get_active_prompt",
+            "Get the active prompt",
+            "Return the active text of a prompt (the system prompt agents read on every call). "
+            "The version and last author are in the structured result.",
+            NameArgs,
+            actions.get_active_prompt,
+            **_READ,
+        ),
+        ToolSpec(
+            "modify_prompt",
+            "Modify a prompt",
+            "Change a prompt with a plain-language instruction and save the result as a new version, "
+            "e.g. 'change tone to sarcastic', 'add rule: never use emojis', 'remove rule about emojis', "
+            "'default 2 sentences', 'make less verbose', 'be more concise' (join several with ';'). "
+            "An instruction that is not understood, or whose rule is absent or ambiguous, changes nothing "
+            "and the error names the closest forms or candidates. dry_run=true previews the diff only.",
+            ModifyArgs,
+            actions.modify_prompt,
+        ),
+        ToolSpec(
+            "revert_prompt",
+            "Revert to the original",
+            "Make a prompt's original text (what load_prompt stored) active again, as a new version. "
+            "Nothing is lost: every earlier version stays restorable with restore_version.",
+            ChangeArgs,
+            actions.revert_prompt,
+            idempotent=True,
+        ),
+        ToolSpec(
+            "restore_version",
+            "Restore a version",
+            "Make an earlier version's text active again, as a new version. get_history shows the version "
+            "each change produced.",
+            RestoreArgs,
+            actions.restore_version,
+            idempotent=True,
+        ),
+        ToolSpec(
+            "show_diff",
+            "Show changes",
+            "Show what changed in a prompt since its original (or since a given version): a unified diff, "
+            "or short summary lines ('~ changed', '+ added', '- removed').",
+            DiffArgs,
+            actions.show_diff,
+            **_READ,
+        ),
+        ToolSpec(
+            "get_history",
+            "Get the changelog",
+            "List a prompt's changelog, newest first: time, version, action (load, modify, revert, restore, "
+            "edit, ...), author, and the instruction or source.",
+            HistoryArgs,
+            actions.get_history,
+            **_READ,
+        ),
+        ToolSpec(
+            "clear_prompts",
+            "Delete a prompt",
+            "Permanently delete one prompt with its original, every stored version and its changelog. "
+            "Requires confirm set to exactly 'yes, delete NAME' (NAME being the prompt's name); without it "
+            "nothing is deleted. Other prompts are not touched.",
+            ClearArgs,
+            actions.clear_prompts,
+            destructive=True,
+            idempotent=True,
+        ),
+        ToolSpec(
+            "get_metadata",
+            "Get prompt metadata",
+            "Describe a prompt without its text: version, size in bytes and lines, a token estimate, "
+            "whether it differs from the original, the last change (when, who, what), its source, changelog "
+            "length, versions kept, its Redis keys and the server (password masked).",
+            NameArgs,
+            actions.get_metadata,
+            **_READ,
+        ),
+        ToolSpec(
+            "health_check",
+            "Health check",
+            "Check that the Redis server holding the prompts answers: round-trip time, its address (password "
+            "masked), how live changes are watched (notifications, channel, polling or disconnected) and how "
+            "many prompts are stored.",
+            NoArgs,
+            actions.health_check,
+            **_READ,
+        ),
+    )
+}
+
+
+def list_tools() -> list[types.Tool]:
+    """Every tool, as ``tools/list`` returns them."""
+    return [spec.to_mcp() for spec in TOOLS.values()]
+
+
+def _argument_error(tool: str, exc: ValidationError) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "arguments"
+    if first["type"] == "missing":
+        problem = "is required"
+    elif first["type"] == "extra_forbidden":
+        problem = "is not an argument of this tool"
+    else:
+        problem = f"is not valid ({first['msg'].rstrip('.')})"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"Bad arguments for {tool}: '{where}' {problem}{more}."
+
+
+def _error(message: str) -> types.CallToolResult:
+    # One line, always: clients show this to a model or a person as is.
+    return types.CallToolResult(content=[types.TextContent(text=" ".join(message.split()))], is_error=True)
+
+
+async def call_tool(ctx: ToolContext, name: str, arguments: Mapping[str, Any] | None) -> types.CallToolResult:
+    """Run tool ``name``; every failure becomes a tool error (``isError``) with one sentence."""
+    spec = TOOLS.get(name)
+    if spec is None:
+        return _error(f"There is no tool named {name!r}; the tools are: {', '.join(TOOLS)}.")
+    try:
+        args = spec.args.model_validate(dict(arguments or {}))
+    except ValidationError as exc:
+        return _error(_argument_error(name, exc))
+    try:
+        out = await spec.run(ctx, args)
+    except InstructionError as exc:
+        message = str(exc)
+        if exc.suggestions:
+            message += " Try: " + "; ".join(exc.suggestions[:4]) + "."
+        return _error(message)
+    except DynamicPromptError as exc:
+        return _error(str(exc))
+    except Exception:  # noqa: BLE001 - the last guard: a tool error, never a dead server
+        log.exception("tool %s failed", name)
+        return _error(f"{name} failed unexpectedly; the server's log (stderr) has the details.")
+    return types.CallToolResult(content=[types.TextContent(text=out.text)], structured_content=out.data)
