@@ -1,0 +1,107 @@
+"""The dashboard application: the app class, its bindings, theme and keymap.
+
+Everything the panes do lives in :mod:`dynamic_prompt.tui.screens.dashboard`;
+this module only wires the store, the settings and the screen together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.app import App
+from textual.binding import Binding
+from textual.theme import Theme
+
+from dynamic_prompt.config import Settings, save_setting
+from dynamic_prompt.keys import DEFAULT_NAME
+from dynamic_prompt.server import ServerTarget
+from dynamic_prompt.store import PromptStore
+from dynamic_prompt.tui.actions import APP_ACTIONS, DASHBOARD_ACTIONS, Action, bindings
+from dynamic_prompt.tui.commands import DashboardCommands
+from dynamic_prompt.tui.screens.confirm import HelpScreen
+from dynamic_prompt.tui.screens.dashboard import DashboardScreen
+
+
+class DashboardApp(App[None]):
+    """The live dashboard for the prompts in one server.
+
+    Args:
+        target: the server (its masked URL shows in the status bar).
+        settings: keymap, theme, user and store limits.
+        name: the prompt to show first.
+        clock: returns "now" in epoch seconds (tests fix it for stable screenshots).
+        server_label: what the status bar calls the server (default: the masked URL).
+        remember_theme: save the theme to the config file when it changes.
+    """
+
+    TITLE = "dynamic-prompt"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {DashboardCommands}
+    BINDINGS = bindings(APP_ACTIONS)
+
+    def __init__(
+        self,
+        target: ServerTarget,
+        settings: Settings,
+        name: str = DEFAULT_NAME,
+        clock: Callable[[], float] | None = None,
+        *,
+        server_label: str | None = None,
+        remember_theme: bool = True,
+    ) -> None:
+        super().__init__()
+        self.target = target
+        self.settings = settings
+        self.prompt_name = name
+        self.clock: Callable[[], float] = clock or time.time
+        self.server_label = server_label if server_label is not None else target.display
+        self.remember_theme = remember_theme
+        self.store = PromptStore.connect(target, settings)
+        self._saved_theme = settings.theme
+        if settings.theme and settings.theme in self.available_themes:
+            self.theme = settings.theme
+        if settings.keymap:
+            self.set_keymap(dict(settings.keymap))
+
+    @property
+    def dashboard(self) -> DashboardScreen:
+        """The dashboard screen (the panes)."""
+        return self.get_screen("dashboard")  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        """Show the dashboard; remember theme changes from now on."""
+        self.install_screen(DashboardScreen(self.store, self.prompt_name), "dashboard")
+        self.push_screen("dashboard")
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if not self.remember_theme or theme.name == self._saved_theme:
+            return
+        self._saved_theme = theme.name
+        try:
+            save_setting("theme", theme.name)
+        except OSError as exc:
+            self.notify(f"Could not save the theme: {exc.strerror}.", severity="warning", markup=False)
+
+    async def on_unmount(self) -> None:
+        """Close the store's connections."""
+        await self.store.aclose()
+
+    def bound_keys(self) -> list[tuple[str, Action]]:
+        """(key as bound now, action) for every action: the keymap applied."""
+        keymap = self._keymap
+        return [(keymap.get(a.id, a.key), a) for a in DASHBOARD_ACTIONS + APP_ACTIONS]
+
+    def action_help(self) -> None:
+        """Show the keys."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.bound_keys()))
+
+
+def run_dashboard(target: ServerTarget, settings: Settings, *, name: str = DEFAULT_NAME) -> None:
+    """Run the dashboard in this terminal until the person quits."""
+    DashboardApp(target, settings, name=name).run()
+
+
+__all__ = ["Binding", "DashboardApp", "run_dashboard"]

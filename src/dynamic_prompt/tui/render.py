@@ -1,0 +1,170 @@
+"""Turning prompt text and diffs into Rich ``Text`` (never markup strings).
+
+Everything read from Redis goes through :func:`safe` first: control, escape
+and bidi characters become visible stand-ins (:func:`dynamic_prompt.inert.inert`)
+and the result is only ever placed into ``Text`` objects, so Rich markup in a
+prompt (``[bold red]x[/]``) shows literally.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+
+from pygments.lexers.markup import MarkdownLexer
+from pygments.token import _TokenType
+from rich.style import Style
+from rich.syntax import PygmentsSyntaxTheme
+from rich.text import Text
+
+from dynamic_prompt.diff import DiffLine, Span
+from dynamic_prompt.inert import inert
+
+TAB_SIZE = 4
+
+
+def safe(text: str) -> str:
+    """``text`` made inert for a terminal, tabs expanded."""
+    return inert(text).expandtabs(TAB_SIZE)
+
+
+def split_lines(text: str) -> list[str]:
+    """Display lines of ``text``: split on ``\\n`` only (as the diff does), CR of CRLF dropped.
+
+    A final newline ends the last line rather than starting an empty one.
+    """
+    if not text:
+        return []
+    lines = inert(text).split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    for i, line in enumerate(lines):
+        if line.endswith("\r"):
+            line = lines[i] = line[:-1]
+        if "\t" in line:
+            lines[i] = line.expandtabs(TAB_SIZE)
+    return lines
+
+
+# -- highlighting ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _theme(dark: bool) -> PygmentsSyntaxTheme:
+    return PygmentsSyntaxTheme("monokai" if dark else "friendly")
+
+
+@lru_cache(maxsize=512)
+def _token_style(token: _TokenType, dark: bool) -> Style:
+    style = _theme(dark).get_style_for_token(token)
+    # The pane's own background shows through: keep only the foreground attributes.
+    return Style(color=style.color, bold=style.bold, italic=style.italic, underline=style.underline)
+
+
+_LEXER = MarkdownLexer(stripnl=False, ensurenl=True)
+
+
+def highlight(lines: Sequence[str], *, dark: bool = True) -> list[Text]:
+    """Markdown-highlight display ``lines`` (already made safe), one ``Text`` per line."""
+    if not lines:
+        return []
+    out: list[Text] = []
+    current = Text(no_wrap=True, end="")
+    for token, value in _LEXER.get_tokens("\n".join(lines) + "\n"):
+        style = _token_style(token, dark)
+        parts = value.split("\n")
+        for i, part in enumerate(parts):
+            if i:
+                out.append(current)
+                current = Text(no_wrap=True, end="")
+            if part:
+                current.append(part, style)
+    if current.plain:
+        out.append(current)
+    while len(out) < len(lines):  # the lexer never loses lines, but be safe
+        out.append(Text(lines[len(out)], no_wrap=True, end=""))
+    return out[: len(lines)]
+
+
+# -- diff lines -----------------------------------------------------------------------
+
+
+def spans_text(spans: Sequence[Span], base: Style, changed: Style) -> Text:
+    """One diff line's text with its changed words marked."""
+    text = Text(no_wrap=True, end="")
+    for span in spans:
+        text.append(safe(span.text), changed if span.changed else base)
+    return text
+
+
+def diff_line_text(
+    line: DiffLine,
+    number_width: int,
+    styles: dict[str, Style],
+) -> Text:
+    """A unified-diff row: old and new line numbers, the sign, the text with word marks."""
+    sign = {"equal": " ", "delete": "-", "insert": "+"}[line.tag]
+    old_no = "" if line.old_no is None else str(line.old_no)
+    new_no = "" if line.new_no is None else str(line.new_no)
+    text = Text(no_wrap=True, end="")
+    text.append(f"{old_no:>{number_width}} {new_no:>{number_width}} ", styles["gutter"])
+    base = styles.get(line.tag, Style())
+    text.append(f"{sign} ", base)
+    text.append_text(spans_text(line.spans, base, styles.get(line.tag + "-word", base)))
+    return text
+
+
+def side_cell(
+    line: DiffLine | None, width: int, number_width: int, styles: dict[str, Style], *, left: bool
+) -> Text:
+    """One half of a side-by-side row (``left``: the old side), cut or padded to ``width`` cells."""
+    text = Text(no_wrap=True, end="")
+    if line is None:
+        text.append(" " * width, styles["empty"])
+        return text
+    number = line.old_no if left else line.new_no
+    text.append(f"{'' if number is None else number:>{number_width}} ", styles["gutter"])
+    base = styles.get(line.tag, Style())
+    text.append_text(spans_text(line.spans, base, styles.get(line.tag + "-word", base)))
+    text.truncate(width, overflow="ellipsis", pad=True)
+    if line.tag != "equal" and base.bgcolor:
+        text.stylize_before(Style(bgcolor=base.bgcolor))
+    return text
+
+
+# -- numbers and times ----------------------------------------------------------------
+
+
+def human_size(n: int) -> str:
+    """Bytes as ``812 B`` / ``10.2 KB`` / ``1.0 MB``."""
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def age(seconds: float) -> str:
+    """A short relative age: ``0s``, ``12s``, ``5m``, ``3h``, ``2d``."""
+    if seconds < 0:
+        return "0s"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def when(timestamp: float, now: float | None = None) -> str:
+    """A changelog time: ``HH:MM:SS`` today, ``MM-DD HH:MM`` before, ``-`` when unknown."""
+    if not timestamp > 0:  # also NaN
+        return "-"
+    now = time.time() if now is None else now
+    try:
+        moment = datetime.fromtimestamp(timestamp)
+    except (OverflowError, OSError, ValueError):  # e.g. 1e308 written by another program
+        return "-"
+    if moment.date() == datetime.fromtimestamp(now).date():
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,1 @@
+"""The dashboard's panes: each receives data as attributes and posts messages."""

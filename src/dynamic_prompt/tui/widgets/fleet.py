@@ -1,0 +1,90 @@
+"""The fleet pane: per prompt, the agents reading it, the version each serves, who is behind or gone.
+
+The screen's worker reads :func:`dynamic_prompt.fleet.fleet_many_async` and
+sets :attr:`FleetView.agents`; this widget only draws. Every cell is a Rich
+``Text`` built from :func:`~dynamic_prompt.tui.render.safe` pieces, so an
+agent id or host name holding markup or escape sequences shows literally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import DataTable
+
+from dynamic_prompt.fleet import AgentInfo
+from dynamic_prompt.tui.render import age, safe
+
+
+def state_text(agent: AgentInfo) -> Text:
+    """One word for the agent's state, styled: gone, behind, stale or current."""
+    if agent.gone:
+        return Text("gone", style="dim red")
+    if agent.behind:
+        return Text("behind", style="bold yellow")
+    if agent.stale:
+        return Text("stale", style="yellow")
+    return Text("current", style="green")
+
+
+def summary(agents: Sequence[AgentInfo]) -> str:
+    """The pane's title: how many agents, and how many behind or gone."""
+    live = [a for a in agents if not a.gone]
+    behind = sum(1 for a in live if a.behind)
+    gone = len(agents) - len(live)
+    parts = [f"{len(live)} agent{'s' if len(live) != 1 else ''}"]
+    if behind:
+        parts.append(f"{behind} behind")
+    if gone:
+        parts.append(f"{gone} gone")
+    return "Fleet: " + ", ".join(parts)
+
+
+class FleetView(DataTable[Text]):
+    """A table of agents by prompt; hidden until the person asks for it."""
+
+    DEFAULT_CSS = """
+    FleetView { height: 10; border: round $primary-background; display: none; }
+    FleetView:focus { border: round $accent; }
+    """
+
+    agents: reactive[tuple[AgentInfo, ...]] = reactive(tuple, always_update=False)
+    """Every agent of every listed prompt, as the last read found them."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False, show_row_labels=False)
+
+    def on_mount(self) -> None:
+        """The columns."""
+        for label, key in (("prompt", "prompt"), ("agent", "agent"), ("version", "version"),
+                           ("state", "state"), ("reads/s", "rate"), ("seen", "seen"), ("feed", "mode")):
+            self.add_column(label, key=key)
+        self.border_title = summary(())
+
+    def watch_agents(self, agents: tuple[AgentInfo, ...]) -> None:
+        """Redraw the rows, keeping the cursor on the same agent when it is still there."""
+        keep = None
+        if 0 <= self.cursor_row < self.row_count:
+            keep = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+        self.clear()
+        for agent in sorted(agents, key=lambda a: (a.prompt, a.gone, a.agent_id)):
+            key = f"{agent.prompt}\x00{agent.agent_id}"
+            where = f"{agent.host} pid {agent.pid}" if agent.host else ""
+            label = Text(safe(agent.agent_id), style="dim" if agent.gone else "")
+            if where and where not in agent.agent_id:
+                label.append(f"  {safe(where)}", style="dim")
+            self.add_row(
+                Text(safe(agent.prompt), style="bold"),
+                label,
+                Text(f"v{agent.version}" if agent.version else "-", justify="right"),
+                state_text(agent),
+                Text(f"{agent.reads_per_s:,.1f}", justify="right"),
+                Text(f"{age(agent.age)} ago", style="dim"),
+                Text(safe(agent.mode), style="dim"),
+                key=key,
+            )
+        if keep is not None and keep in self.rows:
+            self.move_cursor(row=self.get_row_index(keep), animate=False)
+        self.border_title = summary(agents)
