@@ -1,0 +1,195 @@
+"""`dprompt` as a person and a script use it: real processes, real servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSISTANT = ROOT / "prompts" / "assistant.md"
+
+
+def dprompt(*args: str, url: str | None = None, stdin: str | None = None,
+            env: dict[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    cmd = [sys.executable, "-m", "dynamic_prompt.cli"]
+    if url:
+        cmd += ["--redis-url", url]
+    proc = subprocess.run(cmd + list(args), input=stdin if stdin is not None else "",
+                          capture_output=True, text=True, env=full_env, timeout=60)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """Assert the process failed with exactly one line on stderr and no traceback."""
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_done_when_flow(server_url: str, redis_sync: redis.Redis) -> None:
+    url = server_url
+    out = dprompt("load", str(ASSISTANT), url=url, check=True).stdout
+    assert "version 1" in out
+    out = dprompt("modify", "change tone to sarcastic; add rule: never use emojis", url=url, check=True).stdout
+    assert "~ Tone: Sarcastic" in out and "Never use emojis" in out and "version 2" in out
+    diff = dprompt("diff", url=url, check=True).stdout
+    assert "-Tone:" in diff and "+Tone: Sarcastic" in diff and "+++" in diff
+    summary = dprompt("diff", "--summary", url=url, check=True).stdout
+    assert "~ Tone: Sarcastic" in summary
+    history = dprompt("history", url=url, check=True).stdout.splitlines()
+    assert "MODIFY" in history[0] and "LOAD" in history[1]
+    entries = json.loads(dprompt("history", "--json", url=url, check=True).stdout)
+    assert [e["action"] for e in entries] == ["modify", "load"]
+    dprompt("revert", url=url, check=True)
+    assert redis_sync.get("prompt:active") == ASSISTANT.read_text()
+    listed = json.loads(dprompt("list", "--json", url=url, check=True).stdout)
+    assert listed[0]["name"] == "default" and listed[0]["version"] == 3
+
+
+def test_value_written_with_redis_cli_is_what_get_prints(server_url: str, redis_sync: redis.Redis) -> None:
+    redis_sync.set("prompt:active", "Written by redis-cli.\n")
+    assert dprompt("get", url=server_url, check=True).stdout == "Written by redis-cli.\n"
+    got = json.loads(dprompt("get", "--json", url=server_url, check=True).stdout)
+    assert got["version"] == 1 and got["text"] == "Written by redis-cli.\n"
+
+
+def test_dry_run_changes_nothing(server_url: str, redis_sync: redis.Redis) -> None:
+    dprompt("load", str(ASSISTANT), "--name", "a", url=server_url, check=True)
+    before = redis_sync.get("prompt:{a}:active")
+    proc = dprompt("modify", "--dry-run", "-n", "a", "change tone to dry", url=server_url, check=True)
+    assert "+Tone: Dry" in proc.stdout
+    assert redis_sync.get("prompt:{a}:active") == before
+    assert redis_sync.llen("prompt:{a}:changelog") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["modify", "make it pop"], "Unknown instruction"),
+        (["modify", "remove rule about quantum physics"], "rule"),
+        (["load", "/no/such/file.md", "--force"], "No such file"),
+        (["load", "--name", "bad name", "x"], "Bad prompt name"),
+        (["restore", "99"], "no version 99"),
+        (["load", "x", "--text", "--force", "--name", "n" * 200], "limit is 64"),
+    ],
+)
+def test_bad_input_one_line_nothing_changed(server_url: str, redis_sync: redis.Redis,
+                                            args: list[str], needle: str) -> None:
+    dprompt("load", str(ASSISTANT), url=server_url, check=True)
+    snapshot = {k: redis_sync.dump(k) for k in redis_sync.keys("*")}
+    line = one_error_line(dprompt(*args, url=server_url))
+    assert needle.lower() in line.lower()
+    assert {k: redis_sync.dump(k) for k in redis_sync.keys("*")} == snapshot
+
+
+def test_binary_and_non_utf8_files_are_refused(server_url: str, redis_sync: redis.Redis, tmp_path: Path) -> None:
+    png = tmp_path / "image.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    latin = tmp_path / "latin.md"
+    latin.write_bytes("caf\xe9".encode("latin-1"))
+    empty = tmp_path / "empty.md"
+    empty.write_text("  \n")
+    for path in (png, latin, empty):
+        one_error_line(dprompt("load", str(path), url=server_url))
+    assert redis_sync.dbsize() == 0
+
+
+def test_unreachable_server_and_bad_url(redis_sync: redis.Redis) -> None:
+    line = one_error_line(dprompt("get", url="redis://:s3cret-pass@127.0.0.1:1/0"))
+    assert "s3cret-pass" not in line and "127.0.0.1:1" in line
+    line = one_error_line(dprompt("get", url="http://nowhere"))
+    assert "redis://" in line
+    line = one_error_line(dprompt("get", url="redis://u:s3cret-pass@host:notaport/0"))
+    assert "s3cret-pass" not in line
+
+
+def test_clear_asks_and_yes_skips(server_url: str, redis_sync: redis.Redis) -> None:
+    dprompt("load", str(ASSISTANT), url=server_url, check=True)
+    line = one_error_line(dprompt("clear", url=server_url))  # no terminal: refuses without --yes
+    assert "--yes" in line
+    assert redis_sync.exists("prompt:active")
+    dprompt("clear", "--yes", url=server_url, check=True)
+    assert redis_sync.dbsize() == 0
+
+
+def test_edit_saves_with_expected_version(server_url: str, redis_sync: redis.Redis, tmp_path: Path) -> None:
+    dprompt("load", str(ASSISTANT), url=server_url, check=True)
+    editor = tmp_path / "editor.py"
+    editor.write_text("import sys\np = sys.argv[1]\nopen(p, 'a').write('Edited by hand.\\n')\n")
+    env = {"EDITOR": f"{sys.executable} {editor}", "VISUAL": f"{sys.executable} {editor}"}
+    out = dprompt("edit", url=server_url, env=env, check=True).stdout
+    assert "version 2" in out
+    assert redis_sync.get("prompt:active").endswith("Edited by hand.\n")
+
+
+def test_edit_conflict_is_reported_and_the_text_kept(server_url: str, redis_sync: redis.Redis,
+                                                     tmp_path: Path) -> None:
+    dprompt("load", str(ASSISTANT), url=server_url, check=True)
+    # The "editor" simulates someone else writing while the person edits.
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys, redis\n"
+        f"redis.Redis.from_url({server_url!r}).set('prompt:active', 'someone else')\n"
+        "open(sys.argv[1], 'a').write('My careful edit.\\n')\n"
+    )
+    env = {"EDITOR": f"{sys.executable} {editor}", "VISUAL": f"{sys.executable} {editor}"}
+    line = one_error_line(dprompt("edit", url=server_url, env=env))
+    assert "meanwhile" in line
+    assert redis_sync.get("prompt:active") == "someone else"
+    rescue = line.split(" it is in ")[1].split(" ")[0]
+    assert Path(rescue).read_text().endswith("My careful edit.\n")
+
+
+def test_password_never_printed(server_url: str) -> None:
+    proc = dprompt("server", "status", url="redis://alice:pa55word-xyz@127.0.0.1:1/0")
+    assert "pa55word-xyz" not in proc.stdout + proc.stderr
+    assert "alice:***@" in proc.stdout
+
+
+def test_embedded_default_start_share_stop(tmp_path: Path) -> None:
+    env = {"DPROMPT_DATA_DIR": str(tmp_path / "data")}
+    try:
+        first = dprompt("load", str(ASSISTANT), env=env, check=True)
+        assert "Started the embedded server at redis://127.0.0.1:" in first.stderr
+        second = dprompt("get", env=env, check=True)
+        assert "Started" not in second.stderr  # found and shared, not started again
+        assert second.stdout == ASSISTANT.read_text()
+        status = dprompt("server", "status", env=env, check=True).stdout
+        assert "Embedded server: redis://127.0.0.1:" in status
+    finally:
+        dprompt("server", "stop", env=env)
+    assert dprompt("server", "status", env=env).returncode == 3
+    # Persisted: the next start finds the prompt again.
+    try:
+        assert dprompt("get", env=env, check=True).stdout == ASSISTANT.read_text()
+    finally:
+        dprompt("server", "stop", env=env)
+
+
+def test_embedded_data_dir_unwritable(tmp_path: Path) -> None:
+    blocker = tmp_path / "file-not-dir"
+    blocker.write_text("x")
+    line = one_error_line(dprompt("get", env={"DPROMPT_DATA_DIR": str(blocker / "sub")}))
+    assert "not writable" in line
+
+
+def test_import_does_not_load_textual() -> None:
+    code = ("import sys, dynamic_prompt, dynamic_prompt.store, dynamic_prompt.facade, "
+            "dynamic_prompt.watch, dynamic_prompt.cli; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

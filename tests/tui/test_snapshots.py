@@ -1,0 +1,168 @@
+"""SVG snapshots of the dashboard, grouped by feature.
+
+Deterministic by construction: fixed prompt texts, a fixed clock for the app
+and for the store's timestamps, UTC, user "tester", a fixed server label, a
+fixed terminal size, no blinking cursor, and a flash that outlasts the shot.
+Update with ``python3 -m pytest tests/tui --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from textual.pilot import Pilot
+
+from dynamic_prompt.config import Settings
+from dynamic_prompt.server import ServerTarget
+from dynamic_prompt.store import PromptStore
+from dynamic_prompt.tui.app import DashboardApp
+from dynamic_prompt.tui.screens.confirm import ConfirmScreen, HelpScreen
+from dynamic_prompt.tui.widgets import prompt_view
+from tests.tui.helpers import FIXED_NOW, SAMPLE, SERVER_LABEL, settle, wait_for
+
+SIZE = (140, 45)
+
+
+@pytest.fixture
+def server_url(_private_server: Any) -> str:
+    """Snapshots come from the private server alone: one stored image per screen,
+    whichever other servers the run was given (REDIS_URL)."""
+    return str(_private_server.url)
+
+
+@pytest.fixture
+def frozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """UTC, a store whose clock is stopped at FIXED_NOW, a long flash."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setattr(PromptStore, "clock", staticmethod(lambda: FIXED_NOW))
+    monkeypatch.setattr(prompt_view, "FLASH_SECONDS", 600.0)
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def seeded(frozen: None, redis_sync: redis.Redis, target: ServerTarget, settings: Settings) -> DashboardApp:
+    """Three prompts, the default one tuned twice by two people."""
+
+    async def seed() -> None:
+        store = PromptStore.connect(target, settings)
+        try:
+            await store.load("default", SAMPLE, kind="text")
+            await store.modify("default", "change tone to sarcastic", user="alice")
+            await store.modify("default", "add rule: never use emojis", user="bob")
+            await store.load("billing-agent", "You route billing questions.\nTone: Formal\n", kind="text")
+            await store.load("triage", "You triage tickets.\n", kind="text")
+        finally:
+            await store.aclose()
+
+    asyncio.run(seed())
+    return DashboardApp(target, settings, "default", clock=lambda: FIXED_NOW + 125,
+                        server_label=SERVER_LABEL, remember_theme=False)
+
+
+def _no_blink(pilot: Pilot[Any]) -> None:
+    for widget in pilot.app.query("Input"):
+        widget.cursor_blink = False  # type: ignore[attr-defined]
+
+
+class TestDashboard:
+    def test_initial_view(self, snap_compare: Any, seeded: DashboardApp) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+
+    def test_side_by_side_diff(self, snap_compare: Any, seeded: DashboardApp) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: seeded.dashboard.diff_view.rows.mode == "split")  # type: ignore[union-attr]
+            await settle(pilot)
+
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+
+    def test_change_picked_in_timeline(self, snap_compare: Any, seeded: DashboardApp) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            table = seeded.dashboard.timeline.table
+            table.focus()
+            table.move_cursor(row=1)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: "Change: v1 → v2" in str(seeded.dashboard.diff_view.border_title))
+            await settle(pilot)
+
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+
+
+class TestInstruction:
+    def test_preview_while_typing(self, snap_compare: Any, seeded: DashboardApp) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            _no_blink(pilot)
+            await pilot.press("ctrl+g", *"remove rule about refunds")
+            await wait_for(pilot, lambda: str(seeded.dashboard.diff_view.border_title).startswith("Preview"))
+            await settle(pilot)
+
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+
+    def test_unknown_instruction(self, snap_compare: Any, seeded: DashboardApp) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            _no_blink(pilot)
+            await pilot.press("ctrl+g", *"make it pop", "enter")
+            await wait_for(pilot, lambda: seeded.dashboard.instruction_bar.has_class("-error"))
+            await settle(pilot)
+
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+
+
+class TestDialogs:
+    def test_revert_confirmation(self, snap_compare: Any, seeded: DashboardApp) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: isinstance(seeded.screen, ConfirmScreen))
+
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+
+    def test_help(self, snap_compare: Any, seeded: DashboardApp) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            await pilot.press("f1")
+            await wait_for(pilot, lambda: isinstance(seeded.screen, HelpScreen))
+
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+
+
+class TestLive:
+    def test_outside_write_is_flashed(self, snap_compare: Any, seeded: DashboardApp, redis_sync: redis.Redis) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            text = redis_sync.get("prompt:active")
+            assert isinstance(text, str)
+            redis_sync.set("prompt:active", text.replace("Cite the help-center", "Always cite the help-center"))
+            await wait_for(pilot, lambda: seeded.dashboard.prompt_view.flash)
+            await settle(pilot)
+
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+
+
+class TestSafety:
+    def test_markup_and_escapes_are_literal(
+        self, snap_compare: Any, frozen: None, redis_sync: redis.Redis, target: ServerTarget, settings: Settings
+    ) -> None:
+        redis_sync.set("prompt:active", "Be [bold red]loud[/] \x1b[31mred\x1b[0m \x1b]52;c;aGk=\x07 abc\u202edef\n")
+        app = DashboardApp(target, settings, "default", clock=lambda: FIXED_NOW + 125,
+                           server_label=SERVER_LABEL, remember_theme=False)
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
