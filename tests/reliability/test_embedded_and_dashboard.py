@@ -1,0 +1,115 @@
+"""The embedded server when its port is taken or its data dir unusable; the dashboard on hostile text."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import redis
+
+from dynamic_prompt import embedded
+from dynamic_prompt.store import PromptStore
+from tests.reliability.clirun import error_line, ok, run_cli
+
+TEXT = "# Agent\n\nTone: Calm\n"
+
+
+def _stop(env: dict[str, str]) -> None:
+    run_cli("server", "stop", env=env)
+
+
+def test_preferred_port_taken_picks_another_and_says_where(tmp_path: Path) -> None:
+    env = {"DPROMPT_DATA_DIR": str(tmp_path / "data")}
+    squatter = socket.socket()
+    # SO_REUSEADDR as valkey-server binds: earlier tests leave connections to this port in
+    # TIME_WAIT, which a plain bind refuses but the server ignores, so without it the test
+    # would hold nothing and the server would rightly take the port.
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        try:
+            squatter.bind(("127.0.0.1", embedded.PREFERRED_PORT))
+            squatter.listen(1)
+        except OSError:
+            # With SO_REUSEADDR a bind fails only when another socket holds the port: the same
+            # situation the test sets up.
+            pass
+        # A stale server.json naming a port that is taken too (e.g. reused by another program).
+        other = socket.socket()
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        server_dir = tmp_path / "data" / "server"
+        server_dir.mkdir(parents=True)
+        (server_dir / "server.json").write_text(json.dumps(
+            {"host": "127.0.0.1", "port": other.getsockname()[1], "pid": 999999, "version": "x"}))
+        try:
+            run = ok(run_cli("load", "--text", TEXT, env=env))
+            assert "Started the embedded server at redis://127.0.0.1:" in run.stderr
+            port = int(run.stderr.split("127.0.0.1:")[1].split("/")[0])
+            assert port not in (embedded.PREFERRED_PORT, other.getsockname()[1])
+            assert ok(run_cli("get", env=env)).stdout == TEXT
+        finally:
+            _stop(env)
+            other.close()
+    finally:
+        squatter.close()
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "under-proc"])
+def test_unusable_data_dir_is_one_line(tmp_path: Path, where: str) -> None:
+    if where == "under-a-file":
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        data = blocker / "sub"
+    else:
+        data = Path("/proc/self/dprompt-data")  # not creatable, not even by root
+    env = {"DPROMPT_DATA_DIR": str(data)}
+    for args in (["get"], ["load", "--text", TEXT], ["server", "start"], ["list"]):
+        line = error_line(run_cli(*args, env=env))
+        assert "not writable" in line and str(data) in line
+
+
+HOSTILE = [
+    "Escape \x1b[31mred\x1b[0m clear \x1b[2J title \x1b]0;pwned\x07 clip \x1b]52;c;aGk=\x07\n",
+    "Markup [bold red]not bold[/] [link=http://x]no link[/link] [@click=app.quit]q[/]\n",
+    "C1 \x9b31m bidi \u202egnp.exe\u202c zero\u200bwidth bare\rCR bell\x07 del\x7f\n",
+]
+
+
+async def test_dashboard_renders_hostile_texts_inert(server_url: str, redis_sync: redis.Redis,
+                                                     store: PromptStore) -> None:
+    pytest.importorskip("textual")
+    from dynamic_prompt.tui.app import DashboardApp
+    from tests.tui.helpers import settle, text_of, wait_for
+
+    for i, text in enumerate(HOSTILE):
+        await store.load(f"h{i}", text, kind="text")
+    redis_sync.lpush("prompt:{h0}:changelog",
+                     '{"timestamp": 1e308, "action": "\\u001b[2J[red]x[/]", "user_id": "\\u202eme"}',
+                     "not json \x1b[31m")
+    from dynamic_prompt.config import Settings
+    from dynamic_prompt.server import ServerTarget
+
+    app = DashboardApp(ServerTarget(server_url, "test"), Settings(user="t"), "h0",
+                       server_label="test server", remember_theme=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await settle(pilot)
+        for i in range(len(HOSTILE)):
+            screen = app.dashboard
+            await wait_for(pilot, lambda: f"h{i}" in screen.prompt_list.names)
+            screen.focus_prompt(f"h{i}")
+            await wait_for(pilot, lambda: f"h{i}" in app.export_screenshot())
+            await settle(pilot)
+            shown = "\n".join(text_of(w) for w in app.screen.query("*") if w.display and w.size.height)
+            svg = app.export_screenshot()
+            for ch in ("\x1b", "\x07", "\x9b", "\u202e", "\r"):
+                assert ch not in shown and ch not in svg, (i, repr(ch))
+        assert app.is_running  # no crash on any of them
+        view = app.dashboard.prompt_view
+        last = "\n".join(view.line_text(n).plain for n in range(view.line_count))
+        assert "<U+202E>" in last and "␇" in last and "<U+009B>" in last  # visible stand-ins
+        app.dashboard.focus_prompt("h1")
+        await wait_for(pilot, lambda: "[bold red]not bold[/]" in "\n".join(
+            view.line_text(n).plain for n in range(view.line_count)))  # markup shown literally

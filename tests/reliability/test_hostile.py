@@ -1,0 +1,439 @@
+"""The hostile input corpus: every case gets one clear line or is stored exactly and shown inert.
+
+Generated here (nothing big is checked in). For every case the CLI and the
+store either refuse with one line (and a DUMP snapshot of every key proves
+nothing changed), or store the text byte for byte and show it inert wherever
+it is displayed: ``inert()`` (what ``get`` prints on a terminal), ``history``,
+``list``, ``info`` and ``diff`` on a terminal. ``get`` into a pipe is raw on
+purpose (scripts get the exact text).
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from dynamic_prompt.config import Settings
+from dynamic_prompt.errors import DynamicPromptError, InvalidNameError, SourceError
+from dynamic_prompt.inert import has_unsafe, inert
+from dynamic_prompt.server import ServerTarget
+from dynamic_prompt.sources import read_source
+from dynamic_prompt.store import PromptStore
+from tests.reliability.clirun import error_line, ok, run_cli
+from tests.reliability.conftest import dump_all
+
+BASE = "# Agent\n\nTone: Calm\n\n## Rules\n1. Be kind.\n"
+# What must never reach a terminal raw: ESC, BEL, C1 CSI/OSC, bidi overrides/isolates, bare CR.
+DANGEROUS = ["\x1b", "\x07", "\x9b", "\x9d", "\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\x08"]
+
+# -- A. texts a person might load; all are stored exactly and shown inert ----------------
+STORED = {
+    "ansi-colour": "Tone: \x1b[31mred\x1b[0m\n",
+    "csi-clear-screen": "Before\x1b[2J\x1b[Hafter\n",
+    "osc52-clipboard-bel": "Copy this \x1b]52;c;cm0gLXJmIH4vCg==\x07 now\n",
+    "osc52-clipboard-st": "Copy \x1b]52;p;aGk=\x1b\\ too\n",
+    "osc8-hyperlink": "\x1b]8;;http://evil.example\x1b\\click me\x1b]8;;\x1b\\\n",
+    "osc-window-title": "\x1b]0;you have been pwned\x07Rules follow\n",
+    "c1-csi": "C1 \x9b31m red and \x9d0;title\x9c\n",
+    "backspace-bell": "abc\x08\x08\x08xyz\x07\n",
+    "bare-carriage-return": "looks safe\rEVIL OVERWRITE\n",
+    "del-char": "del \x7f here\n",
+    "rich-markup": "[bold red]not bold[/] [link=http://x]no link[/link] [blink]x[/blink]\n",
+    "rich-escaped-markup": "\\[not a tag] [/] [@click=app.quit]quit[/]\n",
+    "bidi-override": "Rule: \u202egnp.exe\u202c is fine\n",
+    "bidi-isolates": "A \u2066isolated\u2069 and \u2067rtl\u2069 and \u2068first\u2069\n",
+    "zero-width": "a\u200bb\u200cc\u200dd\u2060e\ufeff\n",
+    "line-paragraph-separators": "one\u2028two\u2029three\n",
+    "emoji-combining": "e\u0301 \U0001F469\u200D\U0001F469\u200D\U0001F467 \U0001F600\n",
+    "rtl-script": "\u0645\u0631\u062d\u0628\u0627 \u05e9\u05dc\u05d5\u05dd\n",
+    "crlf-lines": "# Agent\r\n\r\nTone: Calm\r\n",
+    "regex-metacharacters": "Match (.*)+$ \\1 $& [a-z]{2,} ^(?=x) \\\n",
+    "format-strings": "%s %d %(x)s {0} {name!r} ${HOME} `rm -rf /`\n",
+    "lua-and-json-lookalikes": '{"timestamp": 1, "action": "load"} ]]-- ]==] \\0\n',
+    "one-megabyte-line": "x" * (1024 * 1024) + "\n",
+    "many-short-lines": "line\n" * 50_000,
+    "no-trailing-newline": "Tone: Calm",
+}
+
+# -- B. input that must be refused with one line, changing nothing -----------------------
+
+
+def _files(tmp: Path) -> dict[str, tuple[list[str], bytes, dict[str, str]]]:
+    """case -> (argv after 'load', stdin, env)."""
+    png = tmp / "image.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    latin = tmp / "latin1.md"
+    latin.write_bytes("caf\xe9 cr\xe8me\n".encode("latin-1"))
+    utf16 = tmp / "utf16.md"
+    utf16.write_bytes("Tone: Calm\n".encode("utf-16"))
+    big = tmp / "fifty-megabytes.md"
+    with open(big, "wb") as fh:  # sparse: 50 MB from its size alone, no disk spent
+        fh.truncate(50 * 1024 * 1024)
+    mid = tmp / "three-kb.md"
+    mid.write_text("y" * 3000)
+    empty = tmp / "empty.md"
+    empty.write_bytes(b"")
+    blank = tmp / "blank.md"
+    blank.write_bytes(b" \n\t\r\n ")
+    bom_only = tmp / "bom-only.md"
+    bom_only.write_bytes(b"\xef\xbb\xbf")
+    nul = tmp / "nul.md"
+    nul.write_bytes(b"text\x00more\n")
+    truncated = tmp / "truncated-utf8.md"
+    truncated.write_bytes("caf\u00e9".encode()[:-1])
+    small = {"DPROMPT_MAX_BYTES": "2048"}
+    return {
+        "binary-png-file": ([str(png)], b"", {}),
+        "latin1-file": ([str(latin)], b"", {}),
+        "utf16-file": ([str(utf16)], b"", {}),
+        "fifty-megabyte-file": ([str(big)], b"", {}),
+        "over-DPROMPT_MAX_BYTES-file": ([str(mid)], b"", small),
+        "over-DPROMPT_MAX_BYTES-stdin": (["-"], b"z" * 3000, small),
+        "over-default-limit-stdin": (["-"], b"w" * (4 * 1024 * 1024 + 10), {}),
+        "empty-file": ([str(empty)], b"", {}),
+        "whitespace-file": ([str(blank)], b"", {}),
+        "bom-only-file": ([str(bom_only)], b"", {}),
+        "nul-file": ([str(nul)], b"", {}),
+        "truncated-utf8-file": ([str(truncated)], b"", {}),
+        "empty-stdin": (["-"], b"", {}),
+        "whitespace-stdin": (["-"], b"   \n\n\t", {}),
+        "nul-stdin": (["-"], b"a\x00b", {}),
+        "invalid-utf8-stdin": (["-"], b"caf\xe9\n", {}),
+        "binary-stdin": (["-"], bytes(range(256)) * 4, {}),
+        "empty-text-option": (["--text", ""], b"", {}),
+        "directory": ([str(tmp)], b"", {}),
+        "missing-file": ([str(tmp / "nope.md")], b"", {}),
+        "file-url": (["file:///etc/passwd"], b"", {}),
+        "ftp-url": (["ftp://example.com/p.md"], b"", {}),
+        "bad-DPROMPT_MAX_BYTES": ([str(mid)], b"", {"DPROMPT_MAX_BYTES": "lots"}),
+    }
+
+
+REFUSED_IDS = [  # the keys of _files(), known before any file is made
+    "binary-png-file", "latin1-file", "utf16-file", "fifty-megabyte-file",
+    "over-DPROMPT_MAX_BYTES-file", "over-DPROMPT_MAX_BYTES-stdin", "over-default-limit-stdin",
+    "empty-file", "whitespace-file", "bom-only-file", "nul-file", "truncated-utf8-file",
+    "empty-stdin", "whitespace-stdin", "nul-stdin", "invalid-utf8-stdin", "binary-stdin",
+    "empty-text-option", "directory", "missing-file", "file-url", "ftp-url", "bad-DPROMPT_MAX_BYTES",
+]
+
+BAD_NAMES = {
+    "open-brace": "a{b", "close-brace": "a}b", "hash-tag": "{x}", "star": "pro*", "colon": "a:b",
+    "space": "my prompt", "slash": "team/prompt", "backslash": "a\\b", "thousand-chars": "n" * 1000,
+    "newline": "a\nb", "escape": "a\x1b[31m", "question": "what?", "brackets": "a[b]",
+    "unicode": "pr\u00f6mpt", "leading-dot": ".hidden", "nul": "a\x00b", "glob-range": "[a-z]",
+}
+
+
+def _state(raw: redis.Redis) -> dict[bytes, bytes]:
+    return dump_all(raw)
+
+
+@pytest.fixture
+def loaded(server_url: str, raw_redis: redis.Redis) -> redis.Redis:
+    """The session server with one named prompt and the gem's default prompt, modified once."""
+    ok(run_cli("load", "--text", BASE, "-n", "t", url=server_url))
+    ok(run_cli("load", "--text", BASE, url=server_url))
+    ok(run_cli("modify", "add rule: Be brief.", url=server_url))
+    return raw_redis
+
+
+def _shown_inert(output: str) -> None:
+    for ch in DANGEROUS:
+        assert ch not in output, f"raw {ch!r} reached the terminal"
+    assert "\r" not in output.replace("\r\n", "")
+
+
+@pytest.mark.parametrize("case", list(STORED))
+def test_text_is_stored_exactly_and_shown_inert(case: str, server_url: str, raw_redis: redis.Redis,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    text = STORED[case]
+    ok(run_cli("load", "-", "-n", "h", url=server_url, stdin=text.encode()))
+    assert raw_redis.get("prompt:{h}:active") == text.encode()  # byte for byte
+    piped = ok(run_cli("get", "-n", "h", url=server_url))
+    assert piped.out == text.encode() + (b"" if text.endswith("\n") else b"\n")
+    assert json.loads(ok(run_cli("get", "--json", "-n", "h", url=server_url)).stdout)["text"] == text
+    shown = inert(text)  # what `get` prints on a terminal
+    _shown_inert(shown)
+    assert not has_unsafe(shown)
+    # A modify on top of it works and keeps the hostile text intact.
+    ok(run_cli("modify", "-n", "h", "add rule: Stay [bold]calm[/] (.*)", url=server_url))
+    assert text.rstrip("\n") in raw_redis.get("prompt:{h}:active").decode()
+    for args in (["history", "-n", "h"], ["list"], ["info", "-n", "h"]):
+        _shown_inert(ok(run_cli(*args, url=server_url)).stdout)
+    # On a terminal, get/diff go through inert(): force the TTY path in-process.
+    monkeypatch.setattr("dynamic_prompt.cli._tty", lambda: True)
+    for args in (["get", "-n", "h"], ["diff", "-n", "h"], ["diff", "--summary", "-n", "h"]):
+        _shown_inert(ok(run_cli(*args, url=server_url)).stdout)
+
+
+@pytest.mark.parametrize("case", REFUSED_IDS)
+def test_refused_input_is_one_line_and_changes_nothing(case: str, server_url: str, loaded: redis.Redis,
+                                                       tmp_path: Path) -> None:
+    argv, stdin, env = _files(tmp_path)[case]
+    before = _state(loaded)
+    started = time.monotonic()
+    for name in ("t", "fresh"):
+        extra = ["--force"] if name == "t" else []
+        line = error_line(run_cli("load", *argv, "-n", name, *extra, url=server_url, stdin=stdin, env=env))
+        assert len(line) < 400
+    assert time.monotonic() - started < 20
+    assert _state(loaded) == before
+
+
+@pytest.mark.parametrize("case", list(BAD_NAMES))
+def test_bad_names_are_refused_by_cli_and_store(case: str, server_url: str, loaded: redis.Redis,
+                                                target: ServerTarget) -> None:
+    name = BAD_NAMES[case]
+    before = _state(loaded)
+    for args in (["load", "--text", "x", "-n", name], ["get", "-n", name],
+                 ["modify", "-n", name, "change tone to dry"], ["clear", "--yes", "-n", name]):
+        line = error_line(run_cli(*args, url=server_url))
+        _shown_inert(line)
+        assert "\x00" not in line and len(line) < 300
+    import asyncio
+
+    async def via_store() -> None:
+        store = PromptStore.connect(target, Settings(user="t"))
+        try:
+            for call in (lambda: store.load(name, "x", kind="text"), lambda: store.state(name),
+                         lambda: store.modify(name, "change tone to dry"), lambda: store.clear(name)):
+                with pytest.raises(InvalidNameError):
+                    await call()
+        finally:
+            await store.aclose()
+
+    asyncio.run(via_store())
+    assert _state(loaded) == before
+
+
+# -- D. URLs that time out, redirect forever or answer with HTML errors ------------------
+
+
+class _Site(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        path = self.path
+        if path == "/loop":
+            self.send_response(302)
+            self.send_header("Location", "/loop")
+            self.end_headers()
+        elif path.startswith("/hop"):
+            n = int(path[4:] or 0)
+            self.send_response(301)
+            self.send_header("Location", f"/hop{n + 1}")
+            self.end_headers()
+        elif path in ("/500", "/404", "/403"):
+            body = b"<html><body><h1>Internal error</h1>\x1b[31m</body></html>"
+            self.send_response(int(path[1:]))
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif path == "/slow":
+            time.sleep(3)
+            self.send_response(200)
+            self.end_headers()
+        elif path == "/binary":
+            body = b"\x89PNG\x00\x00" * 100
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif path == "/huge":
+            self.send_response(200)
+            self.send_header("Content-Length", str(50 * 1024 * 1024))
+            self.end_headers()
+        elif path == "/to-file":
+            self.send_response(302)
+            self.send_header("Location", "file:///etc/passwd")
+            self.end_headers()
+        elif path == "/ok":
+            body = "Tone: \x1b]52;c;aGk=\x07 fetched\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        else:
+            self.send_response(418)
+            self.end_headers()
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+URLS = {
+    "redirect-loop": ("/loop", "redirected too many times"),
+    "redirect-chain": ("/hop0", "redirected too many times"),
+    "html-500": ("/500", "HTTP 500"),
+    "html-404": ("/404", "HTTP 404"),
+    "html-403": ("/403", "HTTP 403"),
+    "binary-body": ("/binary", "not UTF-8"),
+    "huge-content-length": ("/huge", "limit"),
+    "redirect-to-file": ("/to-file", "only http(s) redirects"),
+    "teapot": ("/teapot", "HTTP 418"),
+}
+
+
+@pytest.mark.parametrize("case", list(URLS))
+def test_hostile_urls_are_one_line_and_change_nothing(case: str, site: str, server_url: str,
+                                                      loaded: redis.Redis) -> None:
+    path, needle = URLS[case]
+    before = _state(loaded)
+    line = error_line(run_cli("load", f"{site}{path}", "-n", "t", "--force", url=server_url))
+    assert needle.lower() in line.lower(), line
+    _shown_inert(line)
+    assert _state(loaded) == before
+
+
+def test_url_that_times_out(site: str, server_url: str, loaded: redis.Redis) -> None:
+    t = time.monotonic()
+    with pytest.raises(SourceError) as info:
+        read_source(f"{site}/slow", timeout=0.5)
+    assert time.monotonic() - t < 2.5 and "timed out" in str(info.value)
+    line = error_line(run_cli("load", "http://127.0.0.1:1/p.md", "-n", "t", "--force", url=server_url))
+    assert "connection refused" in line
+
+
+@pytest.mark.slow
+def test_url_that_never_answers_through_the_cli(server_url: str, loaded: redis.Redis) -> None:
+    """The CLI's own time budget (10 s) against a server that accepts and never answers."""
+    import socket
+
+    before = _state(loaded)
+    with socket.socket() as black_hole:  # listens, never accepts or answers
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(8)
+        port = black_hole.getsockname()[1]
+        t = time.monotonic()
+        line = error_line(run_cli("load", f"http://127.0.0.1:{port}/p.md", "-n", "t", "--force",
+                                  url=server_url))
+        assert time.monotonic() - t < 15
+    assert "timed out" in line or "no complete answer" in line, line
+    assert _state(loaded) == before
+
+
+def test_fetched_hostile_text_is_stored_exactly(site: str, server_url: str, raw_redis: redis.Redis) -> None:
+    ok(run_cli("load", f"{site}/ok", "-n", "u", url=server_url))
+    assert raw_redis.get("prompt:{u}:active") == "Tone: \x1b]52;c;aGk=\x07 fetched\n".encode()
+    _shown_inert(ok(run_cli("history", "-n", "u", url=server_url)).stdout)
+
+
+# -- E. malformed changelog entries written by other programs ----------------------------
+
+MALFORMED = {
+    "not-json": b"garbage{",
+    "json-array": b"[1, 2, 3]",
+    "json-string": b'"just a string"',
+    "json-null": b"null",
+    "wrong-types": b'{"timestamp": "yesterday", "action": 5, "version": "abc", "user_id": [1], "metadata": 7}',
+    "escape-in-fields": b'{"timestamp": 1, "action": "\\u001b[2Jload", "instruction": "\\u001b]52;c;aGk=\\u0007",'
+                        b' "user_id": "\\u202eevil"}',
+    "markup-in-fields": b'{"timestamp": 1, "action": "[red]x[/]", "user_id": "[bold]me[/]"}',
+    "raw-escape-bytes": b"\x1b[31mnot json\x1b[0m\x07",
+    "invalid-utf8": b"\xff\xfe\xfd",
+    "empty": b"",
+    "huge-entry": b'{"timestamp": 1, "action": "modify", "instruction": "' + b"i" * 1_000_000 + b'"}',
+    "deep-nesting": b"[" * 100_000 + b"]" * 100_000,
+    "negative-and-float-version": b'{"timestamp": -5, "action": "modify", "version": -3.5}',
+    "nan-timestamp": b'{"timestamp": NaN, "action": "load"}',
+    "huge-timestamp": b'{"timestamp": 1e308, "action": "load", "version": 99999999999999999999}',
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_changelog_entries_are_shown_inert_and_kept(case: str, server_url: str,
+                                                              loaded: redis.Redis) -> None:
+    key = "prompt:{t}:changelog"
+    loaded.lpush(key, MALFORMED[case])
+    for args in (["history", "-n", "t"], ["history", "--json", "-n", "t"], ["list"], ["info", "-n", "t"]):
+        run = ok(run_cli(*args, url=server_url))
+        _shown_inert(run.stdout)
+        assert "Traceback" not in run.all
+    json.loads(ok(run_cli("history", "--json", "-n", "t", url=server_url)).stdout)
+    ok(run_cli("modify", "-n", "t", "change tone to dry", url=server_url))
+    entries = loaded.lrange(key, 0, -1)
+    assert MALFORMED[case] in entries  # never dropped
+    assert json.loads(entries[0])["action"] == "modify"
+
+
+# -- F. keys of the wrong type (another program wrote a list where a string belongs, ...) --
+
+WRONG_TYPES = {
+    "active-is-list": ("prompt:{t}:active", "list"),
+    "gem-active-is-hash": ("prompt:active", "hash"),
+    "meta-is-string": ("prompt:{t}:meta", "string"),
+    "versions-is-list": ("prompt:{t}:versions", "list"),
+    "changelog-is-string": ("prompt:{t}:changelog", "string"),
+    "backup-is-set": ("prompt:{t}:backup", "set"),
+    "index-is-string": ("dprompt:index", "string"),
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_TYPES))
+def test_wrong_type_keys_never_crash_and_change_nothing(case: str, server_url: str,
+                                                        loaded: redis.Redis) -> None:
+    key, kind = WRONG_TYPES[case]
+    loaded.delete(key)
+    {"list": lambda: loaded.rpush(key, "a", "b"), "hash": lambda: loaded.hset(key, "a", "b"),
+     "set": lambda: loaded.sadd(key, "a"), "string": lambda: loaded.set(key, "a")}[kind]()
+    before = _state(loaded)
+    name = "default" if key.startswith("prompt:active") else "t"
+    for args in (["get", "-n", name], ["history", "-n", name], ["list"], ["info", "-n", name],
+                 ["modify", "-n", name, "change tone to dry"], ["revert", "-n", name],
+                 ["load", "--text", "new text", "-n", name, "--force"], ["diff", "-n", name]):
+        run = run_cli(*args, url=server_url)
+        if run.code:
+            line = error_line(run)
+            assert "wrong type" in line or "no prompt" in line.lower(), line
+        assert "Traceback" not in run.all
+    # Only the modify/revert/load may have been allowed: when the broken key is not theirs.
+    if key in ("prompt:{t}:active", "prompt:active", "prompt:{t}:meta", "prompt:{t}:versions",
+               "prompt:{t}:changelog", "prompt:{t}:backup"):
+        assert _state(loaded) == before
+
+
+def test_store_api_refuses_unstorable_text(server_url: str, loaded: redis.Redis, target: ServerTarget) -> None:
+    import asyncio
+
+    before = _state(loaded)
+
+    async def go() -> None:
+        store = PromptStore.connect(target, Settings(user="t", max_bytes=1000))
+        try:
+            for text in ("", "  \n", "a\x00b", "lone \ud800 surrogate", "x" * 1001, "\u00e9" * 501):
+                for call in (lambda: store.load("t", text, kind="text", force=True),
+                             lambda: store.set_active("t", text, expected_version=None)):
+                    with pytest.raises(DynamicPromptError) as info:
+                        await call()
+                    assert "\n" not in str(info.value)
+        finally:
+            await store.aclose()
+
+    asyncio.run(go())
+    assert _state(loaded) == before
+
+
+def test_corpus_size() -> None:
+    """The corpus the report counts (kept honest by a test)."""
+    total = (len(STORED) + len(REFUSED_IDS) + len(BAD_NAMES) + len(URLS) + 1 + len(MALFORMED)
+             + len(WRONG_TYPES) + 6)
+    assert total >= 50
+    print(f"\nhostile corpus: {total} cases")
