@@ -22,6 +22,7 @@ from dynamic_prompt import diff as diffmod
 from dynamic_prompt import embedded
 from dynamic_prompt.config import Settings, load_settings
 from dynamic_prompt.errors import ConflictError, DynamicPromptError, InstructionError
+from dynamic_prompt.fleet import AgentInfo, fleet_many_async
 from dynamic_prompt.inert import inert
 from dynamic_prompt.keys import DEFAULT_NAME, validate_name
 from dynamic_prompt.models import ChangeEntry
@@ -317,6 +318,38 @@ def list_(ctx: Context, as_json: bool) -> None:
     for p in prompts:
         click.echo(f"{p.name:<24} v{p.version:<5} {p.size:>9,} B  {_when(p.updated_at)}  "
                    f"{p.action or '-'} by {inert(p.updated_by) or '-'}")
+
+
+@main_group.command()
+@click.option("--name", "-n", "names", multiple=True,
+              help="Only this prompt (repeatable). Default: every prompt in the server.")
+@json_option
+@pass_ctx
+def fleet(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
+    """Show the agents reading each prompt, the version each serves, who is behind or gone."""
+    for name in names:
+        validate_name(name)
+
+    async def read(store: PromptStore) -> dict[str, list[AgentInfo]]:
+        wanted = list(names) or [p.name for p in await store.list()]
+        return await fleet_many_async(store.client, wanted)
+
+    found = ctx.run(read)
+    if as_json:
+        click.echo(json.dumps({name: [a.to_dict() for a in agents] for name, agents in found.items()}))
+        return
+    agents = [a for rows in found.values() for a in rows]
+    if not agents:
+        click.echo("No agents have announced themselves"
+                   + (f" for {', '.join(map(repr, names))}." if names else "."))
+        return
+    for agent in sorted(agents, key=lambda a: (a.prompt, a.gone, a.agent_id)):
+        state = ("gone" if agent.gone else "behind" if agent.behind
+                 else "stale" if agent.stale else "current")
+        version = f"v{agent.version}" if agent.version else "v?"
+        click.echo(inert(f"{agent.prompt:<16} {agent.agent_id:<28} {version:<6} {state:<8} "
+                         f"{agent.reads_per_s:>9,.1f} reads/s  seen {agent.age:,.0f}s ago  "
+                         f"feed: {agent.mode}"))
 
 
 @main_group.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import redis
+
+from dynamic_prompt.fleet import ANNOUNCE_SCRIPT
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSISTANT = ROOT / "prompts" / "assistant.md"
@@ -193,3 +196,28 @@ def test_import_does_not_load_textual() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_fleet_lists_announced_agents_as_text_and_json(server_url: str, redis_sync: redis.Redis) -> None:
+    dprompt("load", "--text", "fleet v1", url=server_url, check=True)
+    dprompt("load", "--text", "other", "--name", "other", url=server_url, check=True)
+    assert "No agents" in dprompt("fleet", url=server_url, check=True).stdout
+    announce = redis_sync.register_script(ANNOUNCE_SCRIPT)
+    # One agent current on v2, one still on v1, one on the other prompt; one with a hostile id.
+    dprompt("modify", "add rule: be brief", url=server_url, check=True)
+    current = redis_sync.get("prompt:active")
+    digest = hashlib.sha1(current.encode()).hexdigest()
+    for key, agent, version, h in (("dprompt:agents:default", "agent-now", 2, digest),
+                                   ("dprompt:agents:default", "agent-old", 1, "aaaa"),
+                                   ("dprompt:agents:other", "agent-\x1b]52;c;cHduZWQ=\x07x", 1, "")):
+        announce(keys=[key], args=[agent, json.dumps({"agent_id": agent, "version": version, "hash": h,
+                                                      "interval": 5, "mode": "notifications"}), "300"])
+    out = dprompt("fleet", url=server_url, check=True).stdout
+    rows = {line.split()[1]: line for line in out.splitlines()}
+    assert "current" in rows["agent-now"] and "v2" in rows["agent-now"]
+    assert "behind" in rows["agent-old"] and "v1" in rows["agent-old"]
+    assert "\x1b" not in out and "\x07" not in out  # an agent id cannot run escapes on the terminal
+    only = json.loads(dprompt("fleet", "--name", "default", "--json", url=server_url, check=True).stdout)
+    assert list(only) == ["default"]
+    assert {a["agent_id"]: a["behind"] for a in only["default"]} == {"agent-now": False, "agent-old": True}
+    assert one_error_line(dprompt("fleet", "--name", "bad{name", url=server_url)).startswith("error: ")
