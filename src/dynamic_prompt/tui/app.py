@@ -19,8 +19,13 @@ from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui.actions import APP_ACTIONS, DASHBOARD_ACTIONS, Action, bindings
 from dynamic_prompt.tui.commands import DashboardCommands
+from dynamic_prompt.tui.idle_gc import IdleCollector
 from dynamic_prompt.tui.screens.confirm import HelpScreen
 from dynamic_prompt.tui.screens.dashboard import DashboardScreen
+
+
+IDLE_GC_TICK = 0.25
+"""Seconds between looks for a quiet moment to collect garbage in."""
 
 
 class DashboardApp(App[None]):
@@ -63,6 +68,10 @@ class DashboardApp(App[None]):
             self.theme = settings.theme
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
+        self.idle_gc = IdleCollector(
+            busy=lambda: not self.dashboard.settled,
+            last_change=lambda: self.dashboard.last_change,
+        )
 
     @property
     def dashboard(self) -> DashboardScreen:
@@ -74,6 +83,10 @@ class DashboardApp(App[None]):
         self.install_screen(DashboardScreen(self.store, self.prompt_name), "dashboard")
         self.push_screen("dashboard")
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+        # Full garbage collections wait for quiet moments (see idle_gc): started after
+        # the first frame, so what start-up built is frozen out of later passes.
+        self.call_after_refresh(self.idle_gc.start)
+        self.set_interval(IDLE_GC_TICK, self.idle_gc.tick, name="idle-gc")
 
     def _theme_changed(self, theme: Theme) -> None:
         if not self.remember_theme or theme.name == self._saved_theme:
@@ -85,7 +98,8 @@ class DashboardApp(App[None]):
             self.notify(f"Could not save the theme: {exc.strerror}.", severity="warning", markup=False)
 
     async def on_unmount(self) -> None:
-        """Close the store's connections."""
+        """Close the store's connections; give the garbage collector back."""
+        self.idle_gc.stop()
         await self.store.aclose()
 
     def bound_keys(self) -> list[tuple[str, Action]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -88,6 +89,8 @@ class DashboardScreen(DashboardActions, InstructionFlow, Screen[None]):
         self._preview_timer: Timer | None = None
         self.refreshing = False
         """True while the refresher reads (tests wait for it to settle)."""
+        self.last_change = time.monotonic()
+        """When the last refresh was asked for (monotonic seconds): the app's idle work waits."""
 
     # -- layout -----------------------------------------------------------------------
 
@@ -220,6 +223,7 @@ class DashboardScreen(DashboardActions, InstructionFlow, Screen[None]):
 
     def request_refresh(self, name: str | None = None, *, everything: bool = False) -> None:
         """Re-read ``name`` (or the current prompt and everything) soon; bursts coalesce."""
+        self.last_change = time.monotonic()
         if everything:
             self._dirty_all = True
         elif name is not None:
