@@ -415,16 +415,25 @@ def _save_rescue(name: str, text: str) -> str:
 
 
 @main_group.command()
+@click.option("--files-under", "file_roots", multiple=True, metavar="DIR",
+              type=click.Path(exists=True, file_okay=False, resolve_path=True),
+              help="load_prompt reads files only inside DIR (repeatable). Default: any readable file.")
+@click.option("--no-files", is_flag=True, help="load_prompt reads no files (text and URLs only).")
+@click.option("--no-urls", is_flag=True, help="load_prompt fetches no URLs.")
 @pass_ctx
-def mcp(ctx: Context) -> None:
+def mcp(ctx: Context, file_roots: tuple[str, ...], no_files: bool, no_urls: bool) -> None:
     """Run an MCP server on stdio (tools, prompt:// resources, prompts) for Claude, Cursor, ..."""
     from dynamic_prompt import mcp_server  # the 'mcp' SDK itself loads only inside serve()
+    from dynamic_prompt.sources import SourcePolicy
 
+    if no_files and file_roots:
+        fail("--no-files and --files-under contradict each other; give one.")
+    policy = SourcePolicy(files=not no_files, file_roots=file_roots, urls=not no_urls)
     # Check the extra before resolving the server, so a missing SDK never starts one.
     mcp_server.require_sdk()
     # stdout is the protocol from here on: Context.target announces a started
     # embedded server on stderr, and the server logs to stderr.
-    mcp_server.serve(ctx.target, ctx.settings)
+    mcp_server.serve(ctx.target, ctx.settings, policy)
 
 
 @main_group.group()

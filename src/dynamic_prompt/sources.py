@@ -34,8 +34,10 @@ from dynamic_prompt.redact import strip_credentials
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "LoadedSource",
+    "SourcePolicy",
     "decode_bytes",
     "read_source",
+    "source_kind",
     "validate_text",
 ]
 
@@ -155,16 +157,10 @@ def decode_bytes(data: bytes, *, what: str, max_bytes: int) -> str:
 # --------------------------------------------------------------------------
 
 
-def read_source(
-    source: str | os.PathLike[str],
-    *,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    timeout: float = 10.0,
-    kind: str = "auto",
-) -> LoadedSource:
-    """Read prompt text from a file path, an http(s) URL, or literal text.
+def source_kind(source: str, kind: str = "auto") -> str:
+    """How :func:`read_source` reads ``source``: ``"file"``, ``"url"`` or ``"text"``.
 
-    ``kind`` forces one reading; ``"auto"`` decides:
+    ``kind`` other than ``"auto"`` is returned as it is. ``"auto"`` decides:
 
     - a single line starting ``http://`` or ``https://`` (no spaces) is a URL;
       another ``scheme://`` (``ftp://``, ``file://``) is refused;
@@ -174,42 +170,110 @@ def read_source(
       not exist is an error, not a one-word prompt;
     - anything else is the prompt text itself.
 
-    Raises SourceError (cannot be read as text) or InvalidTextError (read,
-    but empty/too large/not storable), always with a one-line message.
+    Raises SourceError for a refused scheme or a path that does not exist.
     """
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}")
-    if isinstance(source, os.PathLike):
-        return _read_file(os.fspath(source), max_bytes)
-    if not isinstance(source, str):
-        raise SourceError(
-            f"A prompt source must be text, a path or a URL, not {type(source).__name__}."
-        )
-    if kind == "text":
-        return LoadedSource(validate_text(source, max_bytes=max_bytes), "text")
-    if kind == "url":
-        return _read_url(source.strip(), max_bytes, timeout)
-    if kind == "file":
-        return _read_file(source, max_bytes)
-
+    if kind != "auto":
+        return kind
     candidate = source.strip()
     one_line = bool(candidate) and "\n" not in candidate and "\r" not in candidate
     one_word = one_line and not any(ch.isspace() for ch in candidate)
     if one_word and _HTTP.match(candidate):
-        return _read_url(candidate, max_bytes, timeout)
+        return "url"
     if one_word and (scheme := _ANY_SCHEME.match(candidate)):
         raise SourceError(
             f"Cannot load from {scheme.group(1)}:// URLs; use an http(s) URL or a file path."
         )
     if one_line and len(source) <= MAX_PATH_CHARS:
         # Exactly as given first: a file name may really end in a space.
-        for path in dict.fromkeys((source, candidate)):
-            if _exists(path):
-                return _read_file(path, max_bytes)
+        if any(_exists(path) for path in (source, candidate)):
+            return "file"
     if one_word and _looks_like_path(candidate):
         hint = " (for a URL, start it with https://)" if _LOOKS_LIKE_HOST.match(candidate) else ""
         raise SourceError(f"No such file: {candidate}{hint}")
     # A sentence that happens to start with a URL is text, not a fetch.
+    return "text"
+
+
+def source_path(source: str) -> str:
+    """The path a ``"file"`` source names: as given if that exists, else stripped."""
+    return source if _exists(source) else source.strip()
+
+
+@dataclass(frozen=True)
+class SourcePolicy:
+    """Which sources a caller other than the person at the keyboard may load from.
+
+    The MCP server reads sources on behalf of a model. By default it may read
+    any file the server process can and fetch any http(s) URL, as the command
+    line does; an operator narrows that with ``dprompt mcp --files-under DIR``,
+    ``--no-files`` and ``--no-urls``.
+
+    Attributes:
+        files: whether files may be read at all.
+        file_roots: when not empty, files are read only inside these folders
+            (after resolving symlinks, so a link cannot lead out of them).
+        urls: whether http(s) URLs may be fetched.
+    """
+
+    files: bool = True
+    file_roots: tuple[str, ...] = ()
+    urls: bool = True
+
+    def admit(self, source: str, kind: str = "auto") -> tuple[str, str]:
+        """``(source, kind)`` to read, or SourceError saying which rule refuses it.
+
+        A file comes back as its resolved absolute path with kind ``"file"``, so
+        what is read is exactly what was checked.
+        """
+        how = source_kind(source, kind)
+        if how == "url" and not self.urls:
+            raise SourceError("This server does not fetch URLs; pass the prompt text itself.")
+        if how != "file":
+            return source, how
+        if not self.files:
+            raise SourceError("This server does not read files; pass the prompt text itself.")
+        given = source if kind == "file" else source_path(source)
+        try:
+            real = os.path.realpath(os.path.expanduser(given))
+        except (OSError, ValueError):
+            raise SourceError(f"No such file: {given.strip()[:200]}") from None
+        if self.file_roots:
+            roots = [os.path.realpath(os.path.expanduser(root)) for root in self.file_roots]
+            if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots):
+                raise SourceError(
+                    f"{given.strip()[:200]} is outside the folders this server may read "
+                    f"({', '.join(self.file_roots)})."
+                )
+        return real, "file"
+
+
+def read_source(
+    source: str | os.PathLike[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: float = 10.0,
+    kind: str = "auto",
+) -> LoadedSource:
+    """Read prompt text from a file path, an http(s) URL, or literal text.
+
+    ``kind`` forces one reading; ``"auto"`` decides as :func:`source_kind` says.
+
+    Raises SourceError (cannot be read as text) or InvalidTextError (read,
+    but empty/too large/not storable), always with a one-line message.
+    """
+    if isinstance(source, os.PathLike):
+        return _read_file(os.fspath(source), max_bytes)
+    if not isinstance(source, str):
+        raise SourceError(
+            f"A prompt source must be text, a path or a URL, not {type(source).__name__}."
+        )
+    how = source_kind(source, kind)
+    if how == "url":
+        return _read_url(source.strip(), max_bytes, timeout)
+    if how == "file":
+        return _read_file(source if kind == "file" else source_path(source), max_bytes)
     return LoadedSource(validate_text(source, max_bytes=max_bytes), "text")
 
 

@@ -614,3 +614,27 @@ def test_decode_bytes() -> None:
         with pytest.raises(SourceError) as excinfo:
             decode_bytes(data, what="Input", max_bytes=10)
         assert one_line_error(excinfo) == message
+
+
+# -- SourcePolicy: what the MCP server may read on a model's behalf ---------------------------------
+
+
+def test_policy_admits_text_and_resolves_files_to_what_it_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dynamic_prompt.sources import SourcePolicy, source_kind
+
+    (tmp_path / "a.md").write_text("A\n", "utf-8")
+    monkeypatch.chdir(tmp_path)
+    policy = SourcePolicy(file_roots=(str(tmp_path),))
+    assert policy.admit("just some words") == ("just some words", "text")
+    assert policy.admit("a.md") == (str((tmp_path / "a.md").resolve()), "file")
+    assert policy.admit("a.md", "text") == ("a.md", "text")  # forced text is never a file
+    assert source_kind("https://example.com/x") == "url"
+    with pytest.raises(SourceError, match="outside the folders"):
+        SourcePolicy(file_roots=(str(tmp_path / "sub"),)).admit("a.md")
+    # A sibling whose name merely starts with the root's name is outside it.
+    (tmp_path.parent / f"{tmp_path.name}-evil.md").write_text("x", "utf-8")
+    with pytest.raises(SourceError, match="outside the folders"):
+        policy.admit(str(tmp_path.parent / f"{tmp_path.name}-evil.md"))
+    with pytest.raises(SourceError, match="No such file"):
+        policy.admit("./missing.md")
+    assert SourcePolicy().admit(str(tmp_path / "a.md"))[1] == "file"  # the default reads any file

@@ -40,7 +40,7 @@ TOOLS = {
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def server_params(redis_url: str | None) -> StdioServerParameters:
+def server_params(redis_url: str | None, *flags: str) -> StdioServerParameters:
     """How to start ``dprompt mcp``: this interpreter, the test's private config and data dirs."""
     env = {
         "DPROMPT_CONFIG": os.environ["DPROMPT_CONFIG"],  # tmp paths, set by the autouse fixture
@@ -49,7 +49,7 @@ def server_params(redis_url: str | None) -> StdioServerParameters:
         # The client passes only a minimal environment; make the package importable either way.
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p),
     }
-    args = ["-m", "dynamic_prompt.cli", *(["--redis-url", redis_url] if redis_url else []), "mcp"]
+    args = ["-m", "dynamic_prompt.cli", *(["--redis-url", redis_url] if redis_url else []), "mcp", *flags]
     return StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(ROOT))
 
 
@@ -79,10 +79,12 @@ class Inbox:
 
 
 @asynccontextmanager
-async def connect(redis_url: str | None, errlog: TextIO) -> AsyncIterator[tuple[ClientSession, Inbox]]:
+async def connect(
+    redis_url: str | None, errlog: TextIO, *flags: str
+) -> AsyncIterator[tuple[ClientSession, Inbox]]:
     """A handshake-era session (what Claude Desktop and Cursor speak) with the spawned server."""
     inbox = Inbox()
-    async with stdio_client(server_params(redis_url), errlog=errlog) as (read, write):
+    async with stdio_client(server_params(redis_url, *flags), errlog=errlog) as (read, write):
         async with ClientSession(read, write, message_handler=inbox) as session:
             await session.initialize()
             yield session, inbox
@@ -294,6 +296,31 @@ async def test_errors_are_one_line_tool_errors(server_url: str, redis_sync: redi
         assert "There is no tool named 'drop_database'" in await error(s, "drop_database")
 
         assert text(await ok(s, "get_active_prompt")) == before  # still serving, nothing changed
+
+
+async def test_operator_limits_which_files_and_urls_load_prompt_reads(
+    server_url: str, redis_sync: redis.Redis, errlog: TextIO, tmp_path: Path
+) -> None:
+    allowed = tmp_path / "prompts"
+    allowed.mkdir()
+    (allowed / "ok.md").write_text("Inside the allowed folder.\n", "utf-8")
+    secret = tmp_path / "secret.md"
+    secret.write_text("Outside: must never be read.\n", "utf-8")
+    (allowed / "sneaky.md").symlink_to(secret)  # a link may not lead out of the folder
+    async with connect(server_url, errlog, "--files-under", str(allowed), "--no-urls") as (s, _):
+        assert "outside the folders" in await error(s, "load_prompt", source=str(secret))
+        assert "outside the folders" in await error(s, "load_prompt", source=str(allowed / "sneaky.md"))
+        assert "outside the folders" in await error(s, "load_prompt", source=str(allowed / ".." / "secret.md"))
+        assert "does not fetch URLs" in await error(s, "load_prompt", source="https://example.com/p.md")
+        assert redis_sync.get("prompt:active") is None  # nothing was stored by the refusals
+        await ok(s, "load_prompt", source=str(allowed / "ok.md"))
+        assert redis_sync.get("prompt:active") == "Inside the allowed folder.\n"
+        await ok(s, "load_prompt", source="Plain text still loads.", name="texty")
+    async with connect(server_url, errlog, "--no-files") as (s, _):
+        assert "does not read files" in await error(s, "load_prompt", source=str(allowed / "ok.md"), force=True)
+        # Forcing the file reading by kind is refused the same way.
+        assert "does not read files" in await error(s, "load_prompt", source=str(secret), kind="file", force=True)
+    assert redis_sync.get("prompt:active") == "Inside the allowed folder.\n"
 
 
 async def test_resources_list_and_read(server_url: str, redis_sync: redis.Redis, errlog: TextIO) -> None:

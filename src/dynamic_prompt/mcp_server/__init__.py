@@ -26,6 +26,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from dynamic_prompt.errors import DynamicPromptError
+from dynamic_prompt.sources import SourcePolicy
 
 if TYPE_CHECKING:
     from dynamic_prompt.config import Settings
@@ -83,13 +84,14 @@ def configure_logging() -> None:
     logging.getLogger("dynamic_prompt").setLevel(logging.DEBUG if debug else logging.INFO)
 
 
-def serve(target: ServerTarget, settings: Settings) -> None:
+def serve(target: ServerTarget, settings: Settings, policy: SourcePolicy | None = None) -> None:
     """Run the MCP server on stdin/stdout until the client closes stdin.
 
     Args:
         target: the Redis server holding the prompts (already resolved; an
             embedded server was started, and announced on stderr, if needed).
         settings: retention, size limit and the default author of changes.
+        policy: which files and URLs ``load_prompt`` may read (default: any).
     """
     require_sdk()
     configure_logging()
@@ -97,4 +99,4 @@ def serve(target: ServerTarget, settings: Settings) -> None:
 
     from dynamic_prompt.mcp_server.app import run_stdio
 
-    anyio.run(run_stdio, target, settings)
+    anyio.run(run_stdio, target, settings, policy or SourcePolicy())

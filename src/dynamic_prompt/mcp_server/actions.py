@@ -62,19 +62,20 @@ async def list_prompts(ctx: ToolContext, _: NoArgs) -> ToolOutput:
 async def load_prompt(ctx: ToolContext, a: LoadArgs) -> ToolOutput:
     """Load from a file, URL or literal text; refuses to replace unless ``force``."""
     name = validate_name(a.name)
-    result = await ctx.store.load(name, a.source, force=a.force, user=a.user_id, kind=a.kind)
-    source = (result.entry.metadata.get("source") if result.entry else None) or None
+    source, kind = ctx.policy.admit(a.source, a.kind)
+    result = await ctx.store.load(name, source, force=a.force, user=a.user_id, kind=kind)
+    recorded = (result.entry.metadata.get("source") if result.entry else None) or None
     data = {
         "name": name,
         "uri": prompt_uri(name),
         "version": result.version,
         "changed": result.changed,
         "loaded_size": _size(result.text),
-        "source": source,
+        "source": recorded,
     }
     if not result.changed:
         return ToolOutput(f"{result.message} Prompt {name!r} stays at version {result.version}.", data)
-    origin = f" from {source}" if source else ""
+    origin = f" from {recorded}" if recorded else ""
     return ToolOutput(
         f"Loaded prompt {name!r}{origin} as version {result.version} ({data['loaded_size']:,} bytes).", data
     )

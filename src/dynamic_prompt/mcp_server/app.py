@@ -28,6 +28,7 @@ from mcp.shared.exceptions import MCPError
 
 from dynamic_prompt import __version__
 from dynamic_prompt.config import Settings
+from dynamic_prompt.sources import SourcePolicy
 from dynamic_prompt.errors import DynamicPromptError
 from dynamic_prompt.keys import validate_name
 from dynamic_prompt.mcp_server.common import URI_SCHEME, ToolContext, iso, prompt_uri
@@ -213,7 +214,9 @@ async def _remember_client(ctx: Ctx, call_next: Any) -> Any:
 # -- assembly -----------------------------------------------------------------------------------
 
 
-def build_server(target: ServerTarget, settings: Settings) -> Server[AppState]:
+def build_server(
+    target: ServerTarget, settings: Settings, policy: SourcePolicy = SourcePolicy()
+) -> Server[AppState]:
     """The MCP server for the prompts on ``target``; its lifespan runs the change feed."""
     bus = InMemorySubscriptionBus()
 
@@ -226,7 +229,7 @@ def build_server(target: ServerTarget, settings: Settings) -> Server[AppState]:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(feed.run, notifier.on_event)
                 try:
-                    yield AppState(ToolContext(store, target, lambda: notifier.mode), notifier)
+                    yield AppState(ToolContext(store, target, lambda: notifier.mode, policy), notifier)
                 finally:
                     feed.stop()
                     tg.cancel_scope.cancel()
@@ -255,11 +258,11 @@ def build_server(target: ServerTarget, settings: Settings) -> Server[AppState]:
     return server
 
 
-async def run_stdio(target: ServerTarget, settings: Settings) -> None:
+async def run_stdio(target: ServerTarget, settings: Settings, policy: SourcePolicy = SourcePolicy()) -> None:
     """Serve one client on stdin/stdout until it closes stdin."""
     from mcp.server.stdio import stdio_server
 
-    server = build_server(target, settings)
+    server = build_server(target, settings, policy)
     options = server.create_initialization_options(
         NotificationOptions(prompts_changed=True, resources_changed=True)
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from dynamic_prompt.errors import DynamicPromptError
 from dynamic_prompt.server import ServerTarget
+from dynamic_prompt.sources import SourcePolicy
 from dynamic_prompt.store import PromptStore
 
 URI_SCHEME = "prompt://"
@@ -39,6 +40,8 @@ class ToolContext:
     store: PromptStore
     target: ServerTarget
     feed_mode: Callable[[], str] = lambda: "unknown"
+    policy: SourcePolicy = SourcePolicy()
+    """Which files and URLs load_prompt may read."""
 
 
 @dataclass(frozen=True)
