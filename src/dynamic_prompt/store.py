@@ -240,7 +240,7 @@ class PromptStore(WritePath):
             cursor = 0
             while True:
                 page: tuple[int, list[bytes | str]] = await self._call(
-                    lambda c=cursor, p=pattern: self.client.scan(c, match=p, count=1000)  # type: ignore[misc, arg-type]
+                    lambda c=cursor, p=pattern: self.client.scan(c, match=p, count=1000)  # type: ignore[misc]
                 )
                 cursor, found = page
                 for key in found:

@@ -190,8 +190,13 @@ def test_embedded_data_dir_unwritable(tmp_path: Path) -> None:
 
 
 def test_import_does_not_load_textual() -> None:
-    code = ("import sys, dynamic_prompt, dynamic_prompt.store, dynamic_prompt.facade, "
-            "dynamic_prompt.watch, dynamic_prompt.cli; "
+    # Every module of the core library (all but the dashboard's tui package, and the MCP
+    # server, which needs its extra): none may pull in Textual or Rich.
+    code = ("import sys, pkgutil, importlib, dynamic_prompt; "
+            "names = [m.name for m in pkgutil.walk_packages(dynamic_prompt.__path__, 'dynamic_prompt.') "
+            "if not m.name.startswith(('dynamic_prompt.tui', 'dynamic_prompt.mcp_server.'))]; "
+            "[importlib.import_module(n) for n in names]; "
+            "assert len(names) > 20, names; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ APP_ACTIONS: tuple[Action, ...] = (
 )
 
 
-def bindings(actions: tuple[Action, ...]) -> list[Binding]:
+def bindings(actions: tuple[Action, ...]) -> list[BindingType]:
     """Textual bindings for ``actions`` (all with ids, so a keymap can rebind them)."""
     return [
         Binding(a.key, a.action, a.description, show=a.show, id=a.id, tooltip=a.help, priority=a.id == "quit")

@@ -13,8 +13,11 @@ from dynamic_prompt.diff import DiffLine
 
 CONTEXT = 3
 
-Row = tuple[str, object]
-"""``("hunk", header: str)``, ``("line", DiffLine)`` or ``("pair", (DiffLine | None, DiffLine | None))``."""
+Pair = tuple[DiffLine | None, DiffLine | None]
+"""A side-by-side row: the old line and the new line (either may be absent)."""
+
+Row = tuple[str, str | DiffLine | Pair]
+"""``("hunk", header: str)``, ``("line", DiffLine)`` or ``("pair", Pair)``."""
 
 
 @dataclass(frozen=True)

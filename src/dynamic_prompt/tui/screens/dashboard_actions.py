@@ -49,8 +49,10 @@ class DashboardActions:
         state: PromptState | None
         diff_source: tuple[str, int] | None
         diff_mode: str
-        timeline: Timeline
-        instruction_bar: InstructionBar
+        @property
+        def timeline(self) -> Timeline: ...
+        @property
+        def instruction_bar(self) -> InstructionBar: ...
 
         def notify(self, message: str, **kwargs: Any) -> None: ...
         def request_refresh(self, name: str | None = None, *, everything: bool = False) -> None: ...
@@ -67,7 +69,9 @@ class DashboardActions:
         return self.state
 
     async def _confirm(self, title: str, detail: Text | str = "", yes: str = "Yes") -> bool:
-        return bool(await self.app.push_screen_wait(ConfirmScreen(title, detail, yes)))
+        screen = ConfirmScreen(title, detail, yes)
+        # mypy does not solve push_screen_wait's type variable for a ModalScreen[bool].
+        return bool(await self.app.push_screen_wait(screen))  # type: ignore[arg-type]
 
     def _report(self, result: WriteResult, done: str) -> None:
         if result.changed:

@@ -51,7 +51,7 @@ class DiffView(LazyLines):
         width = 0
         if rows and rows.mode == "unified":
             width = 2 * self.number_width + 4 + max(
-                (len(r[1].text) for r in rows.rows if r[0] == "line"), default=0  # type: ignore[union-attr]
+                (len(r[1].text) for r in rows.rows if isinstance(r[1], DiffLine)), default=0
             )
         self.set_lines(count, width)
 
@@ -79,10 +79,10 @@ class DiffView(LazyLines):
         if kind == "hunk":
             return Text(safe(str(value)), self.get_component_rich_style("diff-view--hunk"), end="")
         styles = self._styles()
-        if kind == "line":
-            assert isinstance(value, DiffLine)
+        if isinstance(value, DiffLine):
             return diff_line_text(value, self.number_width, styles)
-        left, right = value  # type: ignore[misc]
+        assert isinstance(value, tuple)
+        left, right = value
         half = max((self.size.width - 1) // 2, 10)
         text = side_cell(left, half, self.number_width, styles, left=True)
         text.append("│", styles["gutter"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
@@ -67,7 +68,7 @@ class FleetView(DataTable[Text]):
         """Redraw the rows, keeping the cursor on the same agent when it is still there."""
         keep = None
         if 0 <= self.cursor_row < self.row_count:
-            keep = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+            keep = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key.value
         self.clear()
         for agent in sorted(agents, key=lambda a: (a.prompt, a.gone, a.agent_id)):
             key = f"{agent.prompt}\x00{agent.agent_id}"
