@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamic_prompt import diff
+from dynamic_prompt import diff, line_align
 from dynamic_prompt.diff import (
     DiffLine,
     Span,
@@ -106,12 +106,12 @@ def apply_unified(old: str, patch: str) -> str:
 @contextmanager
 def banded_everywhere() -> Iterator[None]:
     """Force the banded-Levenshtein path even for tiny inputs."""
-    saved = diff.BANDED_MIN_CELLS
-    diff.BANDED_MIN_CELLS = 0
+    saved = line_align.BANDED_MIN_CELLS
+    line_align.BANDED_MIN_CELLS = 0
     try:
         yield
     finally:
-        diff.BANDED_MIN_CELLS = saved
+        line_align.BANDED_MIN_CELLS = saved
 
 
 def _join(lines: list[DiffLine], tags: set[str]) -> str:
