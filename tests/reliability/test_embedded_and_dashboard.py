@@ -1,4 +1,5 @@
-"""The embedded server when its port is taken or its data dir unusable; the dashboard on hostile text."""
+"""The embedded server when its port is taken or its data dir unusable; the dashboard on hostile
+text and through a link that stops forwarding."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import redis
 from dynamic_prompt import embedded
 from dynamic_prompt.store import PromptStore
 from tests.reliability.clirun import error_line, ok, run_cli
+from tests.reliability.conftest import ServerFactory
+from tests.support.proxy import FreezableProxy
 
 TEXT = "# Agent\n\nTone: Calm\n"
 
@@ -113,3 +116,43 @@ async def test_dashboard_renders_hostile_texts_inert(server_url: str, redis_sync
         app.dashboard.focus_prompt("h1")
         await wait_for(pilot, lambda: "[bold red]not bold[/]" in "\n".join(
             view.line_text(n).plain for n in range(view.line_count)))  # markup shown literally
+
+
+async def test_dashboard_through_a_link_that_stops_forwarding(make_server: ServerFactory) -> None:
+    """A link that goes silent (no reset, no error): the watchdog notices, the dashboard keeps
+    answering keys and showing the last text, and after the link heals it shows what changed."""
+    pytest.importorskip("textual")
+    from dynamic_prompt.config import Settings
+    from dynamic_prompt.server import ServerTarget
+    from dynamic_prompt.tui.app import DashboardApp
+    from dynamic_prompt.tui.screens.confirm import HelpScreen
+    from tests.tui.helpers import settle, text_of, wait_for
+
+    server = make_server()
+    proxy = FreezableProxy(server.port).start()
+    direct = redis.Redis.from_url(server.url)
+    try:
+        direct.set("prompt:active", TEXT)
+        target = ServerTarget(proxy.url, "proxy")
+        app = DashboardApp(target, Settings(user="t"), server_label="through a proxy", remember_theme=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            screen = app.dashboard
+            await wait_for(pilot, lambda: screen.status.mode == "notifications")
+            proxy.freeze()
+            # Default watchdog: a ping every second, dead after 3 s without a pong.
+            await wait_for(pilot, lambda: screen.status.mode == "disconnected", timeout=10)
+            assert "disconnected" in text_of(screen.status)
+            assert screen.prompt_view.text == TEXT  # the last text stays on screen
+            await pilot.press("f1")  # the app still answers keys while the link is dead
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+            await pilot.press("escape")
+            direct.set("prompt:active", "Changed while the link was silent\n")
+            proxy.thaw()
+            await wait_for(pilot, lambda: screen.status.mode == "notifications", timeout=20)
+            await wait_for(pilot, lambda: screen.prompt_view.text == "Changed while the link was silent\n",
+                           timeout=10)
+            assert app.is_running
+    finally:
+        direct.close()
+        proxy.close()
