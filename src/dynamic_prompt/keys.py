@@ -43,7 +43,9 @@ def validate_name(name: object) -> str:
     starting with a letter or digit. That keeps them out of the hash-tag braces,
     key separators and glob characters, and readable in a terminal.
     """
-    if not isinstance(name, str) or not name:
+    if name is not None and not isinstance(name, str):
+        raise InvalidNameError(f"A prompt name must be text, not {type(name).__name__}.")
+    if not name:
         raise InvalidNameError("A prompt name must not be empty.")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidNameError(

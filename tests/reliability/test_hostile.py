@@ -431,9 +431,56 @@ def test_store_api_refuses_unstorable_text(server_url: str, loaded: redis.Redis,
     assert _state(loaded) == before
 
 
+# -- the agents' client on the same corpus: exact text, one-line refusals, never a crash -------
+
+
+def test_agents_client_on_hostile_names_texts_and_keys(server_url: str, loaded: redis.Redis) -> None:
+    from dynamic_prompt import PromptClient
+    from tests.support.waiting import eventually
+
+    # Texts other programs wrote: invalid UTF-8 comes back with U+FFFD, control characters
+    # unchanged (an agent gets the prompt as stored; showing it inert is a display's job).
+    loaded.set("prompt:{bin}:active", b"\xff\xfe\x00raw \x1b[31mred\x1b[0m \xe2\x80\xae")
+    before = _state(loaded)
+    with PromptClient(server_url, announce=False) as client:
+        assert client.get_active("bin") == "\ufffd\ufffd\x00raw \x1b[31mred\x1b[0m \u202e"
+        for case, text in STORED.items():
+            loaded.set("prompt:{stored}:active", text.encode("utf-8", "surrogatepass"))
+            want = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            # The invalidation is pushed, so the new text is served a moment after the write.
+            eventually(lambda: client.get_active("stored") == want, timeout=5)
+        for case, name in [*BAD_NAMES.items(), ("int", 5), ("none", None), ("empty", "")]:
+            with pytest.raises(InvalidNameError) as info:
+                client.get_active(name)  # type: ignore[arg-type]
+            assert "\n" not in str(info.value) and "\x1b" not in str(info.value), case
+        for key, kind in WRONG_TYPES.values():
+            if not key.endswith((":active", ":meta")) or key.startswith("dprompt:"):
+                continue  # a read touches the text and its meta only
+            name = "default" if key.startswith("prompt:active") or key == "prompt:meta" else "t"
+            saved = loaded.dump(key)
+            loaded.delete(key)
+            {"list": lambda: loaded.rpush(key, "a"), "hash": lambda: loaded.hset(key, "a", "b"),
+             "set": lambda: loaded.sadd(key, "a"), "string": lambda: loaded.set(key, "a")}[kind]()
+            # A fresh client (nothing in memory) must refuse in one line; one that had the text
+            # before may keep serving it while the active text itself is intact (a broken meta).
+            try:
+                with PromptClient(server_url, announce=False) as fresh:
+                    with pytest.raises(DynamicPromptError) as info:
+                        fresh.get_active(name)
+                assert "wrong type" in str(info.value) and "\n" not in str(info.value)
+            finally:
+                loaded.delete(key)
+                if saved is not None:
+                    loaded.restore(key, 0, saved)
+        # The client still works after all of that, and wrote nothing.
+        assert client.get_active("t") == loaded.get("prompt:{t}:active").decode()
+    loaded.delete("prompt:{stored}:active")
+    assert _state(loaded) == before
+
+
 def test_corpus_size() -> None:
     """The corpus the report counts (kept honest by a test)."""
     total = (len(STORED) + len(REFUSED_IDS) + len(BAD_NAMES) + len(URLS) + 1 + len(MALFORMED)
-             + len(WRONG_TYPES) + 6)
+             + len(WRONG_TYPES) + 6 + 3)  # + 3: the agents' client's own (binary, int, None)
     assert total >= 50
     print(f"\nhostile corpus: {total} cases")
