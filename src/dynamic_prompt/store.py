@@ -120,6 +120,8 @@ class PromptStore(WritePath):
         self._release = client.register_script(scripts.RELEASE)
         self.retries = 0
         """Lost races so far: modifies that re-read and re-applied their instruction."""
+        self._indexed: set[str] = set()
+        """Prompts this store has put in the index (see WritePath._write)."""
 
     @classmethod
     def connect(cls, target: ServerTarget, settings: Settings | None = None) -> PromptStore:
@@ -526,6 +528,7 @@ class PromptStore(WritePath):
         deleted = await self._call(
             lambda: self._clear(keys=list(k.all()), args=[keymod.CHANGE_CHANNEL, name]), name
         )
+        self._indexed.discard(name)
         await self._call(lambda: self.client.srem(keymod.INDEX_KEY, name))
         return int(deleted) > 0
 

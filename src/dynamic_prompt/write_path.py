@@ -42,6 +42,7 @@ class WritePath:
     clock: Callable[[], float]
     _commit: AsyncScript
     _release: AsyncScript
+    _indexed: set[str]
 
     @property
     def user(self) -> str:  # pragma: no cover - defined by the store
@@ -126,9 +127,13 @@ class WritePath:
                 expected_version=expected or 0,
                 current_version=int(version),
             )
-        if status == "ok":
-            # The index is a separate key (another slot in a cluster): idempotent, after the fact.
+        if status == "ok" and name not in self._indexed:
+            # The index is a separate key (another slot in a cluster): idempotent, after the
+            # fact, and once per prompt and process. It only speeds up list(), which also
+            # finds prompts by their active keys, so a long-lived writer (the dashboard, an
+            # MCP server) saves a round trip on every later write.
             await self._call(lambda: self.client.sadd(keymod.INDEX_KEY, name))
+            self._indexed.add(name)
         return status, int(version), entry
 
     async def _landed(self, k: keymod.PromptKeys, write_id: str, expected: int) -> int | None:
