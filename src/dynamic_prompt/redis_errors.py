@@ -58,6 +58,13 @@ def library_error(exc: BaseException, where: str, key_hint: str = "") -> Dynamic
             else f"A key of {key_hint or 'this prompt'} holds the wrong type of value"
         )
         return CorruptDataError(f"{which} (another program wrote it); fix or delete that key.")
+    if "NOREPLICAS" in message:
+        # min-replicas-to-write: the master refuses writes it could not replicate, as it
+        # should during a failover. Nothing was written; a retry a moment later lands.
+        return ConnectionFailedError(
+            f"{_capital(where)} has too few replicas to accept writes (a failover may be "
+            "under way); nothing was written, try again in a moment."
+        )
     if "READONLY" in message:
         return PermissionDeniedError(f"{_capital(where)} is a read-only replica.")
     if "NOPERM" in message or "no permissions" in message.lower():

@@ -1,7 +1,8 @@
 """Which server to talk to, and clients for it.
 
 A server comes from ``--redis-url``, ``REDIS_URL`` or the config file (in that
-order); with none, the shared embedded server is found or started. Every URL
+order); with none, the shared embedded server is found or started. A
+``redis+sentinel://`` URL names a Sentinel-managed master (:mod:`dynamic_prompt.sentinel`). Every URL
 shown to a person goes through :func:`display_url`, which masks the password.
 """
 
@@ -19,7 +20,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.retry import Retry
 
-from dynamic_prompt import embedded
+from dynamic_prompt import embedded, sentinel
 from dynamic_prompt.config import Settings, load_settings
 from dynamic_prompt.errors import ConfigError
 from dynamic_prompt.redact import mask_url
@@ -63,6 +64,9 @@ def validate_url(url: str) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ConfigError("The Redis URL is empty.")
     url = url.strip()
+    if sentinel.is_sentinel_url(url):
+        sentinel.parse(url)
+        return url
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError for a bad port
@@ -70,7 +74,8 @@ def validate_url(url: str) -> str:
         raise ConfigError(f"Bad Redis URL {mask_url(url)!r}: the port is not a number.") from None
     if parts.scheme not in SCHEMES:
         raise ConfigError(
-            f"Bad Redis URL {mask_url(url)!r}: it must start with redis://, rediss:// or unix://."
+            f"Bad Redis URL {mask_url(url)!r}: it must start with redis://, rediss://, unix:// "
+            "or redis+sentinel://."
         )
     if parts.scheme in ("redis", "rediss") and not parts.hostname:
         raise ConfigError(f"Bad Redis URL {mask_url(url)!r}: it names no host.")
@@ -121,7 +126,7 @@ def _client_kwargs(
         # commit is caught by its expected-version check.
         kwargs["retry"] = retry_class(ExponentialBackoff(cap=0.5, base=0.05), retries or 2)
         kwargs["retry_on_error"] = [rexc.ConnectionError, rexc.TimeoutError]
-    if target.url.startswith("rediss://"):
+    if target.url.startswith(("rediss://", "rediss+sentinel://")):
         kwargs["ssl_cert_reqs"] = ssl.CERT_REQUIRED
         if target.tls_ca_certs:
             kwargs["ssl_ca_certs"] = target.tls_ca_certs
@@ -132,11 +137,14 @@ def async_client(
     target: ServerTarget, *, timeout: float | None = 10.0, retries: int | None = None
 ) -> aioredis.Redis:
     """An asyncio client (bytes replies) for ``target``; ``retries=0`` surfaces every fault."""
+    # The asyncio client needs the asyncio Retry: the sync one never awaits the call.
+    kwargs = _client_kwargs(target, timeout=timeout, retries=retries, retry_class=AsyncRetry)
+    if sentinel.is_sentinel_url(target.url):
+        return sentinel.async_master(sentinel.parse(target.url), kwargs)
     try:
         return aioredis.Redis.from_url(
             target.url,
-            # The asyncio client needs the asyncio Retry: the sync one never awaits the call.
-            **_client_kwargs(target, timeout=timeout, retries=retries, retry_class=AsyncRetry),
+            **kwargs,
         )
     except ValueError as exc:
         raise ConfigError(f"Bad Redis URL {target.display!r}: {exc}") from None
@@ -144,7 +152,10 @@ def async_client(
 
 def sync_client(target: ServerTarget, *, timeout: float | None = 10.0) -> redis.Redis:
     """A blocking client (bytes replies) for ``target``."""
+    kwargs = _client_kwargs(target, timeout=timeout)
+    if sentinel.is_sentinel_url(target.url):
+        return sentinel.sync_master(sentinel.parse(target.url), kwargs)
     try:
-        return redis.Redis.from_url(target.url, **_client_kwargs(target, timeout=timeout))
+        return redis.Redis.from_url(target.url, **kwargs)
     except ValueError as exc:
         raise ConfigError(f"Bad Redis URL {target.display!r}: {exc}") from None

@@ -21,6 +21,7 @@ from redis import exceptions as rexc
 
 from dynamic_prompt import diff as diffmod
 from dynamic_prompt import keys as keymod
+from dynamic_prompt import sentinel
 from dynamic_prompt import modifier, scripts
 from dynamic_prompt.config import Settings
 from dynamic_prompt.errors import (
@@ -144,7 +145,19 @@ class PromptStore(WritePath):
         try:
             return await factory()
         except _FAILURES as exc:
+            if not (sentinel.stale_master_error(exc) and await self._master_moved()):
+                raise library_error(exc, self._where(), key_hint) from None
+        # A Sentinel failover: the old master refused (nothing was written there); once.
+        try:
+            return await factory()
+        except _FAILURES as exc:
             raise library_error(exc, self._where(), key_hint) from None
+
+    async def _master_moved(self) -> bool:
+        try:
+            return await sentinel.rediscover(self.client)
+        except _FAILURES:
+            return False
 
     def _where(self) -> str:
         return f"the Redis server at {self.target.display}" if self.target else "the Redis server"

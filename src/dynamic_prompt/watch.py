@@ -27,6 +27,7 @@ import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
 from dynamic_prompt import keys as keymod
+from dynamic_prompt import sentinel
 from dynamic_prompt.models import PromptEvent
 from dynamic_prompt.server import ServerTarget, async_client
 
@@ -225,6 +226,8 @@ class ChangeFeed:
             if now - last_ping >= self.ping_interval:
                 await pubsub.ping()
                 last_ping = now
+                if await sentinel.master_moved(client, pubsub.connection):
+                    raise rexc.ConnectionError("the master moved (Sentinel failover)")
             if now - last_pong > self.ping_timeout:
                 raise rexc.ConnectionError("no pong from the server: the link is dead")
             if poll and now - last_poll >= self.poll_interval:

@@ -1,0 +1,118 @@
+"""Redis Sentinel: one redis+sentinel:// URL for the CLI, the store, the feed and the agents'
+client, and a failover that all of them ride out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from dynamic_prompt import PromptClient
+from dynamic_prompt.config import Settings
+from dynamic_prompt.errors import ConfigError, ConnectionFailedError
+from dynamic_prompt.server import ServerTarget, validate_url
+from dynamic_prompt.store import PromptStore
+from dynamic_prompt.watch import MODE_NOTIFICATIONS
+from tests.reliability.clirun import error_line, ok, run_cli
+from tests.support.feedwatch import FeedWatcher
+from tests.support.sentinel import SERVICE, SentinelPair
+
+PW = "sentinel-test-pw-7731"
+TEXT = "# Agent\n\nTone: Calm\n"
+FAST_FEED = {"ping_interval": 0.2, "ping_timeout": 1.0, "poll_interval": 0.2}
+
+
+async def until(probe: Callable[[], bool], timeout: float) -> None:
+    """Wait for ``probe`` without blocking the loop the feed under test runs on."""
+    deadline = time.monotonic() + timeout
+    while not probe():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def pair() -> Iterator[SentinelPair]:
+    started = SentinelPair(password=PW).start()
+    yield started
+    started.cleanup()
+
+
+def test_cli_store_and_feed_through_a_sentinel_url(pair: SentinelPair) -> None:
+    url = pair.url
+    out = ok(run_cli("load", "--text", TEXT, url=url))
+    assert "version 1" in out.stdout and PW not in out.all
+    ok(run_cli("modify", "change tone to dry", url=url))
+    master = redis.Redis(port=pair.master.port, password=PW, decode_responses=True)
+    assert "Tone: Dry" in (master.get("prompt:active") or "")  # it went to the master
+    assert ok(run_cli("get", url=url)).stdout.startswith("# Agent")
+    status = ok(run_cli("server", "status", url=url))
+    assert f"redis+sentinel://:***@127.0.0.1:{pair.port}/{SERVICE}" in status.stdout and PW not in status.all
+    # Bad sentinel URLs and an unreachable sentinel: one line each, password masked.
+    for bad in (f"redis+sentinel://:{PW}@127.0.0.1:{pair.port}", f"redis+sentinel://:{PW}@127.0.0.1:x/{SERVICE}"):
+        line = error_line(run_cli("get", url=bad))
+        assert "Bad Sentinel URL" in line and PW not in line
+    line = error_line(run_cli("get", url=f"redis+sentinel://:{PW}@127.0.0.1:1/{SERVICE}"))
+    assert "Cannot reach" in line and PW not in line
+    line = error_line(run_cli("get", url=f"redis+sentinel://:{PW}@127.0.0.1:{pair.port}/no-such-service"))
+    assert PW not in line
+    master.close()
+
+
+def test_validate_url_accepts_sentinel_urls_and_refuses_broken_ones() -> None:
+    good = "redis+sentinel://alice:pw@s1:26379,s2/prompts/2?sentinel_password=spw"
+    assert validate_url(good) == good
+    for bad in ("redis+sentinel://s1", "redis+sentinel:///prompts", "redis+sentinel://s1/p/x",
+                "redis+sentinel://s1/p?nope=1", "redis+sentinel://s1:99999/p"):
+        with pytest.raises(ConfigError) as info:
+            validate_url(bad)
+        assert "\n" not in str(info.value)
+
+
+async def test_a_failover_is_ridden_out_by_store_feed_and_agents(pair: SentinelPair) -> None:
+    target = ServerTarget(pair.url, "test")
+    settings = Settings(redis_url=pair.url, redis_url_origin="test", user="t")
+    store = PromptStore.connect(target, settings)
+    await store.load("p", TEXT, kind="text")
+    agent = PromptClient(settings=settings, announce=False)
+    try:
+        assert agent.get_active("p") == TEXT
+        async with FeedWatcher(target, **FAST_FEED) as feed:
+            await feed.wait_mode(MODE_NOTIFICATIONS, 5)
+            t = time.monotonic()
+            await store.modify("p", "change tone to dry")
+            await feed.wait_change("p", 5, since=t)
+
+            new_master = pair.failover()
+            assert new_master != pair.master.port
+
+            # The store's next write lands on the new master (a stale connection is retried
+            # after the sentinel names the new one); nothing written before is lost.
+            t = time.monotonic()
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    result = await store.modify("p", "change tone to warm")
+                    break
+                except ConnectionFailedError as exc:
+                    assert time.monotonic() < deadline, f"no write succeeded after the failover: {exc}"
+                    await asyncio.sleep(0.1)
+            assert result.version == 3
+            promoted = redis.Redis(port=new_master, password=PW, decode_responses=True)
+            assert "Tone: Warm" in (promoted.get("prompt:{p}:active") or "")
+            assert sorted(int(v) for v in promoted.hkeys("prompt:{p}:versions")) == [1, 2, 3]
+            # The feed moves to the new master: it reports the write, or resyncs after it
+            # (a resync tells every consumer to re-read), and then hears new writes there.
+            await feed.wait_for(lambda e: e.kind == "resync" or (e.kind == "changed" and e.name == "p"),
+                                15, since=t)
+            await until(lambda: "Tone: Warm" in (agent.get_active("p") or ""), 15)
+            t = time.monotonic()
+            promoted.set("prompt:{p}:active", "Written on the new master by redis-cli.\n")
+            await feed.wait_change("p", 10, since=t)
+            await until(lambda: agent.get_active("p") == "Written on the new master by redis-cli.\n", 10)
+            promoted.close()
+    finally:
+        agent.close()
+        await store.aclose()
