@@ -1,7 +1,9 @@
 """Diff speed: our rapidfuzz-based diff vs the standard library's difflib.
 
 Same inputs for both: a 2,000-line prompt with ~5% of its lines edited (words
-changed in place, a few lines inserted and deleted). difflib is imported here,
+changed in place, a few lines inserted and deleted, scattered over 69 hunks: the
+hard case), the same prompt after one instruction (the everyday case), and a 1 MB
+prompt. difflib is imported here,
 and only here, as the yardstick (the project's code never uses it).
 
 Run alone with ``python benchmarks/bench_diff.py``; the benchmarks entry point
@@ -167,6 +169,23 @@ def run() -> list[tuple[str, str, str]]:
             _ratio(ours_ld, theirs_nd),
         ),
     ]
+
+    # The same prompt after one instruction: "change tone to ..." rewrites one line in the
+    # middle and "add rule: ..." inserts one a few lines on. This is what the dashboard and
+    # `dprompt diff` compute after every change; the trimming of the common prefix and
+    # suffix leaves rapidfuzz a few lines.
+    one = list(old_lines)
+    middle = len(one) // 2
+    one[middle] = one[middle].replace(".", " (reworded).", 1)
+    one.insert(middle + 4, "7. Never use emojis.")
+    one_old, one_new = "\n".join(old_lines) + "\n", "\n".join(one) + "\n"
+    ours_one, theirs_one = _p50_pair(
+        lambda: unified(one_old, one_new),
+        lambda: "".join(difflib.unified_diff(
+            one_old.splitlines(keepends=True), one_new.splitlines(keepends=True), "backup", "active")),
+    )
+    rows.append(("diff 2,000-line prompt, one instruction (1 line reworded, 1 added)",
+                 "unified(): rapidfuzz p50 / difflib.unified_diff p50", _ratio(ours_one, theirs_one)))
 
     # A 1 MB prompt with a handful of edits spread across it.
     big_old = _prompt(rng, 20_000)
