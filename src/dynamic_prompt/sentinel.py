@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+import contextlib
 import time
 
 import redis
@@ -175,23 +176,51 @@ def _split_kwargs(parsed: SentinelURL, kwargs: dict[str, Any]) -> tuple[dict[str
     return master, sentinel
 
 
+class _AsyncMaster(aioredis.Redis):
+    """A master client that also closes its links to the sentinels when it closes."""
+
+    sentinel_manager: AsyncSentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        manager, self.sentinel_manager = self.sentinel_manager, None
+        for link in manager.sentinels if manager else ():
+            with contextlib.suppress(Exception):
+                await link.aclose()
+
+
+class _SyncMaster(redis.Redis):
+    """The blocking form of :class:`_AsyncMaster`."""
+
+    sentinel_manager: Sentinel | None = None
+
+    def close(self) -> None:
+        super().close()
+        manager, self.sentinel_manager = self.sentinel_manager, None
+        for link in manager.sentinels if manager else ():
+            with contextlib.suppress(Exception):
+                link.close()
+
+
 def async_master(parsed: SentinelURL, kwargs: dict[str, Any]) -> aioredis.Redis:
-    """An asyncio client for the service's current master."""
+    """An asyncio client for the service's current master (closing it closes everything)."""
     master, sentinel = _split_kwargs(parsed, kwargs)
     manager = AsyncSentinel(list(parsed.sentinels), sentinel_kwargs=sentinel, **master)
-    client: aioredis.Redis = manager.master_for(
-        parsed.service, redis_class=aioredis.Redis, connection_pool_class=_FollowingPool
+    client: _AsyncMaster = manager.master_for(
+        parsed.service, redis_class=_AsyncMaster, connection_pool_class=_FollowingPool
     )
+    client.sentinel_manager = manager
     return client
 
 
 def sync_master(parsed: SentinelURL, kwargs: dict[str, Any]) -> redis.Redis:
-    """A blocking client for the service's current master."""
+    """A blocking client for the service's current master (closing it closes everything)."""
     master, sentinel = _split_kwargs(parsed, kwargs)
     manager = Sentinel(list(parsed.sentinels), sentinel_kwargs=sentinel, **master)
-    client: redis.Redis = manager.master_for(
-        parsed.service, redis_class=redis.Redis, connection_pool_class=_FollowingSyncPool
+    client: _SyncMaster = manager.master_for(
+        parsed.service, redis_class=_SyncMaster, connection_pool_class=_FollowingSyncPool
     )
+    client.sentinel_manager = manager
     return client
 
 

@@ -72,6 +72,7 @@ def test_validate_url_accepts_sentinel_urls_and_refuses_broken_ones() -> None:
 
 
 async def test_a_failover_is_ridden_out_by_store_feed_and_agents(pair: SentinelPair) -> None:
+    baseline = pair.clients()
     target = ServerTarget(pair.url, "test")
     settings = Settings(redis_url=pair.url, redis_url_origin="test", user="t")
     store = PromptStore.connect(target, settings)
@@ -116,3 +117,5 @@ async def test_a_failover_is_ridden_out_by_store_feed_and_agents(pair: SentinelP
     finally:
         agent.close()
         await store.aclose()
+    # Every client, feed reconnection and failover left no link to the sentinel behind.
+    await until(lambda: pair.clients() <= baseline, 5)

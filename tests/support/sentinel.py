@@ -42,6 +42,7 @@ class SentinelPair:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="dprompt-test-sentinel-"))
         self.proc: subprocess.Popen[bytes] | None = None
+        self._admin: redis.Redis | None = None
 
     @property
     def url(self) -> str:
@@ -52,7 +53,13 @@ class SentinelPair:
         return redis.Redis(port=port, password=self.password, socket_timeout=2)
 
     def _sentinel(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2)
+        if self._admin is None:
+            self._admin = redis.Redis(port=self.port, socket_timeout=2)
+        return self._admin
+
+    def clients(self) -> int:
+        """Connections the sentinel has from clients (this helper's own one included)."""
+        return int(self._sentinel().info("clients")["connected_clients"])
 
     def start(self) -> SentinelPair:
         self.master.start()
@@ -127,6 +134,8 @@ class SentinelPair:
         raise RuntimeError(what)
 
     def cleanup(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
