@@ -12,6 +12,8 @@ Example ``config.toml``::
     version_retention = 200
     max_bytes = 4194304
     tls_ca_certs = "/etc/ssl/my-ca.pem"
+    tls_cert_file = "/etc/ssl/dprompt-client.pem"   # a client certificate, where the
+    tls_key_file = "/etc/ssl/dprompt-client.key"    # server asks for one (mutual TLS)
     theme = "textual-dark"
 
     [keymap]
@@ -73,6 +75,8 @@ class Settings:
         version_retention: full texts kept per prompt (older ones are dropped).
         max_bytes: the largest prompt accepted, in UTF-8 bytes.
         tls_ca_certs: CA bundle for ``rediss://`` servers with private CAs.
+        tls_cert_file: client certificate (PEM) for servers that require one.
+        tls_key_file: its private key (PEM); given together with ``tls_cert_file``.
         theme: the dashboard's Textual theme.
         keymap: binding id -> key(s), to rebind dashboard actions.
     """
@@ -84,6 +88,8 @@ class Settings:
     version_retention: int = DEFAULT_VERSION_RETENTION
     max_bytes: int = DEFAULT_MAX_BYTES
     tls_ca_certs: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
     theme: str | None = None
     keymap: Mapping[str, str] = field(default_factory=dict)
 
@@ -152,9 +158,17 @@ def load_settings(cli_url: str | None = None, *, path: Path | None = None) -> Se
         ),
         max_bytes=_positive_int(data, "max_bytes", DEFAULT_MAX_BYTES, where),
         tls_ca_certs=_optional_str(data, "tls_ca_certs", where),
+        tls_cert_file=_optional_str(data, "tls_cert_file", where),
+        tls_key_file=_optional_str(data, "tls_key_file", where),
         theme=_optional_str(data, "theme", where),
         keymap=keymap,
     )
+    if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
+        raise ConfigError(f"{where}: tls_cert_file and tls_key_file go together; give both or neither.")
+    for key in ("tls_ca_certs", "tls_cert_file", "tls_key_file"):
+        value = getattr(settings, key)
+        if value and not os.path.isfile(os.path.expanduser(value)):
+            raise ConfigError(f"{where}: {key} names {value}, which is not a readable file.")
     settings = settings.with_url(_optional_str(data, "redis_url", where), "config file")
     settings = settings.with_url(os.environ.get("REDIS_URL"), "REDIS_URL")
     settings = settings.with_url(cli_url, "--redis-url")

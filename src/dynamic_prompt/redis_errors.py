@@ -47,6 +47,11 @@ def library_error(exc: BaseException, where: str, key_hint: str = "") -> Dynamic
         )
     if isinstance(exc, UNREACHABLE):
         reason = first_line(exc).rstrip(".") or type(exc).__name__
+        if "CERTIFICATE_REQUIRED" in reason.upper():
+            return ConnectionFailedError(
+                f"Cannot reach {where}: it requires a client certificate; set tls_cert_file "
+                "and tls_key_file in the config file."
+            )
         return ConnectionFailedError(f"Cannot reach {where}: {reason}.")
     message = str(exc)
     if "WRONGTYPE" in message:

@@ -169,7 +169,8 @@ def _split_kwargs(parsed: SentinelURL, kwargs: dict[str, Any]) -> tuple[dict[str
     master = {**common, "db": parsed.db, "username": parsed.username, "password": parsed.password}
     sentinel = {
         key: value for key, value in common.items()
-        if key in ("socket_connect_timeout", "socket_timeout", "ssl", "ssl_cert_reqs", "ssl_ca_certs")
+        if key in ("socket_connect_timeout", "socket_timeout", "ssl", "ssl_cert_reqs", "ssl_ca_certs",
+                   "ssl_certfile", "ssl_keyfile")
     }
     sentinel["username"] = parsed.sentinel_username
     sentinel["password"] = parsed.sentinel_password

@@ -8,6 +8,7 @@ shown to a person goes through :func:`display_url`, which masks the password.
 
 from __future__ import annotations
 
+import os
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -36,12 +37,15 @@ class ServerTarget:
         url: the full URL (may hold a password: never print it, use ``display``).
         origin: ``--redis-url``, ``REDIS_URL``, ``config file`` or ``embedded``.
         tls_ca_certs: CA bundle for ``rediss://``.
+        tls_cert_file: client certificate for servers that require one (with ``tls_key_file``).
     """
 
     url: str
     origin: str
     tls_ca_certs: str | None = None
     started_embedded: bool = False
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
     @property
     def display(self) -> str:
@@ -93,7 +97,11 @@ def resolve(settings: Settings | None = None, *, start_embedded: bool = True) ->
     settings = settings or load_settings()
     if settings.redis_url:
         return ServerTarget(
-            validate_url(settings.redis_url), settings.redis_url_origin, settings.tls_ca_certs
+            validate_url(settings.redis_url),
+            settings.redis_url_origin,
+            settings.tls_ca_certs,
+            tls_cert_file=settings.tls_cert_file,
+            tls_key_file=settings.tls_key_file,
         )
     if not start_embedded:
         found = embedded.running()
@@ -129,7 +137,10 @@ def _client_kwargs(
     if target.url.startswith(("rediss://", "rediss+sentinel://")):
         kwargs["ssl_cert_reqs"] = ssl.CERT_REQUIRED
         if target.tls_ca_certs:
-            kwargs["ssl_ca_certs"] = target.tls_ca_certs
+            kwargs["ssl_ca_certs"] = os.path.expanduser(target.tls_ca_certs)
+        if target.tls_cert_file and target.tls_key_file:
+            kwargs["ssl_certfile"] = os.path.expanduser(target.tls_cert_file)
+            kwargs["ssl_keyfile"] = os.path.expanduser(target.tls_key_file)
     return kwargs
 
 

@@ -31,7 +31,7 @@ from dynamic_prompt.watch import ChangeFeed
 from tests.reliability.clirun import Run, error_line, ok, run_cli
 from tests.reliability.conftest import ServerFactory, admin
 from tests.support.feedwatch import FeedWatcher
-from tests.support.tls import NativeTLSServer, TLSServer, native_tls_binary
+from tests.support.tls import NativeTLSServer, TLSServer, native_tls_binary, write_client_cert
 
 PW = "Sup3r-Secret-pw-9917"
 USER_PW = "Al1ce-Secret-pw-4471"
@@ -90,6 +90,49 @@ def test_rediss_works_with_the_ca_file_option_and_fails_clearly_without(
     _config(f'tls_ca_certs = "{tls_server.ca_file}"\n')
     line = error_line(run_cli("get", url=f"rediss://:{PW}@localhost.localdomain.invalid:{tls_server.port}/0"))
     no_secret(line)
+
+
+@pytest.fixture(params=["relay", "native"])
+def mtls_server(request: pytest.FixtureRequest) -> Iterator[TLSServer | NativeTLSServer]:
+    """A TLS server that also requires a client certificate from its CA (mutual TLS)."""
+    extra = [f"requirepass {PW}"]
+    if request.param == "native":
+        if native_tls_binary() is None:
+            pytest.skip("no redis-server built with TLS on this machine")
+        server: TLSServer | NativeTLSServer = NativeTLSServer(extra, client_certs=True).start()
+    else:
+        server = TLSServer(extra, client_certs=True).start()
+    yield server
+    server.cleanup()
+
+
+def test_mutual_tls_with_a_client_certificate_from_the_config_file(
+    mtls_server: TLSServer | NativeTLSServer, tmp_path: Path
+) -> None:
+    url = f"rediss://:{PW}@127.0.0.1:{mtls_server.port}/0"
+    cert, key = write_client_cert(mtls_server.ca, tmp_path)
+    # The server's CA alone is not enough: the server asks for a certificate, in one line.
+    _config(f'tls_ca_certs = "{mtls_server.ca_file}"\n')
+    line = error_line(run_cli("get", url=url))
+    assert "Cannot reach" in line
+    if isinstance(mtls_server, NativeTLSServer):  # the relay just hangs up; redis-server says why
+        assert "requires a client certificate" in line and "tls_cert_file" in line
+    no_secret(line)
+    # Half a pair, or a file that is not there: the config is refused before connecting.
+    _config(f'tls_ca_certs = "{mtls_server.ca_file}"\ntls_cert_file = "{cert}"\n')
+    assert "go together" in error_line(run_cli("get", url=url))
+    _config(f'tls_ca_certs = "{mtls_server.ca_file}"\ntls_cert_file = "{cert}"\n'
+            f'tls_key_file = "{tmp_path / "missing.key"}"\n')
+    assert "not a readable file" in error_line(run_cli("get", url=url))
+    # The whole pair: every part works.
+    _config(f'tls_ca_certs = "{mtls_server.ca_file}"\ntls_cert_file = "{cert}"\ntls_key_file = "{key}"\n')
+    assert "version 1" in ok(run_cli("load", "--text", TEXT, url=url)).stdout
+    assert ok(run_cli("get", url=url)).stdout == TEXT
+    settings = load_settings(url)
+    from dynamic_prompt import PromptClient
+
+    with PromptClient(settings=settings, announce=False, strict=True) as client:
+        assert client.get_active() == TEXT
 
 
 async def test_store_over_tls_uses_settings_tls_ca_certs(tls_server: TLSServer | NativeTLSServer) -> None:

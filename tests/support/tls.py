@@ -35,13 +35,16 @@ class TLSServer:
 
     __test__ = False
 
-    def __init__(self, extra: list[str] | None = None) -> None:
+    def __init__(self, extra: list[str] | None = None, *, client_certs: bool = False) -> None:
         self.backend = TestServer(extra)
         self.ca = trustme.CA()
         self.ca_file = Path(self.backend.dir) / "ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        if client_certs:  # mutual TLS: only clients with a certificate from this CA
+            context.verify_mode = ssl.CERT_REQUIRED
+            self.ca.configure_trust(context)
         self.front = FreezableProxy(self.backend.port, ssl_context=context)
 
     @property
@@ -102,8 +105,9 @@ class NativeTLSServer(TestServer):
 
     __test__ = False
 
-    def __init__(self, extra: list[str] | None = None) -> None:
+    def __init__(self, extra: list[str] | None = None, *, client_certs: bool = False) -> None:
         super().__init__(extra)
+        self.client_certs = client_certs
         binary = native_tls_binary()
         if binary is None:
             raise RuntimeError("no redis-server with TLS on this machine")
@@ -115,6 +119,12 @@ class NativeTLSServer(TestServer):
         cert.private_key_pem.write_to_path(str(Path(self.dir) / "key.pem"))
         cert.cert_chain_pems[0].write_to_path(str(Path(self.dir) / "cert.pem"))
         self._client_context = ssl.create_default_context(cafile=str(self.ca_file))
+        if client_certs:
+            self.issue_client_cert("readiness-probe").configure_cert(self._client_context)
+
+    def issue_client_cert(self, name: str) -> trustme.LeafCert:
+        """A client certificate from this server's CA."""
+        return self.ca.issue_cert(name)
 
     @property
     def url(self) -> str:
@@ -126,7 +136,8 @@ class NativeTLSServer(TestServer):
         text += (f"tls-port {self.port}\n"
                  f'tls-cert-file "{self.dir}/cert.pem"\n'
                  f'tls-key-file "{self.dir}/key.pem"\n'
-                 "tls-auth-clients no\n")
+                 f'tls-ca-cert-file "{self.ca_file}"\n'
+                 f"tls-auth-clients {'yes' if self.client_certs else 'no'}\n")
         conf.write_text(text)
         return conf
 
@@ -140,3 +151,12 @@ class NativeTLSServer(TestServer):
                     return reply.startswith((b"+PONG", b"-NOAUTH"))
         except (OSError, ssl.SSLError):
             return False
+
+
+def write_client_cert(ca: trustme.CA, directory: Path, name: str = "dprompt-client") -> tuple[Path, Path]:
+    """A client certificate from ``ca`` as (cert file, key file) in ``directory``."""
+    leaf = ca.issue_cert(name)
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    return cert, key
