@@ -117,7 +117,8 @@ class SentinelPair:
         assert new is not None
         self._wait(lambda: self._client(new).info("replication").get("role") == "master",
                    "the replica was not promoted", timeout)
-        self._wait(lambda: int(self._client(new).info("replication").get("connected_slaves", 0)) >= 1,
+        # "Good" replicas (online, acknowledging): what min-replicas-to-write counts.
+        self._wait(lambda: int(self._client(new).info("replication").get("min_slaves_good_slaves", 0)) >= 1,
                    "no replica followed the new master", timeout)
         return new
 
