@@ -70,7 +70,7 @@ def library_error(exc: BaseException, where: str, key_hint: str = "") -> Dynamic
             f"{_capital(where)} has too few replicas to accept writes (a failover may be "
             "under way); nothing was written, try again in a moment."
         )
-    if "READONLY" in message:
+    if isinstance(exc, rexc.ReadOnlyError) or "READONLY" in message:
         return PermissionDeniedError(f"{_capital(where)} is a read-only replica.")
     if "NOPERM" in message or "no permissions" in message.lower():
         return PermissionDeniedError(f"{_capital(where)} does not allow this user to do that.")

@@ -21,17 +21,20 @@ retried command) goes to the new master.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qs, unquote
-
 import contextlib
 import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
 
 import redis
 import redis.asyncio as aioredis
+from redis import exceptions as rexc
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.asyncio.sentinel import SentinelConnectionPool as AsyncSentinelPool
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from dynamic_prompt.errors import ConfigError
@@ -44,13 +47,28 @@ RECHECK_SECONDS = 1.0
 """How often a pool asks the sentinels where the master is (at most; only when used)."""
 
 
-class _FollowingPool(AsyncSentinelPool):
-    """A Sentinel pool that also re-asks for the master on use, at most once a second.
+_SENTINEL_DOWN = (rexc.ConnectionError, rexc.TimeoutError, OSError)
+"""What asking unreachable sentinels raises (MasterNotFoundError is a ConnectionError)."""
 
-    redis-py asks only when it opens a connection. After a failover the old master
-    may keep answering pooled connections for seconds (until the sentinels demote
-    it), serving reads of data that no longer exists and refusing writes; this
-    drops those idle connections within a second of the switch.
+
+def _points_elsewhere(connection: Any, master: Any) -> bool:
+    """True when ``connection`` is open to an address other than ``master``."""
+    if master is None or not getattr(connection, "is_connected", False):
+        return False
+    return (str(connection.host), int(connection.port)) != (str(master[0]), int(master[1]))
+
+
+class _FollowingPool(AsyncSentinelPool):
+    """A Sentinel pool that follows the master through a failover within about a second.
+
+    redis-py asks the sentinels only when it opens a connection, and drops only idle
+    connections when the master moves. After a failover the old master may keep
+    answering for seconds (until the sentinels demote it, or for as long as a
+    partition lasts), serving reads of data that no longer exists and refusing
+    writes. So this pool re-asks on use, at most once a second, and closes any
+    connection it hands out that is open to another address (one that was busy at
+    the switch); that connection reconnects to the current master on use. When no
+    sentinel answers, it keeps using the master it knows.
     """
 
     _checked = 0.0
@@ -59,8 +77,12 @@ class _FollowingPool(AsyncSentinelPool):
         now = time.monotonic()
         if now - self._checked >= RECHECK_SECONDS:
             self._checked = now
-            await self.get_master_address()
-        return await super().get_connection(*args, **kwargs)
+            with contextlib.suppress(*_SENTINEL_DOWN):
+                await self.get_master_address()
+        connection = await super().get_connection(*args, **kwargs)
+        if _points_elsewhere(connection, self.master_address):
+            await connection.disconnect()
+        return connection
 
 
 class _FollowingSyncPool(SentinelConnectionPool):
@@ -72,8 +94,12 @@ class _FollowingSyncPool(SentinelConnectionPool):
         now = time.monotonic()
         if now - self._checked >= RECHECK_SECONDS:
             self._checked = now
-            self.get_master_address()  # drops idle connections when the master moved
-        return super().get_connection(*args, **kwargs)
+            with contextlib.suppress(*_SENTINEL_DOWN):
+                self.get_master_address()  # drops idle connections when the master moved
+        connection = super().get_connection(*args, **kwargs)
+        if _points_elsewhere(connection, self.master_address):
+            connection.disconnect()
+        return connection
 
 
 @dataclass(frozen=True)
@@ -121,31 +147,43 @@ def parse(url: str) -> SentinelURL:
         item = item.strip()
         if not item:
             continue
+        # Never echo pieces of the URL: a password with a raw "?" or "/" would end up here.
         if item.startswith("["):  # [::1]:26379
-            host, _, port_text = item[1:].partition("]")
-            port_text = port_text.lstrip(":")
+            host, bracket, after = item[1:].partition("]")
+            if not bracket or (after and not after.startswith(":")):
+                raise ConfigError(f"Bad Sentinel URL {shown!r}: an IPv6 address needs [brackets]:port.")
+            port_text = after[1:]
+        elif item.count(":") > 1:
+            raise ConfigError(f"Bad Sentinel URL {shown!r}: write an IPv6 address in [brackets].")
         else:
-            host, _, port_text = item.rpartition(":") if ":" in item else (item, "", "")
-        if not port_text:
-            port = DEFAULT_SENTINEL_PORT
-        elif port_text.isdigit() and 0 < int(port_text) < 65536:
-            port = int(port_text)
-        else:
-            raise ConfigError(f"Bad Sentinel URL {shown!r}: {port_text!r} is not a port.")
+            host, _, port_text = item.partition(":")
         if not host:
             raise ConfigError(f"Bad Sentinel URL {shown!r}: a sentinel address has no host.")
+        if not port_text:
+            port = DEFAULT_SENTINEL_PORT
+        elif port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536:
+            port = int(port_text)
+        else:
+            raise ConfigError(f"Bad Sentinel URL {shown!r}: a sentinel port is not a number from 1 to 65535.")
         sentinels.append((host, port))
     if not sentinels:
         raise ConfigError(f"Bad Sentinel URL {shown!r}: it names no sentinel.")
     parts = [p for p in path.split("/") if p]
     if not parts:
         raise ConfigError(f"Bad Sentinel URL {shown!r}: it names no service (…/SERVICE after the hosts).")
-    if len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
+    if len(parts) > 2 or (len(parts) == 2 and not (parts[1].isascii() and parts[1].isdigit())):
         raise ConfigError(f"Bad Sentinel URL {shown!r}: after the service comes only a database number.")
-    params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    # Percent-decoding only: parse_qs would turn a "+" in a password into a space.
+    params: dict[str, str] = {}
+    for pair in filter(None, query.split("&")):
+        key, _, value = pair.partition("=")
+        params[unquote(key)] = unquote(value)
     unknown = sorted(set(params) - {"sentinel_password", "sentinel_username"})
     if unknown:
-        raise ConfigError(f"Bad Sentinel URL {shown!r}: unknown option {unknown[0]!r}.")
+        raise ConfigError(
+            f"Bad Sentinel URL {shown!r}: the only options are sentinel_username and sentinel_password "
+            "(percent-encode & and = inside a value)."
+        )
     return SentinelURL(
         sentinels=tuple(sentinels),
         service=unquote(parts[0]),
@@ -174,6 +212,10 @@ def _split_kwargs(parsed: SentinelURL, kwargs: dict[str, Any]) -> tuple[dict[str
     }
     sentinel["username"] = parsed.sentinel_username
     sentinel["password"] = parsed.sentinel_password
+    # Asking a sentinel is quick or pointless: no retries, a short connect timeout (the
+    # next sentinel in the list, or the next check, is the retry).
+    sentinel["socket_connect_timeout"] = min(float(common.get("socket_connect_timeout") or 1.0), 1.0)
+    sentinel["socket_timeout"] = min(float(common.get("socket_timeout") or 2.0), 2.0)
     return master, sentinel
 
 
@@ -206,6 +248,7 @@ class _SyncMaster(redis.Redis):
 def async_master(parsed: SentinelURL, kwargs: dict[str, Any]) -> aioredis.Redis:
     """An asyncio client for the service's current master (closing it closes everything)."""
     master, sentinel = _split_kwargs(parsed, kwargs)
+    sentinel["retry"] = AsyncRetry(NoBackoff(), 0)
     manager = AsyncSentinel(list(parsed.sentinels), sentinel_kwargs=sentinel, **master)
     client: _AsyncMaster = manager.master_for(
         parsed.service, redis_class=_AsyncMaster, connection_pool_class=_FollowingPool
@@ -217,6 +260,7 @@ def async_master(parsed: SentinelURL, kwargs: dict[str, Any]) -> aioredis.Redis:
 def sync_master(parsed: SentinelURL, kwargs: dict[str, Any]) -> redis.Redis:
     """A blocking client for the service's current master (closing it closes everything)."""
     master, sentinel = _split_kwargs(parsed, kwargs)
+    sentinel["retry"] = Retry(NoBackoff(), 0)
     manager = Sentinel(list(parsed.sentinels), sentinel_kwargs=sentinel, **master)
     client: _SyncMaster = manager.master_for(
         parsed.service, redis_class=_SyncMaster, connection_pool_class=_FollowingSyncPool
@@ -237,25 +281,35 @@ async def master_moved(client: aioredis.Redis, connection: Any) -> bool:
     pool = client.connection_pool
     if not isinstance(pool, AsyncSentinelPool) or connection is None:
         return False
-    host, port = await pool.sentinel_manager.discover_master(pool.service_name)
-    return (str(host), int(port)) != (str(getattr(connection, "host", "")), int(getattr(connection, "port", 0)))
+    try:
+        master = await pool.sentinel_manager.discover_master(pool.service_name)
+    except _SENTINEL_DOWN:
+        return False  # no sentinel answers: the link to the master may well be fine
+    return _points_elsewhere(connection, master)
 
 
 def stale_master_error(exc: BaseException) -> bool:
-    """True for the refusals a demoted or isolated old master gives (nothing was written)."""
-    message = str(exc)
-    return message.startswith(("NOREPLICAS", "READONLY"))
+    """True for the refusals a demoted or isolated old master gives (nothing was written).
+
+    redis-py strips the ``READONLY`` prefix from a ReadOnlyError, so it is matched
+    by type; ``NOREPLICAS`` has no class of its own.
+    """
+    return isinstance(exc, rexc.ReadOnlyError) or str(exc).startswith("NOREPLICAS")
 
 
-async def rediscover(client: aioredis.Redis) -> bool:
-    """Ask the sentinels for the master again and drop idle links to an old one.
+def is_sentinel_client(client: aioredis.Redis) -> bool:
+    """True when ``client`` finds its master through sentinels."""
+    return isinstance(client.connection_pool, AsyncSentinelPool)
+
+
+async def rediscover(client: aioredis.Redis) -> None:
+    """Ask the sentinels for the master again, dropping idle links to an old one.
 
     A stale master answers (``NOREPLICAS``, ``READONLY``) instead of failing to
-    connect, so redis-py's pool would keep using it. True when ``client`` is
-    Sentinel-managed and the master has moved (a retry goes to the new one).
+    connect, so redis-py's pool would keep using it. Unreachable sentinels are
+    not an error here: the caller retries on the master it knows.
     """
     pool = client.connection_pool
-    if not isinstance(pool, AsyncSentinelPool):
-        return False
-    before = pool.master_address
-    return bool(await pool.get_master_address() != before)
+    if isinstance(pool, AsyncSentinelPool):
+        with contextlib.suppress(*_SENTINEL_DOWN):
+            await pool.get_master_address()

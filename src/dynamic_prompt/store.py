@@ -145,19 +145,15 @@ class PromptStore(WritePath):
         try:
             return await factory()
         except _FAILURES as exc:
-            if not (sentinel.stale_master_error(exc) and await self._master_moved()):
+            if not (sentinel.stale_master_error(exc) and sentinel.is_sentinel_client(self.client)):
                 raise library_error(exc, self._where(), key_hint) from None
-        # A Sentinel failover: the old master refused (nothing was written there); once.
+        # A Sentinel failover: an old master refused (refusals come before any write, so
+        # nothing was written there). Ask where the master is now and try once more.
+        await sentinel.rediscover(self.client)
         try:
             return await factory()
         except _FAILURES as exc:
             raise library_error(exc, self._where(), key_hint) from None
-
-    async def _master_moved(self) -> bool:
-        try:
-            return await sentinel.rediscover(self.client)
-        except _FAILURES:
-            return False
 
     def _where(self) -> str:
         return f"the Redis server at {self.target.display}" if self.target else "the Redis server"

@@ -13,6 +13,7 @@ import redis
 from dynamic_prompt import PromptClient
 from dynamic_prompt.config import Settings
 from dynamic_prompt.errors import ConfigError, ConnectionFailedError
+from dynamic_prompt import sentinel as sentinel_url
 from dynamic_prompt.server import ServerTarget, validate_url
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.watch import MODE_NOTIFICATIONS
@@ -65,10 +66,15 @@ def test_validate_url_accepts_sentinel_urls_and_refuses_broken_ones() -> None:
     good = "redis+sentinel://alice:pw@s1:26379,s2/prompts/2?sentinel_password=spw"
     assert validate_url(good) == good
     for bad in ("redis+sentinel://s1", "redis+sentinel:///prompts", "redis+sentinel://s1/p/x",
-                "redis+sentinel://s1/p?nope=1", "redis+sentinel://s1:99999/p"):
+                "redis+sentinel://s1/p?nope=1", "redis+sentinel://s1:99999/p", "redis+sentinel://::1/p",
+                "redis+sentinel://[::1/p", "redis+sentinel://[::1]::5/p", "redis+sentinel://s1:\u00b2/p",
+                "redis+sentinel://s1/p/\u00b2", "redis+sentinel://admin:Sup3r?Secr3t@s1/p"):
         with pytest.raises(ConfigError) as info:
             validate_url(bad)
-        assert "\n" not in str(info.value)
+        assert "\n" not in str(info.value) and "Secr3t" not in str(info.value) and "Sup3r" not in str(info.value)
+    parsed = sentinel_url.parse("redis+sentinel://[::1]:5000,s2/prompts?sentinel_password=a+b%26c")
+    assert parsed.sentinels == (("::1", 5000), ("s2", 26379))
+    assert parsed.sentinel_password == "a+b&c"  # a "+" stays a "+"
 
 
 async def test_a_failover_is_ridden_out_by_store_feed_and_agents(pair: SentinelPair) -> None:
@@ -119,3 +125,62 @@ async def test_a_failover_is_ridden_out_by_store_feed_and_agents(pair: SentinelP
         await store.aclose()
     # Every client, feed reconnection and failover left no link to the sentinel behind.
     await until(lambda: pair.clients() <= baseline, 5)
+
+
+async def test_a_connection_busy_during_the_failover_is_not_left_on_the_old_master(pair: SentinelPair) -> None:
+    """redis-py drops only idle connections when the master moves; one in use at that moment
+    came back to the pool still open to the old master, serving its (isolated) data."""
+    target = ServerTarget(pair.url, "test")
+    store = PromptStore.connect(target, Settings(redis_url=pair.url, redis_url_origin="test", user="t"))
+    try:
+        await store.load("p", TEXT, kind="text")
+        pool = store.client.connection_pool
+        busy = await pool.get_connection()
+        await busy.connect()
+        new_master = pair.failover()
+        await pool.release(busy)
+        promoted = redis.Redis(port=new_master, password=PW, decode_responses=True)
+        promoted.set("prompt:{p}:active", "Only on the new master.\n")
+        promoted.close()
+        await until_async(lambda: store.get_active("p"), "Only on the new master.\n", 5)
+        result = await store.modify("p", "change tone to dry")  # and writes land there too
+        assert result.changed
+    finally:
+        await store.aclose()
+
+
+async def test_sentinels_down_with_the_master_up_changes_nothing_for_the_feed_or_reads(
+    pair: SentinelPair,
+) -> None:
+    target = ServerTarget(pair.url, "test")
+    store = PromptStore.connect(target, Settings(redis_url=pair.url, redis_url_origin="test", user="t"))
+    try:
+        await store.load("p", TEXT, kind="text")
+        async with FeedWatcher(target, **FAST_FEED) as feed:
+            await feed.wait_mode(MODE_NOTIFICATIONS, 5)
+            assert pair.proc is not None
+            pair.proc.kill()
+            pair.proc.wait()
+            down_at = time.monotonic()
+            for _ in range(6):  # a few seconds of work without any sentinel
+                started = time.monotonic()
+                assert await store.get_active("p") == TEXT
+                assert time.monotonic() - started < 2.5
+                await asyncio.sleep(0.5)
+            t = time.monotonic()
+            await store.modify("p", "change tone to dry")
+            await feed.wait_change("p", 5, since=t)
+            assert all(e.mode != "disconnected" for at, e in feed.events if at >= down_at)
+    finally:
+        await store.aclose()
+
+
+async def until_async(read: Callable[[], object], want: object, timeout: float) -> None:
+    """Wait until ``await read()`` returns ``want``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = await read()  # type: ignore[misc]
+        if got == want:
+            return
+        assert time.monotonic() < deadline, f"still {got!r}"
+        await asyncio.sleep(0.05)

@@ -94,6 +94,10 @@ class SentinelPair:
             return None
         return int(host_port[1]) if host_port else None
 
+    def _failover_ended(self, port: int) -> bool:
+        state = self._sentinel().sentinel_masters().get(SERVICE) or {}
+        return int(state.get("port", 0)) == port and "failover" not in str(state.get("flags", ""))
+
     def _replicas_known(self) -> int:
         """Replicas the sentinel would promote: seen, connected, with their link to the master up."""
         try:
@@ -117,6 +121,9 @@ class SentinelPair:
         assert new is not None
         self._wait(lambda: self._client(new).info("replication").get("role") == "master",
                    "the replica was not promoted", timeout)
+        # SENTINEL MASTERS (what redis-py asks) names the new master only once the failover
+        # has ended, a moment after GET-MASTER-ADDR-BY-NAME does.
+        self._wait(lambda: self._failover_ended(new), "the failover did not end", timeout)
         # "Good" replicas (online, acknowledging): what min-replicas-to-write counts.
         self._wait(lambda: int(self._client(new).info("replication").get("min_slaves_good_slaves", 0)) >= 1,
                    "no replica followed the new master", timeout)
