@@ -22,7 +22,6 @@ from dynamic_prompt import diff as diffmod
 from dynamic_prompt import embedded
 from dynamic_prompt.config import Settings, load_settings
 from dynamic_prompt.errors import ConflictError, DynamicPromptError, InstructionError
-from dynamic_prompt.fleet import AgentInfo, fleet_many_async
 from dynamic_prompt.inert import inert
 from dynamic_prompt.keys import DEFAULT_NAME, validate_name
 from dynamic_prompt.models import ChangeEntry
@@ -329,12 +328,7 @@ def fleet(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
     """Show the agents reading each prompt, the version each serves, who is behind or gone."""
     for name in names:
         validate_name(name)
-
-    async def read(store: PromptStore) -> dict[str, list[AgentInfo]]:
-        wanted = list(names) or [p.name for p in await store.list()]
-        return await fleet_many_async(store.client, wanted)
-
-    found = ctx.run(read)
+    found = ctx.run(lambda s: s.fleet(names))
     if as_json:
         click.echo(json.dumps({name: [a.to_dict() for a in agents] for name, agents in found.items()}))
         return
@@ -423,7 +417,9 @@ def _save_rescue(name: str, text: str) -> str:
 @pass_ctx
 def mcp(ctx: Context, file_roots: tuple[str, ...], no_files: bool, no_urls: bool) -> None:
     """Run an MCP server on stdio (tools, prompt:// resources, prompts) for Claude, Cursor, ..."""
-    from dynamic_prompt import mcp_server  # the 'mcp' SDK itself loads only inside serve()
+    from dynamic_prompt import (
+        mcp_server,  # the 'mcp' SDK itself loads only inside serve()
+    )
     from dynamic_prompt.sources import SourcePolicy
 
     if no_files and file_roots:

@@ -165,10 +165,16 @@ def load_settings(cli_url: str | None = None, *, path: Path | None = None) -> Se
     )
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         raise ConfigError(f"{where}: tls_cert_file and tls_key_file go together; give both or neither.")
-    for key in ("tls_ca_certs", "tls_cert_file", "tls_key_file"):
-        value = getattr(settings, key)
-        if value and not os.path.isfile(os.path.expanduser(value)):
-            raise ConfigError(f"{where}: {key} names {value}, which is not a readable file.")
+    # TLS files named relative to the config file mean next to it, wherever dprompt runs.
+    def beside_config(value: str | None) -> str | None:
+        return str(path.parent / os.path.expanduser(value)) if value else None
+
+    settings = replace(
+        settings,
+        tls_ca_certs=beside_config(settings.tls_ca_certs),
+        tls_cert_file=beside_config(settings.tls_cert_file),
+        tls_key_file=beside_config(settings.tls_key_file),
+    )
     settings = settings.with_url(_optional_str(data, "redis_url", where), "config file")
     settings = settings.with_url(os.environ.get("REDIS_URL"), "REDIS_URL")
     settings = settings.with_url(cli_url, "--redis-url")

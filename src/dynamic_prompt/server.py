@@ -96,6 +96,8 @@ def resolve(settings: Settings | None = None, *, start_embedded: bool = True) ->
     """The server to use for ``settings``; starts the embedded one when none is configured."""
     settings = settings or load_settings()
     if settings.redis_url:
+        if settings.redis_url.strip().lower().startswith(("rediss://", "rediss+sentinel://")):
+            _check_tls_files(settings)
         return ServerTarget(
             validate_url(settings.redis_url),
             settings.redis_url_origin,
@@ -112,6 +114,14 @@ def resolve(settings: Settings | None = None, *, start_embedded: bool = True) ->
         return ServerTarget(found.url, "embedded")
     server = embedded.ensure_running()
     return ServerTarget(server.url, "embedded", started_embedded=server.started)
+
+
+def _check_tls_files(settings: Settings) -> None:
+    """One line, before connecting, for a TLS file that is not there (only TLS URLs need them)."""
+    for key in ("tls_ca_certs", "tls_cert_file", "tls_key_file"):
+        value = getattr(settings, key)
+        if value and not os.path.isfile(os.path.expanduser(value)):
+            raise ConfigError(f"The {key} setting names {value}, which is not a readable file.")
 
 
 def _client_kwargs(

@@ -227,18 +227,30 @@ class SourcePolicy:
         A file comes back as its resolved absolute path with kind ``"file"``, so
         what is read is exactly what was checked.
         """
+        if kind in ("auto", "file") and (not self.files or self.file_roots):
+            # Judge a path by the policy before anyone looks at the disk, so a refusal
+            # says the same whether the file exists or not (no probing outside the roots).
+            given = source if kind == "file" else source.strip()
+            if kind == "file" or (
+                _one_word(given) and not _ANY_SCHEME.match(given) and (_looks_like_path(given) or _exists(given))
+            ):
+                self._check_path(given)
         how = source_kind(source, kind)
         if how == "url" and not self.urls:
             raise SourceError("This server does not fetch URLs; pass the prompt text itself.")
         if how != "file":
             return source, how
+        given = source if kind == "file" else source_path(source)
+        return self._check_path(given), "file"
+
+    def _check_path(self, given: str) -> str:
+        """The resolved path of ``given`` if the policy admits it, else SourceError."""
         if not self.files:
             raise SourceError("This server does not read files; pass the prompt text itself.")
-        given = source if kind == "file" else source_path(source)
         try:
             real = os.path.realpath(os.path.expanduser(given))
         except (OSError, ValueError):
-            raise SourceError(f"No such file: {given.strip()[:200]}") from None
+            raise SourceError("That is not a usable file path.") from None
         if self.file_roots:
             roots = [os.path.realpath(os.path.expanduser(root)) for root in self.file_roots]
             if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots):
@@ -246,7 +258,11 @@ class SourcePolicy:
                     f"{given.strip()[:200]} is outside the folders this server may read "
                     f"({', '.join(self.file_roots)})."
                 )
-        return real, "file"
+        return real
+
+
+def _one_word(text: str) -> bool:
+    return bool(text) and len(text) <= MAX_PATH_CHARS and not any(ch.isspace() for ch in text)
 
 
 def read_source(

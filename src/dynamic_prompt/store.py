@@ -9,6 +9,7 @@ a private event loop, so the logic lives in one place.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import random
 import time
@@ -21,8 +22,7 @@ from redis import exceptions as rexc
 
 from dynamic_prompt import diff as diffmod
 from dynamic_prompt import keys as keymod
-from dynamic_prompt import sentinel
-from dynamic_prompt import modifier, scripts
+from dynamic_prompt import modifier, scripts, sentinel
 from dynamic_prompt.config import Settings
 from dynamic_prompt.errors import (
     ConflictError,
@@ -33,6 +33,7 @@ from dynamic_prompt.errors import (
     PromptNotFoundError,
     VersionNotFoundError,
 )
+from dynamic_prompt.fleet import AgentInfo, fleet_many_async
 from dynamic_prompt.models import (
     ChangeEntry,
     Edit,
@@ -237,6 +238,27 @@ class PromptStore(WritePath):
             span = f"kept: {kept[-1]}-{kept[0]}" if kept else "none are kept"
             raise VersionNotFoundError(f"Prompt {name!r} has no version {number} ({span}).")
         return _text(raw) or ""
+
+    async def fleet(self, names: Sequence[str] = ()) -> dict[str, list[AgentInfo]]:
+        """The agents reading each of ``names`` (default: every stored prompt, and any
+        prompt agents announce although it has no text yet), marked behind or gone."""
+        wanted = [keymod.validate_name(n) for n in names]
+        if not wanted:
+            found = {p.name for p in await self.list()}
+            cursor = 0
+            while True:
+                page: tuple[int, list[bytes | str]] = await self._call(
+                    lambda c=cursor: self.client.scan(c, match=keymod.AGENTS_KEY_PREFIX + "*", count=1000)  # type: ignore[misc]
+                )
+                cursor, keys = page
+                for key in keys:
+                    name = (_text(key) or "")[len(keymod.AGENTS_KEY_PREFIX):]
+                    with contextlib.suppress(DynamicPromptError):
+                        found.add(keymod.validate_name(name))
+                if cursor == 0:
+                    break
+            wanted = sorted(found, key=lambda n: (n != keymod.DEFAULT_NAME, n.lower()))
+        return await self._call(lambda: fleet_many_async(self.client, wanted))
 
     async def list(self) -> list[PromptSummary]:
         """Every prompt in the server: indexed ones and any found by their active key."""

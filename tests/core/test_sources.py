@@ -638,3 +638,13 @@ def test_policy_admits_text_and_resolves_files_to_what_it_checked(tmp_path: Path
     with pytest.raises(SourceError, match="No such file"):
         policy.admit("./missing.md")
     assert SourcePolicy().admit(str(tmp_path / "a.md"))[1] == "file"  # the default reads any file
+    # Outside the roots, a file that exists and one that does not get the same refusal,
+    # so a model cannot probe the disk; URLs are not paths.
+    inner = SourcePolicy(file_roots=(str(tmp_path / "sub"),), urls=True)
+    for probe in (str(tmp_path / "a.md"), str(tmp_path / "nope.md"), "/etc/passwd", "/etc/no-such-file"):
+        with pytest.raises(SourceError, match="outside the folders"):
+            inner.admit(probe)
+    assert inner.admit("https://example.com/p.md") == ("https://example.com/p.md", "url")
+    for probe in ("/etc/passwd", "/etc/no-such-file", "./x.md"):
+        with pytest.raises(SourceError, match="does not read files"):
+            SourcePolicy(files=False).admit(probe)

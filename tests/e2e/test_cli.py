@@ -226,3 +226,13 @@ def test_fleet_lists_announced_agents_as_text_and_json(server_url: str, redis_sy
     assert list(only) == ["default"]
     assert {a["agent_id"]: a["behind"] for a in only["default"]} == {"agent-now": False, "agent-old": True}
     assert one_error_line(dprompt("fleet", "--name", "bad{name", url=server_url)).startswith("error: ")
+    # An agent reading a prompt that has no text yet is listed too.
+    announce(keys=["dprompt:agents:ghost"], args=["early-agent", json.dumps(
+        {"agent_id": "early-agent", "version": 0, "hash": "", "interval": 5}), "300"])
+    assert "early-agent" in dprompt("fleet", url=server_url, check=True).stdout
+    # A server that cannot be reached, and a wrong-type agents key: one line each.
+    assert "Cannot reach" in one_error_line(dprompt("fleet", url="redis://127.0.0.1:1/0"))
+    redis_sync.delete("dprompt:agents:default")
+    redis_sync.rpush("dprompt:agents:default", "x")
+    line = one_error_line(dprompt("fleet", url=server_url))
+    assert "wrong type" in line and "redis.call" not in line

@@ -135,6 +135,23 @@ def test_mutual_tls_with_a_client_certificate_from_the_config_file(
         assert client.get_active() == TEXT
 
 
+def test_tls_files_matter_only_for_tls_and_resolve_next_to_the_config_file(
+    tls_server: TLSServer | NativeTLSServer, server_url: str, redis_sync: redis.Redis,
+) -> None:
+    # A CA file that is missing on this machine does not break a plain redis:// server.
+    _config('tls_ca_certs = "/no/such/ca.pem"\n')
+    assert "version 1" in ok(run_cli("load", "--text", TEXT, "-n", "plain", "--force", url=server_url)).stdout
+    # ... but is one line for a rediss:// one.
+    line = error_line(run_cli("get", url=f"rediss://:{PW}@127.0.0.1:{tls_server.port}/0"))
+    assert "tls_ca_certs" in line and "/no/such/ca.pem" in line
+    # A relative name means next to the config file, wherever dprompt runs.
+    config = _config('tls_ca_certs = "certs/ca.pem"\n')
+    (config.parent / "certs").mkdir(exist_ok=True)
+    (config.parent / "certs" / "ca.pem").write_bytes(tls_server.ca_file.read_bytes())
+    assert "version 1" in ok(run_cli("load", "--text", TEXT, "--force",
+                                     url=f"rediss://:{PW}@127.0.0.1:{tls_server.port}/0")).stdout
+
+
 async def test_store_over_tls_uses_settings_tls_ca_certs(tls_server: TLSServer | NativeTLSServer) -> None:
     settings = Settings(redis_url=f"rediss://alice:{USER_PW}@127.0.0.1:{tls_server.port}/0",
                         redis_url_origin="test", tls_ca_certs=str(tls_server.ca_file), user="t")

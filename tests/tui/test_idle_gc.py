@@ -95,6 +95,34 @@ def test_overdue_pass_runs_even_while_changes_keep_coming(moment: Moment) -> Non
         gc_.stop()
 
 
+def test_two_collectors_share_the_take_over_and_the_last_one_gives_it_back(moment: Moment) -> None:
+    saved = gc.get_threshold()
+    first, second = collector(moment), collector(moment)
+    first.start()
+    second.start()
+    first.stop()
+    # The second dashboard still runs: full passes stay its to schedule.
+    assert second.active and gc.get_threshold()[2] == idle_gc.NO_AUTOMATIC_FULL
+    assert gc.get_freeze_count() > 0
+    second.stop()
+    assert gc.get_threshold() == saved and gc.get_freeze_count() == 0
+
+
+def test_leaves_a_collector_without_a_third_threshold_alone(moment: Moment) -> None:
+    """CPython 3.14's incremental collector has no third threshold (it reads 0)."""
+    saved = gc.get_threshold()
+    gc.set_threshold(saved[0], saved[1], 0)
+    try:
+        gc_ = collector(moment)
+        gc_.start()
+        assert not gc_.active and gc.get_freeze_count() == 0
+        assert gc.get_threshold() == (saved[0], saved[1], 0)
+        assert not gc_.tick()
+        gc_.stop()
+    finally:
+        gc.set_threshold(*saved)
+
+
 def test_does_nothing_where_the_process_disabled_the_collector(moment: Moment) -> None:
     gc.disable()
     try:

@@ -44,6 +44,15 @@ NO_AUTOMATIC_FULL = 1_000_000
 """A third threshold the collector never reaches: no automatic full passes."""
 
 
+class _Shared:
+    """The process's collector is one: several dashboards in one process (tests, an
+    embedding program) share the take-over, and the last to stop gives it back."""
+
+    users = 0
+    saved: tuple[int, int, int] | None = None
+    froze = False
+
+
 class IdleCollector:
     """Runs the collector's full passes at quiet moments.
 
@@ -65,7 +74,6 @@ class IdleCollector:
         self.full_passes = 0
         """Full passes this collector ran (for tests and curiosity)."""
         self._saved: tuple[int, int, int] | None = None
-        self._froze = False
 
     @property
     def active(self) -> bool:
@@ -76,24 +84,35 @@ class IdleCollector:
         """Freeze what is alive now and take over the full passes."""
         if self._saved is not None or not gc.isenabled():
             return  # already started, or the process manages the collector itself
-        gen0, gen1, _ = self._saved = gc.get_threshold()
-        gc.collect()
-        # Objects someone else froze stay theirs: freeze (and later unfreeze) only
-        # when nothing is frozen yet.
-        self._froze = gc.get_freeze_count() == 0
-        if self._froze:
-            gc.freeze()
-        gc.set_threshold(gen0, gen1, NO_AUTOMATIC_FULL)
+        if _Shared.users == 0:
+            thresholds = gc.get_threshold()
+            if thresholds[2] <= 0:
+                # An incremental collector (CPython 3.14) has no third threshold and no
+                # long full passes to move: leave it alone.
+                return
+            gc.collect()
+            # Objects someone else froze stay theirs: freeze (and later unfreeze) only
+            # when nothing is frozen yet.
+            _Shared.froze = gc.get_freeze_count() == 0
+            if _Shared.froze:
+                gc.freeze()
+            _Shared.saved = thresholds
+            gc.set_threshold(thresholds[0], thresholds[1], NO_AUTOMATIC_FULL)
+        _Shared.users += 1
+        self._saved = _Shared.saved
 
     def stop(self) -> None:
-        """Give the thresholds and the frozen objects back to the collector."""
+        """Give the thresholds and the frozen objects back (when the last collector stops)."""
         if self._saved is None:
             return
-        gc.set_threshold(*self._saved)
         self._saved = None
-        if self._froze:
-            gc.unfreeze()
-            self._froze = False
+        _Shared.users -= 1
+        if _Shared.users == 0 and _Shared.saved is not None:
+            gc.set_threshold(*_Shared.saved)
+            _Shared.saved = None
+            if _Shared.froze:
+                gc.unfreeze()
+                _Shared.froze = False
 
     def tick(self) -> bool:
         """Run a full pass if one is due and it is a quiet moment (or it is overdue)."""
