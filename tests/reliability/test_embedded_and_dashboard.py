@@ -4,7 +4,6 @@ text and through a link that stops forwarding."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 from pathlib import Path
 
