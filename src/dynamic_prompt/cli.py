@@ -140,8 +140,8 @@ def format_entry(entry: ChangeEntry) -> str:
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--redis-url", envvar=None, default=None, metavar="URL",
-              help="Server URL (redis://, rediss://, unix://). Default: $REDIS_URL, the config "
-                   "file, or the shared embedded server.")
+              help="Server URL (redis://, rediss://, unix://, redis+sentinel://). Default: $REDIS_URL, "
+                   "the config file, or the shared embedded server.")
 @click.version_option(package_name="dynamic-prompt", prog_name="dprompt")
 @click.pass_context
 def main_group(ctx: click.Context, redis_url: str | None) -> None:
