@@ -338,10 +338,8 @@ def fleet(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
                    + (f" for {', '.join(map(repr, names))}." if names else "."))
         return
     for agent in sorted(agents, key=lambda a: (a.prompt, a.gone, a.agent_id)):
-        state = ("gone" if agent.gone else "behind" if agent.behind
-                 else "stale" if agent.stale else "current")
         version = f"v{agent.version}" if agent.version else "v?"
-        click.echo(inert(f"{agent.prompt:<16} {agent.agent_id:<28} {version:<6} {state:<8} "
+        click.echo(inert(f"{agent.prompt:<16} {agent.agent_id:<28} {version:<6} {agent.state:<8} "
                          f"{agent.reads_per_s:>9,.1f} reads/s  seen {agent.age:,.0f}s ago  "
                          f"feed: {agent.mode}"))
 

@@ -128,6 +128,15 @@ class AgentInfo:
     gone: bool
     age: float
 
+    @property
+    def state(self) -> str:
+        """One word for the agent: ``gone``, ``behind``, ``stale`` or ``current`` (first that holds)."""
+        if self.gone:
+            return "gone"
+        if self.behind:
+            return "behind"
+        return "stale" if self.stale else "current"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (for ``--json`` output and the MCP server)."""
         return dataclasses.asdict(self)

@@ -19,15 +19,12 @@ from dynamic_prompt.fleet import AgentInfo
 from dynamic_prompt.tui.render import age, safe
 
 
+STATE_STYLES = {"gone": "dim red", "behind": "bold yellow", "stale": "yellow", "current": "green"}
+
+
 def state_text(agent: AgentInfo) -> Text:
-    """One word for the agent's state, styled: gone, behind, stale or current."""
-    if agent.gone:
-        return Text("gone", style="dim red")
-    if agent.behind:
-        return Text("behind", style="bold yellow")
-    if agent.stale:
-        return Text("stale", style="yellow")
-    return Text("current", style="green")
+    """One word for the agent's state (:attr:`AgentInfo.state`), styled."""
+    return Text(agent.state, style=STATE_STYLES[agent.state])
 
 
 def summary(agents: Sequence[AgentInfo]) -> str:
