@@ -13,7 +13,7 @@ import contextlib
 import getpass
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -63,6 +63,20 @@ def default_user() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - getuser raises various errors without a login
         return "unknown"
+
+
+def _valid_names(candidates: Iterable[str]) -> set[str]:
+    """The candidates that are valid prompt names (other programs' keys may hold anything)."""
+    names: set[str] = set()
+    for name in candidates:
+        with contextlib.suppress(DynamicPromptError):
+            names.add(keymod.validate_name(name))
+    return names
+
+
+def _listing_order(names: Iterable[str]) -> list[str]:
+    """``default`` first, then the rest by name, case-blind."""
+    return sorted(names, key=lambda n: (n != keymod.DEFAULT_NAME, n.lower()))
 
 
 def _text(value: bytes | str | None) -> str | None:
@@ -245,44 +259,34 @@ class PromptStore(WritePath):
         wanted = [keymod.validate_name(n) for n in names]
         if not wanted:
             found = {p.name for p in await self.list()}
-            cursor = 0
-            while True:
-                page: tuple[int, list[bytes | str]] = await self._call(
-                    lambda c=cursor: self.client.scan(c, match=keymod.AGENTS_KEY_PREFIX + "*", count=1000)  # type: ignore[misc]
-                )
-                cursor, keys = page
-                for key in keys:
-                    name = (_text(key) or "")[len(keymod.AGENTS_KEY_PREFIX):]
-                    with contextlib.suppress(DynamicPromptError):
-                        found.add(keymod.validate_name(name))
-                if cursor == 0:
-                    break
-            wanted = sorted(found, key=lambda n: (n != keymod.DEFAULT_NAME, n.lower()))
+            prefix = keymod.AGENTS_KEY_PREFIX
+            found |= _valid_names(key[len(prefix):] for key in await self._scan(prefix + "*"))
+            wanted = _listing_order(found)
         return await self._call(lambda: fleet_many_async(self.client, wanted))
+
+    async def _scan(self, pattern: str) -> list[str]:
+        """Every key matching ``pattern`` (SCAN, a page at a time)."""
+        keys: list[str] = []
+        cursor = 0
+        while True:
+            page: tuple[int, list[bytes | str]] = await self._call(
+                lambda c=cursor: self.client.scan(c, match=pattern, count=1000)  # type: ignore[misc]
+            )
+            cursor, found = page
+            keys += [_text(key) or "" for key in found]
+            if cursor == 0:
+                return keys
 
     async def list(self) -> list[PromptSummary]:
         """Every prompt in the server: indexed ones and any found by their active key."""
-        names: set[str] = set()
-        for raw in await self._call(lambda: self.client.smembers(keymod.INDEX_KEY)):
-            name = _text(raw) or ""
-            try:
-                names.add(keymod.validate_name(name))
-            except DynamicPromptError:
-                continue
+        indexed = await self._call(lambda: self.client.smembers(keymod.INDEX_KEY))
+        names = _valid_names(_text(raw) or "" for raw in indexed)
         for pattern in keymod.ACTIVE_KEY_PATTERNS:
-            cursor = 0
-            while True:
-                page: tuple[int, list[bytes | str]] = await self._call(
-                    lambda c=cursor, p=pattern: self.client.scan(c, match=p, count=1000)  # type: ignore[misc]
-                )
-                cursor, found = page
-                for key in found:
-                    parsed = keymod.parse_key(_text(key) or "")
-                    if parsed:
-                        names.add(parsed[0])
-                if cursor == 0:
-                    break
-        ordered = sorted(names, key=lambda n: (n != keymod.DEFAULT_NAME, n.lower()))
+            for key in await self._scan(pattern):
+                parsed = keymod.parse_key(key)
+                if parsed:
+                    names.add(parsed[0])
+        ordered = _listing_order(names)
         async with self.client.pipeline(transaction=False) as pipe:
             for name in ordered:
                 k = keymod.keys_for(name)
