@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -20,18 +20,11 @@ from dynamic_prompt.watch import MODE_NOTIFICATIONS
 from tests.reliability.clirun import error_line, ok, run_cli
 from tests.support.feedwatch import FeedWatcher
 from tests.support.sentinel import SERVICE, SentinelPair
+from tests.support.waiting import eventually_async
 
 PW = "sentinel-test-pw-7731"
 TEXT = "# Agent\n\nTone: Calm\n"
 FAST_FEED = {"ping_interval": 0.2, "ping_timeout": 1.0, "poll_interval": 0.2}
-
-
-async def until(probe: Callable[[], bool], timeout: float) -> None:
-    """Wait for ``probe`` without blocking the loop the feed under test runs on."""
-    deadline = time.monotonic() + timeout
-    while not probe():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -114,17 +107,17 @@ async def test_a_failover_is_ridden_out_by_store_feed_and_agents(pair: SentinelP
             # (a resync tells every consumer to re-read), and then hears new writes there.
             await feed.wait_for(lambda e: e.kind == "resync" or (e.kind == "changed" and e.name == "p"),
                                 15, since=t)
-            await until(lambda: "Tone: Warm" in (agent.get_active("p") or ""), 15)
+            await eventually_async(lambda: "Tone: Warm" in (agent.get_active("p") or ""), 15)
             t = time.monotonic()
             promoted.set("prompt:{p}:active", "Written on the new master by redis-cli.\n")
             await feed.wait_change("p", 10, since=t)
-            await until(lambda: agent.get_active("p") == "Written on the new master by redis-cli.\n", 10)
+            await eventually_async(lambda: agent.get_active("p") == "Written on the new master by redis-cli.\n", 10)
             promoted.close()
     finally:
         agent.close()
         await store.aclose()
     # Every client, feed reconnection and failover left no link to the sentinel behind.
-    await until(lambda: pair.clients() <= baseline, 5)
+    await eventually_async(lambda: pair.clients() <= baseline, 5)
 
 
 async def test_a_connection_busy_during_the_failover_is_not_left_on_the_old_master(pair: SentinelPair) -> None:
@@ -142,7 +135,10 @@ async def test_a_connection_busy_during_the_failover_is_not_left_on_the_old_mast
         promoted = redis.Redis(port=new_master, password=PW, decode_responses=True)
         promoted.set("prompt:{p}:active", "Only on the new master.\n")
         promoted.close()
-        await until_async(lambda: store.get_active("p"), "Only on the new master.\n", 5)
+        async def moved() -> bool:
+            return await store.get_active("p") == "Only on the new master.\n"
+
+        await eventually_async(moved, 5)
         result = await store.modify("p", "change tone to dry")  # and writes land there too
         assert result.changed
     finally:
@@ -174,13 +170,3 @@ async def test_sentinels_down_with_the_master_up_changes_nothing_for_the_feed_or
     finally:
         await store.aclose()
 
-
-async def until_async(read: Callable[[], object], want: object, timeout: float) -> None:
-    """Wait until ``await read()`` returns ``want``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = await read()  # type: ignore[misc]
-        if got == want:
-            return
-        assert time.monotonic() < deadline, f"still {got!r}"
-        await asyncio.sleep(0.05)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from tests.support.servers import TestServer, free_port
+from tests.support.servers import TestServer, free_port, stop_process
 
 SERVICE = "prompts"
 
@@ -144,13 +144,7 @@ class SentinelPair:
     def cleanup(self) -> None:
         if self._admin is not None:
             self._admin.close()
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         for replica in self.replicas:
             replica.cleanup()
         self.master.cleanup()

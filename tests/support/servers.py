@@ -36,6 +36,18 @@ def ping(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """Ask a server process to exit (it saves, if it persists); kill it if it will not."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class TestServer:
     """A private valkey-server; ``extra`` lines go into its config file."""
 
@@ -92,13 +104,7 @@ class TestServer:
         return ping(self.port)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     def kill(self) -> None:
