@@ -73,16 +73,12 @@ class IdleCollector:
         self.clock = clock
         self.full_passes = 0
         """Full passes this collector ran (for tests and curiosity)."""
-        self._saved: tuple[int, int, int] | None = None
-
-    @property
-    def active(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._saved is not None
+        self.active = False
+        """True between a :meth:`start` that took over and :meth:`stop`."""
 
     def start(self) -> None:
         """Freeze what is alive now and take over the full passes."""
-        if self._saved is not None or not gc.isenabled():
+        if self.active or not gc.isenabled():
             return  # already started, or the process manages the collector itself
         if _Shared.users == 0:
             thresholds = gc.get_threshold()
@@ -99,13 +95,13 @@ class IdleCollector:
             _Shared.saved = thresholds
             gc.set_threshold(thresholds[0], thresholds[1], NO_AUTOMATIC_FULL)
         _Shared.users += 1
-        self._saved = _Shared.saved
+        self.active = True
 
     def stop(self) -> None:
         """Give the thresholds and the frozen objects back (when the last collector stops)."""
-        if self._saved is None:
+        if not self.active:
             return
-        self._saved = None
+        self.active = False
         _Shared.users -= 1
         if _Shared.users == 0 and _Shared.saved is not None:
             gc.set_threshold(*_Shared.saved)
@@ -116,12 +112,12 @@ class IdleCollector:
 
     def tick(self) -> bool:
         """Run a full pass if one is due and it is a quiet moment (or it is overdue)."""
-        if self._saved is None:
+        if not self.active or _Shared.saved is None:
             return False
         # The oldest generation's counter counts collections of the younger ones since
         # the last full pass; the automatic rule asks for a pass at its threshold.
         waiting = gc.get_count()[2]
-        due = self._saved[2]
+        due = _Shared.saved[2]
         if waiting < due:
             return False
         if waiting < OVERDUE_FACTOR * due:
