@@ -196,8 +196,13 @@ def parse(url: str) -> SentinelURL:
     )
 
 
-def _split_kwargs(parsed: SentinelURL, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(kwargs for the master's connections, kwargs for the sentinels' connections)."""
+def _split_kwargs(
+    parsed: SentinelURL, kwargs: dict[str, Any], no_retry: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(kwargs for the master's connections, kwargs for the sentinels' connections).
+
+    ``no_retry`` is a zero-retry ``Retry`` of the client's kind (sync or asyncio).
+    """
     common = dict(kwargs)
     if parsed.tls:
         common["ssl"] = True
@@ -207,13 +212,13 @@ def _split_kwargs(parsed: SentinelURL, kwargs: dict[str, Any]) -> tuple[dict[str
     master = {**common, "db": parsed.db, "username": parsed.username, "password": parsed.password}
     sentinel = {
         key: value for key, value in common.items()
-        if key in ("socket_connect_timeout", "socket_timeout", "ssl", "ssl_cert_reqs", "ssl_ca_certs",
-                   "ssl_certfile", "ssl_keyfile")
+        if key in ("ssl", "ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
     }
     sentinel["username"] = parsed.sentinel_username
     sentinel["password"] = parsed.sentinel_password
-    # Asking a sentinel is quick or pointless: no retries, a short connect timeout (the
-    # next sentinel in the list, or the next check, is the retry).
+    # Asking a sentinel is quick or pointless: no retries, short timeouts (the next
+    # sentinel in the list, or the next check, is the retry).
+    sentinel["retry"] = no_retry
     sentinel["socket_connect_timeout"] = min(float(common.get("socket_connect_timeout") or 1.0), 1.0)
     sentinel["socket_timeout"] = min(float(common.get("socket_timeout") or 2.0), 2.0)
     return master, sentinel
@@ -247,8 +252,7 @@ class _SyncMaster(redis.Redis):
 
 def async_master(parsed: SentinelURL, kwargs: dict[str, Any]) -> aioredis.Redis:
     """An asyncio client for the service's current master (closing it closes everything)."""
-    master, sentinel = _split_kwargs(parsed, kwargs)
-    sentinel["retry"] = AsyncRetry(NoBackoff(), 0)
+    master, sentinel = _split_kwargs(parsed, kwargs, AsyncRetry(NoBackoff(), 0))
     manager = AsyncSentinel(list(parsed.sentinels), sentinel_kwargs=sentinel, **master)
     client: _AsyncMaster = manager.master_for(
         parsed.service, redis_class=_AsyncMaster, connection_pool_class=_FollowingPool
@@ -259,8 +263,7 @@ def async_master(parsed: SentinelURL, kwargs: dict[str, Any]) -> aioredis.Redis:
 
 def sync_master(parsed: SentinelURL, kwargs: dict[str, Any]) -> redis.Redis:
     """A blocking client for the service's current master (closing it closes everything)."""
-    master, sentinel = _split_kwargs(parsed, kwargs)
-    sentinel["retry"] = Retry(NoBackoff(), 0)
+    master, sentinel = _split_kwargs(parsed, kwargs, Retry(NoBackoff(), 0))
     manager = Sentinel(list(parsed.sentinels), sentinel_kwargs=sentinel, **master)
     client: _SyncMaster = manager.master_for(
         parsed.service, redis_class=_SyncMaster, connection_pool_class=_FollowingSyncPool
