@@ -120,11 +120,7 @@ class NativeTLSServer(TestServer):
         cert.cert_chain_pems[0].write_to_path(str(Path(self.dir) / "cert.pem"))
         self._client_context = ssl.create_default_context(cafile=str(self.ca_file))
         if client_certs:
-            self.issue_client_cert("readiness-probe").configure_cert(self._client_context)
-
-    def issue_client_cert(self, name: str) -> trustme.LeafCert:
-        """A client certificate from this server's CA."""
-        return self.ca.issue_cert(name)
+            self.ca.issue_cert("readiness-probe").configure_cert(self._client_context)
 
     @property
     def url(self) -> str:
