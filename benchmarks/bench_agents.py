@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import redis  # noqa: E402
 
-from dynamic_prompt.client import PromptClient  # noqa: E402
+from dynamic_prompt.live.client import PromptClient  # noqa: E402
 from tests.support.servers import TestServer  # noqa: E402
 
 NAME = "bench"

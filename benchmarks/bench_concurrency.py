@@ -29,7 +29,7 @@ WRITES_EACH = 500
 def _seed(url: str, name: str) -> None:
     import asyncio
 
-    from dynamic_prompt.config import Settings
+    from dynamic_prompt.core.config import Settings
     from dynamic_prompt.server import ServerTarget
     from dynamic_prompt.store import PromptStore
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import redis
 
-from dynamic_prompt.config import Settings
+from dynamic_prompt.core.config import Settings
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui.app import DashboardApp

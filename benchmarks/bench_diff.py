@@ -19,7 +19,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from dynamic_prompt.diff import count_changes, line_diff, unified
+from dynamic_prompt.core.diff import count_changes, line_diff, unified
 
 _WORDS = (
     "always",

@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import redis  # noqa: E402
 
-from dynamic_prompt.config import Settings  # noqa: E402
-from dynamic_prompt.keys import keys_for  # noqa: E402
+from dynamic_prompt.core.config import Settings  # noqa: E402
+from dynamic_prompt.core.keys import keys_for  # noqa: E402
 from dynamic_prompt.server import ServerTarget  # noqa: E402
 from dynamic_prompt.store import PromptStore  # noqa: E402
 from tests.support.servers import TestServer  # noqa: E402

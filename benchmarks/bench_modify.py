@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dynamic_prompt.config import Settings  # noqa: E402
+from dynamic_prompt.core.config import Settings  # noqa: E402
 from dynamic_prompt.server import ServerTarget  # noqa: E402
 from dynamic_prompt.store import PromptStore  # noqa: E402
 from tests.support.servers import TestServer  # noqa: E402

@@ -21,7 +21,7 @@ import redis
 from tests.support.servers import TestServer
 
 if TYPE_CHECKING:
-    from dynamic_prompt.config import Settings
+    from dynamic_prompt.core.config import Settings
     from dynamic_prompt.server import ServerTarget
     from dynamic_prompt.store import PromptStore
 
@@ -74,7 +74,7 @@ def redis_sync(server_url: str) -> Iterator[redis.Redis]:
 @pytest.fixture
 def settings(server_url: str) -> Settings:
     """Settings pointing at the test server."""
-    from dynamic_prompt.config import Settings
+    from dynamic_prompt.core.config import Settings
 
     return Settings(redis_url=server_url, redis_url_origin="test", user="tester",
                     changelog_cap=100, version_retention=200)

@@ -16,28 +16,28 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "DynamicPrompt": "dynamic_prompt.facade",
     "PromptStore": "dynamic_prompt.store",
-    "ChangeFeed": "dynamic_prompt.watch",
-    "Settings": "dynamic_prompt.config",
-    "load_settings": "dynamic_prompt.config",
-    "DynamicPromptError": "dynamic_prompt.errors",
-    "PromptClient": "dynamic_prompt.client",
-    "AsyncPromptClient": "dynamic_prompt.client",
-    "Read": "dynamic_prompt.client",
-    "AgentInfo": "dynamic_prompt.fleet",
-    "fleet": "dynamic_prompt.fleet",
-    "fleet_async": "dynamic_prompt.fleet",
+    "ChangeFeed": "dynamic_prompt.live.feed",
+    "Settings": "dynamic_prompt.core.config",
+    "load_settings": "dynamic_prompt.core.config",
+    "DynamicPromptError": "dynamic_prompt.core.errors",
+    "PromptClient": "dynamic_prompt.live.client",
+    "AsyncPromptClient": "dynamic_prompt.live.client",
+    "Read": "dynamic_prompt.live.client",
+    "AgentInfo": "dynamic_prompt.store.fleet",
+    "fleet": "dynamic_prompt.store.fleet",
+    "fleet_async": "dynamic_prompt.store.fleet",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:
-    from dynamic_prompt.client import AsyncPromptClient, PromptClient, Read
-    from dynamic_prompt.fleet import AgentInfo, fleet, fleet_async
-    from dynamic_prompt.config import Settings, load_settings
-    from dynamic_prompt.errors import DynamicPromptError
+    from dynamic_prompt.core.config import Settings, load_settings
+    from dynamic_prompt.core.errors import DynamicPromptError
     from dynamic_prompt.facade import DynamicPrompt
+    from dynamic_prompt.live.client import AsyncPromptClient, PromptClient, Read
+    from dynamic_prompt.live.feed import ChangeFeed
     from dynamic_prompt.store import PromptStore
-    from dynamic_prompt.watch import ChangeFeed
+    from dynamic_prompt.store.fleet import AgentInfo, fleet, fleet_async
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,6 @@
 """``DynamicPrompt``: the synchronous API with the seed gem's method names.
 
-It runs :class:`~dynamic_prompt.store.PromptStore` on a private event loop in
+It runs :class:`~dynamic_prompt.store.prompt_store.PromptStore` on a private event loop in
 a daemon thread, so the logic exists once and the facade works the same from
 plain scripts, threads, and code that already runs an event loop.
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 import builtins
 from typing import Any, TypeVar
 
-from dynamic_prompt import diff as diffmod
-from dynamic_prompt.config import Settings, load_settings
-from dynamic_prompt.keys import DEFAULT_NAME, validate_name
-from dynamic_prompt.loop_thread import LoopThread
-from dynamic_prompt.models import ChangeEntry, PromptSummary, WriteResult
+from dynamic_prompt.core import diff as diffmod
+from dynamic_prompt.core.config import Settings, load_settings
+from dynamic_prompt.core.keys import DEFAULT_NAME, validate_name
+from dynamic_prompt.core.models import ChangeEntry, PromptSummary, WriteResult
+from dynamic_prompt.live.loop_thread import LoopThread
 from dynamic_prompt.server import ServerTarget, resolve
 from dynamic_prompt.store import PromptStore
 

@@ -14,15 +14,15 @@ import pytest
 import redis
 
 from dynamic_prompt import AsyncPromptClient, PromptClient
-from dynamic_prompt.cache import CacheEntry, NearCache
-from dynamic_prompt.errors import (
+from dynamic_prompt.core.errors import (
     ConnectionFailedError,
     DynamicPromptError,
     InvalidNameError,
 )
-from dynamic_prompt.fleet import ANNOUNCE_SCRIPT, fleet, parse_fleet
+from dynamic_prompt.live.cache import CacheEntry, NearCache
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
+from dynamic_prompt.store.fleet import ANNOUNCE_SCRIPT, fleet, parse_fleet
 from tests.support.servers import TestServer
 from tests.support.waiting import eventually
 

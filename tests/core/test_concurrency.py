@@ -6,7 +6,7 @@ import asyncio
 
 import redis
 
-from dynamic_prompt.config import Settings
+from dynamic_prompt.core.config import Settings
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 

@@ -1,4 +1,4 @@
-"""Tests for dynamic_prompt.diff: exact small cases, properties, the no-difflib rule."""
+"""Tests for dynamic_prompt.core.diff: exact small cases, properties, the no-difflib rule."""
 
 from __future__ import annotations
 
@@ -16,19 +16,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamic_prompt import diff, line_align
-from dynamic_prompt.diff import (
+from dynamic_prompt.core.diff import (
     DiffLine,
     Span,
     changed_new_lines,
     count_changes,
     hunks,
+    line_align,
     line_diff,
     side_by_side,
     summary,
     unified,
     word_spans,
 )
+from dynamic_prompt.core.diff import views as diff
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

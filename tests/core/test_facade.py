@@ -7,7 +7,7 @@ import threading
 import redis
 
 from dynamic_prompt import DynamicPrompt
-from dynamic_prompt.config import Settings
+from dynamic_prompt.core.config import Settings
 
 PROMPT = "Tone: Friendly\nDefault: 3-4 sentences\n\nRULES:\n1. Be helpful.\n2. Be honest.\n"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dynamic_prompt.errors import InstructionError
-from dynamic_prompt.models import Edit
-from dynamic_prompt.modifier import (
+from dynamic_prompt.core.errors import InstructionError
+from dynamic_prompt.core.models import Edit
+from dynamic_prompt.core.modifier import (
     KNOWN_FORMS,
     ModifyResult,
     apply_edits,
@@ -742,7 +742,7 @@ def _timed(fn: object) -> float:
 
 def test_pure_no_redis_ui_or_difflib() -> None:
     code = (
-        "import sys, dynamic_prompt.modifier as m; m.modify_text('Tone: a', 'change tone to b'); "
+        "import sys, dynamic_prompt.core.modifier as m; m.modify_text('Tone: a', 'change tone to b'); "
         "bad = [n for n in ('redis', 'textual', 'rich', 'difflib') if n in sys.modules]; "
         "print(','.join(bad))"
     )

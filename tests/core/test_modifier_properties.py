@@ -16,8 +16,14 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from dynamic_prompt.errors import InstructionError
-from dynamic_prompt.modifier import KNOWN_FORMS, apply_edits, modify_text, parse, rules
+from dynamic_prompt.core.errors import InstructionError
+from dynamic_prompt.core.modifier import (
+    KNOWN_FORMS,
+    apply_edits,
+    modify_text,
+    parse,
+    rules,
+)
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 SAMPLES = [p.read_text(encoding="utf-8") for p in sorted(PROMPTS.glob("*.md"))]

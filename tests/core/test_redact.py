@@ -1,4 +1,4 @@
-"""Tests for dynamic_prompt.redact: passwords never reach a screen or a log."""
+"""Tests for dynamic_prompt.core.redact: passwords never reach a screen or a log."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamic_prompt.redact import MASK, mask_url, strip_credentials
+from dynamic_prompt.core.redact import MASK, mask_url, strip_credentials
 
 
 @pytest.mark.parametrize(

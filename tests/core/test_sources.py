@@ -1,4 +1,4 @@
-"""Tests for dynamic_prompt.sources: files, URLs (a real local HTTP server), literal text."""
+"""Tests for dynamic_prompt.store.sources: files, URLs (a real local HTTP server), literal text."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from dynamic_prompt import sources
-from dynamic_prompt.errors import DynamicPromptError, InvalidTextError, SourceError
-from dynamic_prompt.sources import (
+from dynamic_prompt.core.errors import DynamicPromptError, InvalidTextError, SourceError
+from dynamic_prompt.store import sources
+from dynamic_prompt.store.sources import (
     DEFAULT_MAX_BYTES,
     LoadedSource,
     decode_bytes,
@@ -620,7 +620,7 @@ def test_decode_bytes() -> None:
 
 
 def test_policy_admits_text_and_resolves_files_to_what_it_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dynamic_prompt.sources import SourcePolicy, source_kind
+    from dynamic_prompt.store.sources import SourcePolicy, source_kind
 
     (tmp_path / "a.md").write_text("A\n", "utf-8")
     monkeypatch.chdir(tmp_path)

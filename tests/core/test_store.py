@@ -7,8 +7,8 @@ import json
 import pytest
 import redis
 
-from dynamic_prompt import keys
-from dynamic_prompt.errors import (
+from dynamic_prompt.core import keys
+from dynamic_prompt.core.errors import (
     ConflictError,
     CorruptDataError,
     InstructionError,

@@ -6,8 +6,8 @@ import asyncio
 
 import redis
 
+from dynamic_prompt.live.feed import merge_notify_flags
 from dynamic_prompt.server import ServerTarget
-from dynamic_prompt.watch import merge_notify_flags
 from tests.support.feedwatch import FeedWatcher
 from tests.support.servers import TestServer
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from dynamic_prompt.fleet import fleet
+from dynamic_prompt.store.fleet import fleet
 from tests.support.servers import cli_path
 from tests.support.waiting import eventually
 

@@ -473,7 +473,7 @@ async def test_unreachable_redis_gives_tool_errors_not_a_crash(errlog: TextIO) -
 
 
 async def test_embedded_server_notice_stays_off_stdout(redis_sync: redis.Redis, errlog: TextIO) -> None:
-    from dynamic_prompt import embedded
+    from dynamic_prompt.server import embedded
 
     data_dir = Path(os.environ["DPROMPT_DATA_DIR"])
     try:

@@ -1,6 +1,6 @@
 """Run ``dprompt`` in this process (fast) through its real console entry point.
 
-``dynamic_prompt.cli.main`` is called exactly as the console script calls it,
+``dynamic_prompt.cli.commands.main`` is called exactly as the console script calls it,
 with argv, stdin, stdout, stderr and the environment swapped by click's test
 isolation, so its error handling (one line, never a traceback) is what is
 tested. Tests that need a real process (a TTY, a crash) use subprocesses.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from dynamic_prompt import embedded
+from dynamic_prompt.server import embedded
 from dynamic_prompt.store import PromptStore
 from tests.reliability.clirun import error_line, ok, run_cli
 from tests.reliability.conftest import ServerFactory
@@ -91,7 +91,7 @@ async def test_dashboard_renders_hostile_texts_inert(server_url: str, redis_sync
     redis_sync.lpush("prompt:{h0}:changelog",
                      '{"timestamp": 1e308, "action": "\\u001b[2J[red]x[/]", "user_id": "\\u202eme"}',
                      "not json \x1b[31m")
-    from dynamic_prompt.config import Settings
+    from dynamic_prompt.core.config import Settings
     from dynamic_prompt.server import ServerTarget
 
     app = DashboardApp(ServerTarget(server_url, "test"), Settings(user="t"), "h0",
@@ -121,7 +121,7 @@ async def test_dashboard_through_a_link_that_stops_forwarding(make_server: Serve
     """A link that goes silent (no reset, no error): the watchdog notices, the dashboard keeps
     answering keys and showing the last text, and after the link heals it shows what changed."""
     pytest.importorskip("textual")
-    from dynamic_prompt.config import Settings
+    from dynamic_prompt.core.config import Settings
     from dynamic_prompt.server import ServerTarget
     from dynamic_prompt.tui.app import DashboardApp
     from dynamic_prompt.tui.screens.confirm import HelpScreen

@@ -15,11 +15,20 @@ import time
 import pytest
 import redis
 
-from dynamic_prompt.config import Settings
-from dynamic_prompt.errors import ConflictError, ConnectionFailedError, DynamicPromptError
+from dynamic_prompt.core.config import Settings
+from dynamic_prompt.core.errors import (
+    ConflictError,
+    ConnectionFailedError,
+    DynamicPromptError,
+)
+from dynamic_prompt.live.feed import (
+    MODE_CHANNEL,
+    MODE_DISCONNECTED,
+    MODE_NOTIFICATIONS,
+    MODE_POLLING,
+)
 from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.store import PromptStore
-from dynamic_prompt.watch import MODE_CHANNEL, MODE_DISCONNECTED, MODE_NOTIFICATIONS, MODE_POLLING
 from tests.reliability.clirun import error_line, ok, run_cli
 from tests.reliability.conftest import ServerFactory, admin
 from tests.support.feedwatch import FeedWatcher

@@ -7,10 +7,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dynamic_prompt.errors import InstructionError
-from dynamic_prompt.inert import has_unsafe, inert
-from dynamic_prompt.models import ChangeEntry
-from dynamic_prompt.modifier import KNOWN_FORMS, modify_text
+from dynamic_prompt.core.errors import InstructionError
+from dynamic_prompt.core.inert import has_unsafe, inert
+from dynamic_prompt.core.models import ChangeEntry
+from dynamic_prompt.core.modifier import KNOWN_FORMS, modify_text
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

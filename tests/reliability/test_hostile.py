@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from dynamic_prompt.config import Settings
-from dynamic_prompt.errors import DynamicPromptError, InvalidNameError, SourceError
-from dynamic_prompt.inert import has_unsafe, inert
+from dynamic_prompt.core.config import Settings
+from dynamic_prompt.core.errors import DynamicPromptError, InvalidNameError, SourceError
+from dynamic_prompt.core.inert import has_unsafe, inert
 from dynamic_prompt.server import ServerTarget
-from dynamic_prompt.sources import read_source
 from dynamic_prompt.store import PromptStore
+from dynamic_prompt.store.sources import read_source
 from tests.reliability.clirun import error_line, ok, run_cli
 from tests.reliability.conftest import dump_all
 
@@ -169,7 +169,7 @@ def test_text_is_stored_exactly_and_shown_inert(case: str, server_url: str, raw_
     for args in (["history", "-n", "h"], ["list"], ["info", "-n", "h"]):
         _shown_inert(ok(run_cli(*args, url=server_url)).stdout)
     # On a terminal, get/diff go through inert(): force the TTY path in-process.
-    monkeypatch.setattr("dynamic_prompt.cli._tty", lambda: True)
+    monkeypatch.setattr("dynamic_prompt.cli.commands._tty", lambda: True)
     for args in (["get", "-n", "h"], ["diff", "-n", "h"], ["diff", "--summary", "-n", "h"]):
         _shown_inert(ok(run_cli(*args, url=server_url)).stdout)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from dynamic_prompt.config import Settings
-from dynamic_prompt.errors import CorruptDataError, PermissionDeniedError
+from dynamic_prompt.core.config import Settings
+from dynamic_prompt.core.errors import CorruptDataError, PermissionDeniedError
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from tests.reliability.clirun import error_line, ok, run_cli

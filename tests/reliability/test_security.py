@@ -23,15 +23,20 @@ from pathlib import Path
 import pytest
 import redis
 
-from dynamic_prompt.config import Settings, load_settings
-from dynamic_prompt.errors import DynamicPromptError
+from dynamic_prompt.core.config import Settings, load_settings
+from dynamic_prompt.core.errors import DynamicPromptError
+from dynamic_prompt.live.feed import ChangeFeed
 from dynamic_prompt.server import ServerTarget, resolve
 from dynamic_prompt.store import PromptStore
-from dynamic_prompt.watch import ChangeFeed
 from tests.reliability.clirun import Run, error_line, ok, run_cli
 from tests.reliability.conftest import ServerFactory, admin
 from tests.support.feedwatch import FeedWatcher
-from tests.support.tls import NativeTLSServer, TLSServer, native_tls_binary, write_client_cert
+from tests.support.tls import (
+    NativeTLSServer,
+    TLSServer,
+    native_tls_binary,
+    write_client_cert,
+)
 
 PW = "Sup3r-Secret-pw-9917"
 USER_PW = "Al1ce-Secret-pw-4471"

@@ -11,12 +11,12 @@ import pytest
 import redis
 
 from dynamic_prompt import PromptClient
-from dynamic_prompt.config import Settings
-from dynamic_prompt.errors import ConfigError, ConnectionFailedError
-from dynamic_prompt import sentinel as sentinel_url
+from dynamic_prompt.core.config import Settings
+from dynamic_prompt.core.errors import ConfigError, ConnectionFailedError
+from dynamic_prompt.live.feed import MODE_NOTIFICATIONS
 from dynamic_prompt.server import ServerTarget, validate_url
+from dynamic_prompt.server import sentinel as sentinel_url
 from dynamic_prompt.store import PromptStore
-from dynamic_prompt.watch import MODE_NOTIFICATIONS
 from tests.reliability.clirun import error_line, ok, run_cli
 from tests.support.feedwatch import FeedWatcher
 from tests.support.sentinel import SERVICE, SentinelPair

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dynamic_prompt.models import PromptEvent
+from dynamic_prompt.core.models import PromptEvent
+from dynamic_prompt.live.feed import ChangeFeed
 from dynamic_prompt.server import ServerTarget
-from dynamic_prompt.watch import ChangeFeed
 
 
 class FeedWatcher:

@@ -27,10 +27,10 @@ from typing import Any
 
 import redis
 
-from dynamic_prompt import keys as keymod
-from dynamic_prompt import modifier
-from dynamic_prompt.config import Settings
-from dynamic_prompt.errors import ConflictError
+from dynamic_prompt.core import keys as keymod
+from dynamic_prompt.core import modifier
+from dynamic_prompt.core.config import Settings
+from dynamic_prompt.core.errors import ConflictError
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from dynamic_prompt.config import Settings
+from dynamic_prompt.core.config import Settings
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.tui.app import DashboardApp
 from tests.tui.helpers import SERVER_LABEL

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import redis
 
-from dynamic_prompt.config import Settings, read_config_file
+from dynamic_prompt.core.config import Settings, read_config_file
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui.screens.confirm import ConfirmScreen, HelpScreen
 from dynamic_prompt.tui.screens.editor import ConflictScreen, EditorScreen

@@ -7,9 +7,9 @@ import json
 import redis
 from textual.app import App, ComposeResult
 
-from dynamic_prompt.client import PromptClient
-from dynamic_prompt.fleet import ANNOUNCE_SCRIPT, AgentInfo
+from dynamic_prompt.live.client import PromptClient
 from dynamic_prompt.store import PromptStore
+from dynamic_prompt.store.fleet import ANNOUNCE_SCRIPT, AgentInfo
 from dynamic_prompt.tui.widgets.fleet import FleetView
 from tests.tui.conftest import AppFactory
 from tests.tui.helpers import SAMPLE, settle, text_of, wait_for

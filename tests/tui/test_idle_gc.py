@@ -12,7 +12,6 @@ from dynamic_prompt.tui.idle_gc import IdleCollector
 from tests.tui.conftest import AppFactory
 from tests.tui.helpers import settle
 
-
 DUE = gc.get_threshold()[2]
 """The automatic rule's threshold for a full pass (10 unless someone changed it)."""
 

@@ -6,7 +6,7 @@ import asyncio
 
 import redis
 
-from dynamic_prompt.config import Settings
+from dynamic_prompt.core.config import Settings
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui.app import DashboardApp
@@ -133,7 +133,7 @@ async def test_a_failing_store_call_is_one_notification(store: PromptStore, make
         screen = app.dashboard
 
         async def broken(name: str = "default", **kwargs: object) -> object:
-            from dynamic_prompt.errors import ConnectionFailedError
+            from dynamic_prompt.core.errors import ConnectionFailedError
 
             raise ConnectionFailedError("Cannot reach the Redis server at test: connection refused.")
 

@@ -17,7 +17,7 @@ import pytest
 import redis
 from textual.pilot import Pilot
 
-from dynamic_prompt.config import Settings
+from dynamic_prompt.core.config import Settings
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui.app import DashboardApp

@@ -25,11 +25,11 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from dynamic_prompt.errors import DynamicPromptError
-from dynamic_prompt.sources import SourcePolicy
+from dynamic_prompt.core.errors import DynamicPromptError
+from dynamic_prompt.store.sources import SourcePolicy
 
 if TYPE_CHECKING:
-    from dynamic_prompt.config import Settings
+    from dynamic_prompt.core.config import Settings
     from dynamic_prompt.server import ServerTarget
 
 __all__ = ["MISSING_SDK_MESSAGE", "MCPUnavailableError", "require_sdk", "serve"]

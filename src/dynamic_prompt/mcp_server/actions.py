@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dynamic_prompt import diff as diffmod
-from dynamic_prompt.errors import PromptNotFoundError
-from dynamic_prompt.keys import validate_name
+from dynamic_prompt.core import diff as diffmod
+from dynamic_prompt.core.errors import PromptNotFoundError
+from dynamic_prompt.core.keys import validate_name
+from dynamic_prompt.core.models import ChangeEntry
 from dynamic_prompt.mcp_server.args import (
     ChangeArgs,
     ClearArgs,
@@ -25,8 +26,13 @@ from dynamic_prompt.mcp_server.args import (
     NoArgs,
     RestoreArgs,
 )
-from dynamic_prompt.mcp_server.common import ToolContext, ToolFailure, ToolOutput, iso, prompt_uri
-from dynamic_prompt.models import ChangeEntry
+from dynamic_prompt.mcp_server.common import (
+    ToolContext,
+    ToolFailure,
+    ToolOutput,
+    iso,
+    prompt_uri,
+)
 
 
 def _size(text: str) -> int:

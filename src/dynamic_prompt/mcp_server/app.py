@@ -27,17 +27,17 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.exceptions import MCPError
 
 from dynamic_prompt import __version__
-from dynamic_prompt.config import Settings
-from dynamic_prompt.sources import SourcePolicy
-from dynamic_prompt.errors import DynamicPromptError
-from dynamic_prompt.keys import validate_name
+from dynamic_prompt.core.config import Settings
+from dynamic_prompt.core.errors import DynamicPromptError
+from dynamic_prompt.core.keys import validate_name
+from dynamic_prompt.core.models import PromptSummary
+from dynamic_prompt.live.feed import ChangeFeed
 from dynamic_prompt.mcp_server.common import URI_SCHEME, ToolContext, iso, prompt_uri
 from dynamic_prompt.mcp_server.notify import ChangeNotifier
 from dynamic_prompt.mcp_server.tools import call_tool, list_tools
-from dynamic_prompt.models import PromptSummary
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
-from dynamic_prompt.watch import ChangeFeed
+from dynamic_prompt.store.sources import SourcePolicy
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dynamic_prompt.keys import DEFAULT_NAME, MAX_NAME_LENGTH
+from dynamic_prompt.core.keys import DEFAULT_NAME, MAX_NAME_LENGTH
+from dynamic_prompt.core.modifier import KNOWN_FORMS
 from dynamic_prompt.mcp_server.common import NAME_PATTERN
-from dynamic_prompt.modifier import KNOWN_FORMS
 
 
 def _name_field() -> Any:

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from dynamic_prompt.errors import DynamicPromptError
+from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.server import ServerTarget
-from dynamic_prompt.sources import SourcePolicy
 from dynamic_prompt.store import PromptStore
+from dynamic_prompt.store.sources import SourcePolicy
 
 URI_SCHEME = "prompt://"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-"""The JSON Schema form of :func:`dynamic_prompt.keys.validate_name`'s rule (shown to clients)."""
+"""The JSON Schema form of :func:`dynamic_prompt.core.keys.validate_name`'s rule (shown to clients)."""
 
 
 def prompt_uri(name: str) -> str:

@@ -1,6 +1,6 @@
 """Turn the change feed into MCP change notifications.
 
-The :class:`~dynamic_prompt.watch.ChangeFeed` sees every write to a prompt,
+The :class:`~dynamic_prompt.live.feed.ChangeFeed` sees every write to a prompt,
 whoever made it (this server's tools, the dashboard, an agent, ``redis-cli``).
 :class:`ChangeNotifier` turns its events into:
 
@@ -37,11 +37,11 @@ from mcp.server.subscriptions import (
 )
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-from dynamic_prompt.errors import DynamicPromptError
+from dynamic_prompt.core.errors import DynamicPromptError
+from dynamic_prompt.core.models import PromptEvent
+from dynamic_prompt.live.feed import MODE_DISCONNECTED
 from dynamic_prompt.mcp_server.common import prompt_uri
-from dynamic_prompt.models import PromptEvent
 from dynamic_prompt.store import PromptStore
-from dynamic_prompt.watch import MODE_DISCONNECTED
 
 log = logging.getLogger(__name__)
 

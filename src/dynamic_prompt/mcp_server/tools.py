@@ -20,7 +20,7 @@ from typing import Any
 from mcp import types
 from pydantic import ValidationError
 
-from dynamic_prompt.errors import DynamicPromptError, InstructionError
+from dynamic_prompt.core.errors import DynamicPromptError, InstructionError
 from dynamic_prompt.mcp_server import actions
 from dynamic_prompt.mcp_server.args import (
     Args,

@@ -13,8 +13,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.theme import Theme
 
-from dynamic_prompt.config import Settings, save_setting
-from dynamic_prompt.keys import DEFAULT_NAME
+from dynamic_prompt.core.config import Settings, save_setting
+from dynamic_prompt.core.keys import DEFAULT_NAME
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui.actions import APP_ACTIONS, DASHBOARD_ACTIONS, Action, bindings
@@ -22,7 +22,6 @@ from dynamic_prompt.tui.commands import DashboardCommands
 from dynamic_prompt.tui.idle_gc import IdleCollector
 from dynamic_prompt.tui.screens.confirm import HelpScreen
 from dynamic_prompt.tui.screens.dashboard import DashboardScreen
-
 
 IDLE_GC_TICK = 0.25
 """Seconds between looks for a quiet moment to collect garbage in."""

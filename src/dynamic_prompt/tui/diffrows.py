@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dynamic_prompt import diff as diffmod
-from dynamic_prompt.diff import DiffLine
+from dynamic_prompt.core import diff as diffmod
+from dynamic_prompt.core.diff import DiffLine
 
 CONTEXT = 3
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from dynamic_prompt.models import ChangeEntry, PromptState, PromptSummary
+from dynamic_prompt.core.models import ChangeEntry, PromptState, PromptSummary
 from dynamic_prompt.tui.diffrows import DiffRows
 
 

@@ -1,7 +1,7 @@
 """Turning prompt text and diffs into Rich ``Text`` (never markup strings).
 
 Everything read from Redis goes through :func:`safe` first: control, escape
-and bidi characters become visible stand-ins (:func:`dynamic_prompt.inert.inert`)
+and bidi characters become visible stand-ins (:func:`dynamic_prompt.core.inert.inert`)
 and the result is only ever placed into ``Text`` objects, so Rich markup in a
 prompt (``[bold red]x[/]``) shows literally.
 """
@@ -19,8 +19,8 @@ from rich.style import Style
 from rich.syntax import PygmentsSyntaxTheme
 from rich.text import Text
 
-from dynamic_prompt.diff import DiffLine, Span
-from dynamic_prompt.inert import inert
+from dynamic_prompt.core.diff import DiffLine, Span
+from dynamic_prompt.core.inert import inert
 
 TAB_SIZE = 4
 

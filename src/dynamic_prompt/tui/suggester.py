@@ -1,4 +1,4 @@
-"""Input completions backed by :func:`dynamic_prompt.modifier.suggest`."""
+"""Input completions backed by :func:`dynamic_prompt.core.modifier.suggest`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from textual.suggester import Suggester
 
-from dynamic_prompt import modifier
+from dynamic_prompt.core import modifier
 
 BIG_TEXT = 200_000
 """Above this size the prompt's own rules/fields are not offered (parsing it per key costs too much)."""

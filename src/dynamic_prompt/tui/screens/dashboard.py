@@ -1,6 +1,6 @@
 """The dashboard screen: owns the panes, the change feed and every core call.
 
-Data flows one way. The :class:`~dynamic_prompt.watch.ChangeFeed` runs in a
+Data flows one way. The :class:`~dynamic_prompt.live.feed.ChangeFeed` runs in a
 worker and posts messages; handlers mark prompts dirty and wake one refresher
 worker, which reads the store and posts what it read; handlers hand that to
 the panes. A burst of writes therefore costs one read per prompt, and a slow
@@ -22,11 +22,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
-from dynamic_prompt import diff as diffmod
-from dynamic_prompt.errors import ConnectionFailedError, DynamicPromptError
-from dynamic_prompt.fleet import fleet_many_async
-from dynamic_prompt.models import PromptEvent, PromptState
+from dynamic_prompt.core import diff as diffmod
+from dynamic_prompt.core.errors import ConnectionFailedError, DynamicPromptError
+from dynamic_prompt.core.models import PromptEvent, PromptState
+from dynamic_prompt.live.feed import ChangeFeed
 from dynamic_prompt.store import PromptStore, estimate_tokens
+from dynamic_prompt.store.fleet import fleet_many_async
 from dynamic_prompt.tui import diffrows
 from dynamic_prompt.tui.actions import DASHBOARD_ACTIONS, bindings
 from dynamic_prompt.tui.messages import (
@@ -48,7 +49,6 @@ from dynamic_prompt.tui.widgets.prompt_list import PromptList
 from dynamic_prompt.tui.widgets.prompt_view import PromptView
 from dynamic_prompt.tui.widgets.status_bar import StatusBar
 from dynamic_prompt.tui.widgets.timeline import Timeline
-from dynamic_prompt.watch import ChangeFeed
 
 if TYPE_CHECKING:
     from dynamic_prompt.tui.app import DashboardApp

@@ -14,10 +14,14 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import work
 
-from dynamic_prompt import diff as diffmod
-from dynamic_prompt.errors import ConflictError, DynamicPromptError, PromptExistsError
-from dynamic_prompt.keys import validate_name
-from dynamic_prompt.models import PromptState, WriteResult
+from dynamic_prompt.core import diff as diffmod
+from dynamic_prompt.core.errors import (
+    ConflictError,
+    DynamicPromptError,
+    PromptExistsError,
+)
+from dynamic_prompt.core.keys import validate_name
+from dynamic_prompt.core.models import PromptState, WriteResult
 from dynamic_prompt.tui import diffrows
 from dynamic_prompt.tui.render import safe
 from dynamic_prompt.tui.screens.confirm import ConfirmScreen

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
-from dynamic_prompt.errors import DynamicPromptError, InstructionError
+from dynamic_prompt.core.errors import DynamicPromptError, InstructionError
 from dynamic_prompt.tui import diffrows
 from dynamic_prompt.tui.messages import Applied, DiffReady, InstructionProblem
 from dynamic_prompt.tui.suggester import completions
@@ -21,7 +21,7 @@ from dynamic_prompt.tui.widgets.instruction import InstructionBar
 if TYPE_CHECKING:
     from textual.timer import Timer
 
-    from dynamic_prompt.models import PromptState
+    from dynamic_prompt.core.models import PromptState
     from dynamic_prompt.store import PromptStore
 
 PREVIEW_DELAY = 0.25

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
-from dynamic_prompt.diff import DiffLine
+from dynamic_prompt.core.diff import DiffLine
 from dynamic_prompt.tui.diffrows import DiffRows
 from dynamic_prompt.tui.render import diff_line_text, safe, side_cell
 from dynamic_prompt.tui.widgets.lazy_lines import LazyLines

@@ -1,6 +1,6 @@
 """The fleet pane: per prompt, the agents reading it, the version each serves, who is behind or gone.
 
-The screen's worker reads :func:`dynamic_prompt.fleet.fleet_many_async` and
+The screen's worker reads :func:`dynamic_prompt.store.fleet.fleet_many_async` and
 sets :attr:`FleetView.agents`; this widget only draws. Every cell is a Rich
 ``Text`` built from :func:`~dynamic_prompt.tui.render.safe` pieces, so an
 agent id or host name holding markup or escape sequences shows literally.
@@ -15,9 +15,8 @@ from textual.coordinate import Coordinate
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
-from dynamic_prompt.fleet import AgentInfo
+from dynamic_prompt.store.fleet import AgentInfo
 from dynamic_prompt.tui.render import age, safe
-
 
 STATE_STYLES = {"gone": "dim red", "behind": "bold yellow", "stale": "yellow", "current": "green"}
 

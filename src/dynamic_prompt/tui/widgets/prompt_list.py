@@ -9,7 +9,7 @@ from textual import on
 from textual.message import Message
 from textual.widgets import DataTable
 
-from dynamic_prompt.models import PromptSummary
+from dynamic_prompt.core.models import PromptSummary
 from dynamic_prompt.tui.render import age, safe
 
 

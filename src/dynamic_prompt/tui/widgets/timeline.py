@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
-from dynamic_prompt.models import ChangeEntry
+from dynamic_prompt.core.models import ChangeEntry
 from dynamic_prompt.tui.render import safe, when
 
 

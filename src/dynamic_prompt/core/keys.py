@@ -1,0 +1,134 @@
+"""The Redis key layout (pure: no Redis here).
+
+Every named prompt keeps its keys under one hash tag, ``prompt:{NAME}:...``, so
+all of them sit in one cluster slot and one Lua script may touch them together.
+
+The prompt named ``default`` is the one the original Ruby ``dynamic_prompt``
+gem keeps in ``prompt:active`` / ``prompt:backup`` / ``prompt:changelog``.
+Those three keys are used as they are, so agents still on the gem and this
+tool share one prompt; the extra keys this tool needs (meta, versions) are
+added beside them and the gem never looks at them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dynamic_prompt.core.errors import InvalidNameError
+
+DEFAULT_NAME = "default"
+"""The prompt stored in the gem's single-prompt keys."""
+
+INDEX_KEY = "dprompt:index"
+"""A set of every prompt name this tool has written."""
+
+CHANGE_CHANNEL = "dprompt:changes"
+"""Pub/sub channel every write announces itself on (the fallback feed)."""
+
+AGENTS_KEY_PREFIX = "dprompt:agents:"
+"""Per-prompt hash of agent announcements (fleet view)."""
+
+MAX_NAME_LENGTH = 64
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+_NAMESPACED_RE = re.compile(r"prompt:\{([^{}]+)\}:(active|backup|meta|versions|changelog)\Z")
+_GEM_RE = re.compile(r"prompt:(active|backup|meta|versions|changelog)\Z")
+
+
+def validate_name(name: object) -> str:
+    """Return ``name`` if it is a usable prompt name, else raise :class:`InvalidNameError`.
+
+    Names are 1-64 characters of letters, digits, ``.``, ``_`` and ``-``,
+    starting with a letter or digit. That keeps them out of the hash-tag braces,
+    key separators and glob characters, and readable in a terminal.
+    """
+    if name is not None and not isinstance(name, str):
+        raise InvalidNameError(f"A prompt name must be text, not {type(name).__name__}.")
+    if not name:
+        raise InvalidNameError("A prompt name must not be empty.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidNameError(
+            f"The prompt name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}."
+        )
+    if not _NAME_RE.match(name):
+        shown = name.encode("unicode_escape").decode("ascii")
+        raise InvalidNameError(
+            f"Bad prompt name {shown!r}: use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit."
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class PromptKeys:
+    """The five keys of one prompt.
+
+    Attributes:
+        name: the prompt's name.
+        active: string, the text agents read.
+        backup: string, the original text that ``revert`` returns to.
+        meta: hash, version / updated_at / updated_by / hash / size / source.
+        versions: hash, version number -> full text of that version.
+        changelog: list of JSON entries, newest first.
+        lock: string, a short write lease taken by writers that keep losing races.
+    """
+
+    name: str
+    active: str
+    backup: str
+    meta: str
+    versions: str
+    changelog: str
+    lock: str
+
+    def all(self) -> tuple[str, str, str, str, str]:
+        """The keys in the order the Lua scripts take them."""
+        return (self.active, self.backup, self.meta, self.versions, self.changelog)
+
+
+def keys_for(name: str) -> PromptKeys:
+    """The key layout for ``name`` (validated); ``default`` maps to the gem's keys."""
+    validate_name(name)
+    if name == DEFAULT_NAME:
+        prefix = "prompt:"
+    else:
+        prefix = f"prompt:{{{name}}}:"
+    return PromptKeys(
+        name=name,
+        active=prefix + "active",
+        backup=prefix + "backup",
+        meta=prefix + "meta",
+        versions=prefix + "versions",
+        changelog=prefix + "changelog",
+        lock=prefix + "lock",
+    )
+
+
+def parse_key(key: str) -> tuple[str, str] | None:
+    """Map a key back to ``(prompt name, part)``, or ``None`` if it is not a prompt key.
+
+    >>> parse_key("prompt:{support}:active")
+    ('support', 'active')
+    >>> parse_key("prompt:changelog")
+    ('default', 'changelog')
+    """
+    m = _NAMESPACED_RE.match(key)
+    if m:
+        name = m.group(1)
+        if name == DEFAULT_NAME or not _NAME_RE.match(name) or len(name) > MAX_NAME_LENGTH:
+            return None
+        return name, m.group(2)
+    m = _GEM_RE.match(key)
+    if m:
+        return DEFAULT_NAME, m.group(1)
+    return None
+
+
+ACTIVE_KEY_PATTERNS = ("prompt:active", "prompt:{*}:active")
+"""Glob patterns (SCAN / PSUBSCRIBE) that match every prompt's active key."""
+
+
+def agents_key(name: str) -> str:
+    """Hash of agents announcing that they read ``name`` (fleet view)."""
+    return AGENTS_KEY_PREFIX + validate_name(name)

@@ -1,0 +1,167 @@
+"""The near cache's state, with no IO: what agents read from process memory.
+
+:class:`NearCache` holds the text of each prompt a process reads, plus the
+bookkeeping that keeps it honest. The change feed and the fetchers live in
+:mod:`dynamic_prompt.live.client`; this module only decides what may be stored and
+what may be served, so its rules can be tested without a server.
+
+The rules:
+
+* A value read from Redis is stored only if no event for its prompt (and no
+  resync) arrived since the read began. Every fetch starts by taking a
+  :meth:`NearCache.token`; :meth:`NearCache.store` refuses a token that an
+  invalidation has since moved past. So a read racing an invalidation cannot
+  put the old text back.
+* Only while the feed is live (after a resync, until it disconnects) are
+  values stored for serving; :attr:`NearCache.fresh` is empty otherwise, so
+  readers fall through to Redis.
+* The last value read of every prompt is also kept as *last known good*, to
+  serve (flagged stale) while Redis cannot be reached.
+
+Readers call ``fresh.get(name)`` with no lock: a dict lookup is atomic under
+the GIL, and every mutation happens under :attr:`NearCache.lock` and never
+rebinds the dict, so a reader sees either the old entry or none.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """One prompt as read from Redis.
+
+    Attributes:
+        text: the active text, or ``None`` when the prompt has none.
+        version: the meta hash's version when read (0 when unknown).
+        content_hash: SHA-1 (hex) of the raw bytes, as Redis' ``sha1hex`` computes it;
+            lets the fleet view tell "serves the current text" apart from "behind"
+            even for writes no version was recorded for.
+        seq: the fetch's sequence number (later-started fetches win).
+    """
+
+    text: str | None
+    version: int = 0
+    content_hash: str = ""
+    seq: int = 0
+
+
+class NearCache:
+    """Prompt texts in memory, with generation checks against racing invalidations.
+
+    Thread-safe: mutations take :attr:`lock`; :attr:`fresh` is read lock-free.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.fresh: dict[str, CacheEntry] = {}
+        """Entries that may be served now (never rebound: readers hold a reference)."""
+        self.last_good: dict[str, CacheEntry] = {}
+        """The newest value read of each prompt, for stale serving when Redis is down."""
+        self.watched: set[str] = set()
+        """Every name this process has asked for (re-read after events and resyncs)."""
+        self.live = False
+        """True between a resync and the next disconnect: events will tell us of changes."""
+        self._clock = 0
+        self._epoch = 0
+        self._generation: dict[str, int] = {}
+        self._seq = itertools.count(1)
+        self.invalidations = 0
+        self.resyncs = 0
+
+    # -- tokens -----------------------------------------------------------------------
+
+    def next_seq(self) -> int:
+        """A sequence number for a fetch about to start (``next`` on a count is atomic)."""
+        return next(self._seq)
+
+    def token(self, name: str) -> int:
+        """Take before reading ``name`` from Redis; hand back to :meth:`store`."""
+        with self.lock:
+            return max(self._epoch, self._generation.get(name, 0))
+
+    def _current(self, name: str) -> int:
+        return max(self._epoch, self._generation.get(name, 0))
+
+    # -- writes from fetchers ---------------------------------------------------------
+
+    def store(self, name: str, token: int, entry: CacheEntry) -> bool:
+        """Keep ``entry`` read under ``token``; True if it may now be served.
+
+        The entry always becomes last known good (if newer than the one kept),
+        because it *was* the server's value when read. It is served from
+        memory only if the feed is live and nothing invalidated ``name`` since
+        ``token`` was taken.
+        """
+        with self.lock:
+            kept = self.last_good.get(name)
+            if kept is None or entry.seq > kept.seq:
+                self.last_good[name] = entry
+            if not self.live or token != self._current(name):
+                return False
+            held = self.fresh.get(name)
+            if held is not None and held.seq > entry.seq:
+                return False  # a fetch that started later already stored its answer
+            self.fresh[name] = entry
+            return True
+
+    # -- writes from the feed ---------------------------------------------------------
+
+    def invalidate(self, name: str) -> None:
+        """An event for ``name``: drop it, and refuse every read that began before now."""
+        with self.lock:
+            self._clock += 1
+            self._generation[name] = self._clock
+            self.fresh.pop(name, None)
+            self.invalidations += 1
+
+    def resync(self) -> None:
+        """The feed (re)subscribed: whatever happened before is unknown, so drop all and go live."""
+        with self.lock:
+            self._clock += 1
+            self._epoch = self._clock
+            # Per-name generations below the epoch are dead weight now.
+            self._generation.clear()
+            self.fresh.clear()
+            self.live = True
+            self.resyncs += 1
+
+    def go_offline(self) -> None:
+        """The feed is down: events may be missed, so nothing may be served from memory."""
+        with self.lock:
+            self._clock += 1
+            self._epoch = self._clock
+            self._generation.clear()
+            self.fresh.clear()
+            self.live = False
+
+    def reset(self) -> None:
+        """Forget everything but the watched names (a forked child starts over)."""
+        with self.lock:
+            self._clock += 1
+            self._epoch = self._clock
+            self._generation.clear()
+            self.fresh.clear()
+            self.last_good.clear()
+            self.live = False
+
+    def after_fork(self) -> None:
+        """In a forked child: a parent thread may have held the lock; start over unlocked."""
+        self.lock = threading.Lock()
+        self.reset()
+
+    def watched_names(self) -> set[str]:
+        """A copy of :attr:`watched` (readers in other threads may add to it)."""
+        with self.lock:
+            return set(self.watched)
+
+    def watch(self, name: str) -> bool:
+        """Remember that ``name`` is read here; True if it is new."""
+        with self.lock:
+            if name in self.watched:
+                return False
+            self.watched.add(name)
+            return True

@@ -1,0 +1,81 @@
+"""redis-py errors -> one-line library errors (no Redis calls here).
+
+Everything that talks to the server (the store, the agents' client) turns a
+failure into a :class:`~dynamic_prompt.core.errors.DynamicPromptError` through
+:func:`library_error`, so a person reads the same sentence whichever part of
+the product hit the problem.
+"""
+
+from __future__ import annotations
+
+import re
+
+from redis import exceptions as rexc
+
+from dynamic_prompt.core.errors import (
+    ConnectionFailedError,
+    CorruptDataError,
+    DynamicPromptError,
+    PermissionDeniedError,
+)
+
+UNREACHABLE: tuple[type[BaseException], ...] = (rexc.ConnectionError, rexc.TimeoutError, OSError)
+"""Errors that mean the server could not be reached (as opposed to a refusal)."""
+
+_WRONGTYPE_KEY = re.compile(r"WRONGTYPE (\S+) holds a (\w+), not a (\w+)")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message ("" when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def library_error(exc: BaseException, where: str, key_hint: str = "") -> DynamicPromptError:
+    """The library error for ``exc``; ``where`` names the server (password masked).
+
+    ``where`` reads like "the Redis server at redis://host:6379/0"; ``key_hint``
+    names the prompt, for a wrong-type message whose key the server did not name.
+    """
+    if isinstance(exc, DynamicPromptError):
+        return exc
+    if isinstance(exc, rexc.AuthenticationError):
+        return ConnectionFailedError(f"{_capital(where)} refused the credentials.")
+    if isinstance(exc, rexc.NoPermissionError):
+        return PermissionDeniedError(
+            f"{_capital(where)} does not allow this user to do that: {first_line(exc)}"
+        )
+    if isinstance(exc, UNREACHABLE):
+        reason = first_line(exc).rstrip(".") or type(exc).__name__
+        if "CERTIFICATE_REQUIRED" in reason.upper():
+            return ConnectionFailedError(
+                f"Cannot reach {where}: it requires a client certificate; set tls_cert_file "
+                "and tls_key_file in the config file."
+            )
+        return ConnectionFailedError(f"Cannot reach {where}: {reason}.")
+    message = str(exc)
+    if "WRONGTYPE" in message:
+        # The write scripts name the key (they check types before their first write).
+        found = _WRONGTYPE_KEY.search(message)
+        which = (
+            f"The key {found[1]} holds the wrong type of value (a {found[2]}, not a {found[3]})"
+            if found
+            else f"A key of {key_hint or 'this prompt'} holds the wrong type of value"
+        )
+        return CorruptDataError(f"{which} (another program wrote it); fix or delete that key.")
+    if "NOREPLICAS" in message:
+        # min-replicas-to-write: the master refuses writes it could not replicate, as it
+        # should during a failover. Nothing was written; a retry a moment later lands.
+        return ConnectionFailedError(
+            f"{_capital(where)} has too few replicas to accept writes (a failover may be "
+            "under way); nothing was written, try again in a moment."
+        )
+    if isinstance(exc, rexc.ReadOnlyError) or "READONLY" in message:
+        return PermissionDeniedError(f"{_capital(where)} is a read-only replica.")
+    if "NOPERM" in message or "no permissions" in message.lower():
+        return PermissionDeniedError(f"{_capital(where)} does not allow this user to do that.")
+    return DynamicPromptError(f"The server answered: {first_line(exc)}")
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]

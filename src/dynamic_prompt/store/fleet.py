@@ -1,0 +1,293 @@
+"""The fleet view: which agents read which prompt, at which version.
+
+Layout: one hash per prompt, ``dprompt:agents:NAME`` (:func:`~dynamic_prompt.core.keys.agents_key`),
+field = agent id, value = a JSON announcement::
+
+    {"agent_id": "web-1:4242", "host": "web-1", "pid": 4242, "prompt": "support",
+     "prompts": ["support"], "version": 7, "hash": "<sha1 of the text it serves>",
+     "reads_per_s": 12.5, "interval": 5.0, "mode": "notifications", "stale": false,
+     "last_seen": 1767225600.25}
+
+Why a hash per prompt rather than a key per agent with ``EX``: the dashboard
+reads one prompt's fleet with one HGETALL, with no SCAN over the keyspace and
+no index to keep in step with expiring keys. Fields cannot expire on every
+server we support (HEXPIRE is Redis 7.4+), so each value carries its own
+``last_seen`` and ``interval``; readers prune entries long past their expiry
+in the same script that reads them, and the whole hash has a TTL that every
+announcement extends, so a fleet that went away entirely leaves nothing.
+
+Both ``last_seen`` and "now" come from the server's ``TIME`` (inside the Lua
+scripts), so clock skew between agent hosts and the dashboard cannot mark a
+live agent gone.
+
+An agent is *gone* when it has not announced for 3 of its intervals, and
+*behind* when the text it serves is not the prompt's active text (compared by
+SHA-1, so writes made outside this tool count too; by version when an agent
+reported no hash).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from dynamic_prompt.core import keys as keymod
+
+GONE_AFTER_INTERVALS = 3
+"""An agent silent for this many announce intervals counts as gone."""
+
+KEEP_GONE_SECONDS = 300.0
+"""Gone agents stay visible this long (operators see who went away), then are pruned."""
+
+ANNOUNCE_SCRIPT = r"""
+-- KEYS[1]: the prompt's agents hash. ARGV: agent id, JSON (without last_seen), keep seconds
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local info = cjson.decode(ARGV[2])
+info['last_seen'] = now
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(info))
+local ttl = math.ceil((tonumber(info['interval']) or 5) * 3 + tonumber(ARGV[3]))
+if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
+return 1
+"""
+"""Write one announcement stamped with the server's clock; extend the hash's TTL."""
+
+READ_SCRIPT = r"""
+-- KEYS[1]: the prompt's agents hash. ARGV: keep seconds. Returns {now, flat hash}.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local keep = tonumber(ARGV[1])
+local flat = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #flat, 2 do
+  local ok, info = pcall(cjson.decode, flat[i + 1])
+  local drop = false
+  if ok and type(info) == 'table' then
+    local seen = tonumber(info['last_seen']) or 0
+    local interval = tonumber(info['interval']) or 5
+    drop = now - seen > 3 * interval + keep
+  end
+  if drop then
+    redis.call('HDEL', KEYS[1], flat[i])
+  else
+    out[#out + 1] = flat[i]
+    out[#out + 1] = flat[i + 1]
+  end
+end
+return {string.format('%.6f', now), out}
+"""
+"""Read one prompt's fleet with the server's time, pruning long-gone agents atomically."""
+
+_HASH_SCRIPT = r"""
+local v = redis.call('GET', KEYS[1])
+if v then return redis.sha1hex(v) end
+return ''
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInfo:
+    """One agent reading one prompt, as its last announcement says.
+
+    Attributes:
+        agent_id: who (default ``host:pid``).
+        prompt: the prompt this row is about.
+        host: the agent's host name.
+        pid: the agent's process id.
+        version: the version of the text it serves (the current version when its
+            text is the active text).
+        content_hash: SHA-1 of the text it serves ("" if unknown).
+        reads_per_s: its recent read rate of this prompt.
+        last_seen: server time of its last announcement (epoch seconds).
+        interval: seconds between its announcements.
+        mode: its change feed's mode (notifications / channel / polling / disconnected).
+        stale: it said it serves last known good text because Redis was unreachable.
+        behind: the text it serves is not the prompt's active text.
+        gone: it has not announced for 3 intervals.
+        age: seconds since ``last_seen`` (by the server's clock).
+    """
+
+    agent_id: str
+    prompt: str
+    host: str
+    pid: int
+    version: int
+    content_hash: str
+    reads_per_s: float
+    last_seen: float
+    interval: float
+    mode: str
+    stale: bool
+    behind: bool
+    gone: bool
+    age: float
+
+    @property
+    def state(self) -> str:
+        """One word for the agent: ``gone``, ``behind``, ``stale`` or ``current`` (first that holds)."""
+        if self.gone:
+            return "gone"
+        if self.behind:
+            return "behind"
+        return "stale" if self.stale else "current"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (for ``--json`` output and the MCP server)."""
+        return dataclasses.asdict(self)
+
+
+def announcement(
+    *,
+    agent_id: str,
+    host: str,
+    pid: int,
+    prompt: str,
+    prompts: Iterable[str],
+    version: int,
+    content_hash: str,
+    reads_per_s: float,
+    interval: float,
+    mode: str,
+    stale: bool,
+) -> str:
+    """The JSON an agent announces for ``prompt`` (the server adds ``last_seen``)."""
+    return json.dumps(
+        {
+            "agent_id": agent_id,
+            "host": host,
+            "pid": pid,
+            "prompt": prompt,
+            "prompts": sorted(prompts),
+            "version": version,
+            "hash": content_hash,
+            "reads_per_s": round(reads_per_s, 2),
+            "interval": interval,
+            "mode": mode,
+            "stale": stale,
+        }
+    )
+
+
+def _num(value: Any, default: float = 0.0) -> float:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return default
+
+
+def parse_fleet(
+    name: str,
+    now: float,
+    flat: Mapping[str, str],
+    current_version: int,
+    current_hash: str,
+) -> list[AgentInfo]:
+    """Turn a fleet hash into rows, marking behind and gone (pure: no Redis).
+
+    Entries that are not JSON objects (someone else wrote the hash) are skipped.
+    Rows come out live ones first, then by agent id.
+    """
+    out: list[AgentInfo] = []
+    for field, raw in flat.items():
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        interval = _num(data.get("interval"), 5.0) or 5.0
+        last_seen = _num(data.get("last_seen"))
+        version = int(_num(data.get("version")))
+        content_hash = str(data.get("hash") or "")
+        if content_hash and current_hash:
+            serves_current = content_hash == current_hash
+        else:
+            serves_current = version >= current_version
+        if serves_current and current_hash:
+            # A text written outside this tool gets its version number only when a
+            # dprompt process records it; the agent serves that version all the same.
+            version = max(version, current_version)
+        age = max(0.0, now - last_seen)
+        out.append(
+            AgentInfo(
+                agent_id=str(data.get("agent_id") or field),
+                prompt=name,
+                host=str(data.get("host") or ""),
+                pid=int(_num(data.get("pid"))),
+                version=version,
+                content_hash=content_hash,
+                reads_per_s=_num(data.get("reads_per_s")),
+                last_seen=last_seen,
+                interval=interval,
+                mode=str(data.get("mode") or ""),
+                stale=bool(data.get("stale")),
+                behind=not serves_current,
+                gone=age > GONE_AFTER_INTERVALS * interval,
+                age=age,
+            )
+        )
+    out.sort(key=lambda a: (a.gone, a.agent_id))
+    return out
+
+
+def _decode_flat(flat: Sequence[bytes]) -> dict[str, str]:
+    it = iter(flat)
+    return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in zip(it, it)}
+
+
+def _queue_reads(pipe: Any, name: str, keep: float) -> None:
+    k = keymod.keys_for(name)
+    pipe.eval(READ_SCRIPT, 1, keymod.agents_key(name), repr(keep))
+    pipe.hget(k.meta, "version")
+    pipe.eval(_HASH_SCRIPT, 1, k.active)
+
+
+def _rows(name: str, replies: Sequence[Any]) -> list[AgentInfo]:
+    (now_raw, flat), version_raw, hash_raw = replies
+    now = float(now_raw)
+    version = int(_num((version_raw or b"0").decode("ascii", "replace")))
+    current_hash = hash_raw.decode("ascii", "replace") if isinstance(hash_raw, bytes) else str(hash_raw or "")
+    return parse_fleet(name, now, _decode_flat(flat), version, current_hash)
+
+
+async def fleet_async(
+    client: aioredis.Redis, name: str = keymod.DEFAULT_NAME, *, keep: float = KEEP_GONE_SECONDS
+) -> list[AgentInfo]:
+    """The agents reading ``name`` (one round trip), marked behind / gone.
+
+    ``client`` must return bytes (``decode_responses=False``), as every client
+    of :mod:`dynamic_prompt.server` does.
+    """
+    return (await fleet_many_async(client, [name], keep=keep))[name]
+
+
+async def fleet_many_async(
+    client: aioredis.Redis, names: Iterable[str], *, keep: float = KEEP_GONE_SECONDS
+) -> dict[str, list[AgentInfo]]:
+    """:func:`fleet_async` for several prompts in one round trip."""
+    ordered = list(dict.fromkeys(names))
+    if not ordered:
+        return {}
+    async with client.pipeline(transaction=False) as pipe:
+        for name in ordered:
+            _queue_reads(pipe, name, keep)
+        replies = await pipe.execute()
+    return {name: _rows(name, replies[3 * i : 3 * i + 3]) for i, name in enumerate(ordered)}
+
+
+def fleet(client: redis.Redis, name: str = keymod.DEFAULT_NAME, *, keep: float = KEEP_GONE_SECONDS) -> list[AgentInfo]:
+    """The blocking form of :func:`fleet_async`."""
+    with client.pipeline(transaction=False) as pipe:
+        _queue_reads(pipe, name, keep)
+        replies = pipe.execute()
+    return _rows(name, replies)
