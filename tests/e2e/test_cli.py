@@ -166,12 +166,12 @@ def test_embedded_default_start_share_stop(tmp_path: Path) -> None:
     env = {"DPROMPT_DATA_DIR": str(tmp_path / "data")}
     try:
         first = dprompt("load", str(ASSISTANT), env=env, check=True)
-        assert "Started the embedded server at redis://127.0.0.1:" in first.stderr
+        assert "Started the embedded server at unix://" in first.stderr
         second = dprompt("get", env=env, check=True)
         assert "Started" not in second.stderr  # found and shared, not started again
         assert second.stdout == ASSISTANT.read_text()
         status = dprompt("server", "status", env=env, check=True).stdout
-        assert "Embedded server: redis://127.0.0.1:" in status
+        assert "Embedded server: unix://" in status and "no TCP port" in status
     finally:
         dprompt("server", "stop", env=env)
     assert dprompt("server", "status", env=env).returncode == 3

