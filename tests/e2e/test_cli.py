@@ -33,9 +33,10 @@ def dprompt(*args: str, url: str | None = None, stdin: str | None = None,
 
 
 def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
-    """Assert the process failed with exactly one line on stderr and no traceback."""
+    """Assert the process failed with exactly one error line on stderr (warnings may precede
+    it) and no traceback."""
     assert proc.returncode != 0
-    lines = proc.stderr.strip().splitlines()
+    lines = [line for line in proc.stderr.strip().splitlines() if not line.startswith("warning: ")]
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert lines[0].startswith("error: ")

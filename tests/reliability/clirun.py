@@ -69,9 +69,12 @@ def _run(args: tuple[str, ...], url: str | None, stdin: bytes | str,
 
 
 def error_line(run: Run) -> str:
-    """Assert a failure with exactly one ``error:`` line on stderr, no traceback; return it."""
+    """Assert a failure with exactly one ``error:`` line on stderr, no traceback; return it.
+
+    ``warning:`` lines may come before it (a password on the command line is warned about).
+    """
     assert run.code != 0, run
-    lines = run.stderr.strip().splitlines()
+    lines = [line for line in run.stderr.strip().splitlines() if not line.startswith("warning: ")]
     assert len(lines) == 1, run.stderr
     assert "Traceback" not in run.all
     assert lines[0].startswith("error: "), lines[0]

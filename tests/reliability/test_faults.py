@@ -251,6 +251,37 @@ async def test_store_reports_a_server_that_never_answers_in_bounded_time(make_se
         proxy.close()
 
 
+@pytest.mark.parametrize("how", ["paused", "black-hole"])
+def test_every_cli_command_fails_within_the_readmes_5_s_on_a_hung_server(make_server: ServerFactory,
+                                                                         how: str) -> None:
+    """A server that accepts and never answers (SIGSTOP, or a link that swallows everything):
+    each command says so in one line within about 5 s (it took 30.5 s: three 10 s tries)."""
+    import os
+    import signal
+
+    server = make_server()
+    ok(run_cli("load", "--text", TEXT, url=server.url))
+    proxy = FreezableProxy(server.port).start()
+    url = proxy.url if how == "black-hole" else server.url
+    assert server.proc is not None
+    try:
+        if how == "paused":
+            os.kill(server.proc.pid, signal.SIGSTOP)
+        else:
+            proxy.freeze()
+        for args in (["get"], ["modify", "change tone to dry"], ["list"], ["history"]):
+            start = time.monotonic()
+            line = error_line(run_cli(*args, url=url))
+            elapsed = time.monotonic() - start
+            assert "did not answer" in line or "Cannot reach" in line, line
+            assert elapsed < 12, (args, elapsed)  # ~5 s; the old 30.5 s is far beyond
+    finally:
+        if how == "paused":
+            os.kill(server.proc.pid, signal.SIGCONT)
+        proxy.close()
+    assert ok(run_cli("get", url=server.url)).stdout == TEXT  # and nothing was written meanwhile
+
+
 @pytest.mark.parametrize(
     "instruction",
     ['replace "calm" with "calm, calm"', "add rule: Answer in English."],

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -355,6 +356,10 @@ MALFORMED = {
     "negative-and-float-version": b'{"timestamp": -5, "action": "modify", "version": -3.5}',
     "nan-timestamp": b'{"timestamp": NaN, "action": "load"}',
     "huge-timestamp": b'{"timestamp": 1e308, "action": "load", "version": 99999999999999999999}',
+    # int() refuses more than 4,300 digits (Python 3.11+): a version that long broke history.
+    "version-of-4301-digits": b'{"timestamp": 1, "action": "modify", "version": "' + b"7" * 4301 + b'"}',
+    "counts-of-4301-digits": b'{"timestamp": 1, "action": "modify", "added": "' + b"7" * 4301
+                             + b'", "removed": ' + b"7" * 4000 + b"}",
 }
 
 
@@ -372,6 +377,73 @@ def test_malformed_changelog_entries_are_shown_inert_and_kept(case: str, server_
     entries = loaded.lrange(key, 0, -1)
     assert MALFORMED[case] in entries  # never dropped
     assert json.loads(entries[0])["action"] == "modify"
+
+
+def test_a_50_mb_changelog_entry_is_read_bounded(server_url: str, loaded: redis.Redis,
+                                                 target: ServerTarget) -> None:
+    """Another program's 50 MB entry costs a reader 64 KiB, is shown as cut, and is kept."""
+    import asyncio
+
+    from dynamic_prompt.core.config import Settings
+    from dynamic_prompt.store import PromptStore
+
+    huge = b'{"timestamp": 1, "action": "modify", "instruction": "' + b"x" * 50_000_000 + b'"}'
+    loaded.lpush("prompt:{t}:changelog", huge)
+
+    async def read() -> list[Any]:
+        store = PromptStore.connect(target, Settings(user="t"))
+        try:
+            return await store.history("t", 5)
+        finally:
+            await store.aclose()
+
+    entries = asyncio.run(read())
+    assert entries[0].action == "unreadable"
+    assert entries[0].raw is not None and len(entries[0].raw) <= 200
+    assert "50,000," in entries[0].instruction and "cut" in entries[0].instruction
+    assert entries[1].action == "load"  # the entries after it are read as usual
+    line = [ln for ln in ok(run_cli("history", "-n", "t", url=server_url)).stdout.splitlines()
+            if "UNREADABLE" in ln]
+    assert len(line) == 1 and len(line[0]) < 400
+    assert loaded.lindex("prompt:{t}:changelog", 0) == huge  # kept, never dropped
+
+
+BAD_AUTHORS = {
+    "not-utf8": "al\udcffice",  # what a shell hands over for the byte 0xff
+    "escape": "eve\x1b[2J",
+    "bidi": "\u202eecila",
+    "blank": "   ",
+    "too-long": "x" * 101,
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_AUTHORS))
+def test_bad_authors_are_one_line_and_change_nothing(case: str, server_url: str, loaded: redis.Redis) -> None:
+    before = _state(loaded)
+    for args in (["modify", "--user", BAD_AUTHORS[case], "change tone to dry"],
+                 ["load", "--user", BAD_AUTHORS[case], "--force", "--text", "new"],
+                 ["revert", "--user", BAD_AUTHORS[case]]):
+        line = error_line(run_cli(*args, url=server_url))
+        assert "author" in line.lower(), line
+        assert "unexpected" not in line
+    assert _state(loaded) == before
+    line = error_line(run_cli("modify", "change tone to dry", url=server_url,
+                              env={"DPROMPT_USER": BAD_AUTHORS[case]}))
+    assert "author" in line.lower() and _state(loaded) == before
+
+
+BAD_URL_OPTIONS = ["decode_responses=true", "ssl_cert_reqs=none", "protocol=3", "no_such_option=1",
+                   "socket_timeout=0.000001"]
+
+
+@pytest.mark.parametrize("option", BAD_URL_OPTIONS)
+def test_client_options_in_the_url_are_one_line(option: str, server_url: str, loaded: redis.Redis) -> None:
+    before = _state(loaded)
+    sep = "&" if "?" in server_url else "?"
+    for args in (["get"], ["modify", "change tone to dry"], ["server", "status"]):
+        line = error_line(run_cli(*args, url=f"{server_url}{sep}{option}"))
+        assert option.split("=")[0] in line and "not supported" in line, line
+    assert _state(loaded) == before
 
 
 # -- F. keys of the wrong type (another program wrote a list where a string belongs, ...) --

@@ -97,6 +97,52 @@ def test_rediss_works_with_the_ca_file_option_and_fails_clearly_without(
     no_secret(line)
 
 
+def test_tls_server_name_verifies_the_certificate_against_the_name_the_operator_chose() -> None:
+    """A server reached by IP address (as a Sentinel-discovered master always is) whose
+    certificate names only its DNS name: refused, unless tls_server_name says that name."""
+    server = TLSServer(names=("prompts.internal",)).start()
+    try:
+        url = f"rediss://127.0.0.1:{server.port}/0"
+        _config(f'tls_ca_certs = "{server.ca_file}"\n')
+        line = error_line(run_cli("get", url=url))
+        assert "certificate" in line.lower() or "hostname" in line.lower(), line
+        _config(f'tls_ca_certs = "{server.ca_file}"\ntls_server_name = "prompts.internal"\n')
+        assert "version 1" in ok(run_cli("load", "--text", TEXT, url=url)).stdout
+        assert ok(run_cli("get", url=url)).stdout == TEXT
+        from dynamic_prompt import PromptClient
+
+        with PromptClient(settings=load_settings(url), announce=False, strict=True) as client:
+            assert client.get_active() == TEXT
+        # The wrong name is refused as before: the check is moved, not switched off.
+        _config(f'tls_ca_certs = "{server.ca_file}"\ntls_server_name = "other.internal"\n')
+        error_line(run_cli("get", url=url))
+    finally:
+        server.cleanup()
+
+
+def test_sentinel_masters_are_verified_against_tls_server_name() -> None:
+    """Behind rediss+sentinel:// every master connection, sync and async, carries the name."""
+    from dynamic_prompt.server import ServerTarget, async_client, sync_client
+    from dynamic_prompt.server import tls as tlsmod
+
+    target = ServerTarget("rediss+sentinel://127.0.0.1:26379/prompts", "test", tls_server_name="prompts.internal")
+    aclient = async_client(target)
+    sclient = sync_client(target)
+    try:
+        assert aclient.connection_pool.connection_class is tlsmod.AsyncNamedSentinelSSLConnection
+        assert sclient.connection_pool.connection_class is tlsmod.SyncNamedSentinelSSLConnection
+        for client in (aclient, sclient):
+            assert client.connection_pool.connection_kwargs["ssl_server_name"] == "prompts.internal"
+        conn = aclient.connection_pool.make_connection()
+        conn.host, conn.port = "10.0.0.7", 6379  # where a sentinel might say the master is
+        assert conn._connection_arguments()["server_hostname"] == "prompts.internal"
+    finally:
+        sclient.close()
+        import asyncio
+
+        asyncio.run(aclient.aclose())
+
+
 @pytest.fixture(params=["relay", "native"])
 def mtls_server(request: pytest.FixtureRequest) -> Iterator[TLSServer | NativeTLSServer]:
     """A TLS server that also requires a client certificate from its CA (mutual TLS)."""
@@ -251,6 +297,18 @@ def test_password_never_printed_by_the_cli(auth_server) -> None:  # type: ignore
     assert env_run.code == 0 and "alice:***@" in env_run.stdout
     _config(f'redis_url = "redis://alice:{USER_PW}@127.0.0.1:{auth_server.port}/0"\n')
     no_secret(env_run.all, ok(run_cli("server", "status")).all, ok(run_cli("info", "--json")).all)
+
+
+def test_a_password_on_the_command_line_is_warned_about(auth_server) -> None:  # type: ignore[no-untyped-def]
+    """Every local user can read another's argv (ps): say so, and say where the URL belongs."""
+    for url in (f"redis://:{PW}@127.0.0.1:{auth_server.port}/0",
+                f"redis+sentinel://:{PW}@127.0.0.1:1/prompts"):
+        run = run_cli("server", "status", url=url)
+        warning = [line for line in run.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warning) == 1 and "REDIS_URL" in warning[0] and "ps" in warning[0], run.stderr
+        no_secret(run.all)
+    quiet = run_cli("server", "status", url=f"redis://127.0.0.1:{auth_server.port}/0")
+    assert "warning:" not in quiet.stderr
 
 
 def test_password_never_in_a_real_process_traceback_even_in_debug(auth_server) -> None:  # type: ignore[no-untyped-def]

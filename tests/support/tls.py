@@ -35,13 +35,14 @@ class TLSServer:
 
     __test__ = False
 
-    def __init__(self, extra: list[str] | None = None, *, client_certs: bool = False) -> None:
+    def __init__(self, extra: list[str] | None = None, *, client_certs: bool = False,
+                 names: tuple[str, ...] = ("127.0.0.1", "localhost")) -> None:
         self.backend = TestServer(extra)
         self.ca = trustme.CA()
         self.ca_file = Path(self.backend.dir) / "ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        self.ca.issue_cert(*names).configure_cert(context)
         if client_certs:  # mutual TLS: only clients with a certificate from this CA
             context.verify_mode = ssl.CERT_REQUIRED
             self.ca.configure_trust(context)

@@ -27,8 +27,8 @@ from dynamic_prompt.core.errors import (
 )
 from dynamic_prompt.core.inert import inert
 from dynamic_prompt.core.keys import DEFAULT_NAME, validate_name
-from dynamic_prompt.core.models import ChangeEntry
-from dynamic_prompt.core.redact import mask_url
+from dynamic_prompt.core.models import ChangeEntry, WriteResult
+from dynamic_prompt.core.redact import has_secret, mask_url
 from dynamic_prompt.server import ServerTarget, embedded, resolve
 from dynamic_prompt.store import PromptStore
 
@@ -39,6 +39,17 @@ name_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 user_option = click.option("--user", "-u", default=None, help="Author recorded in the changelog.")
+
+
+COMMAND_TIMEOUT = 5.0
+"""Seconds a command waits for the server's reply (the README promises a hung server is
+reported within about 5 s)."""
+
+
+def warn(result: WriteResult) -> None:
+    """Say what went wrong beside a write that happened (the write stands: exit 0)."""
+    for warning in result.warnings:
+        click.echo(f"warning: {' '.join(inert(warning).split())}", err=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -70,10 +81,14 @@ class Context:
         return self._target
 
     def run(self, work: Callable[[PromptStore], Awaitable[T]]) -> T:
-        """Run ``work`` with a store on the configured server, then close it."""
+        """Run ``work`` with a store on the configured server, then close it.
+
+        Each command waits at most :data:`COMMAND_TIMEOUT` for any one reply, and a
+        timeout is not retried: a hung server is reported in about that long.
+        """
 
         async def main() -> T:
-            store = PromptStore.connect(self.target, self.settings)
+            store = PromptStore.connect(self.target, self.settings, timeout=COMMAND_TIMEOUT)
             try:
                 return await work(store)
             finally:
@@ -134,7 +149,7 @@ def format_entry(entry: ChangeEntry) -> str:
     if not detail and entry.metadata.get("source"):
         detail = f"Source: {entry.metadata['source']}"
     if entry.raw is not None:
-        detail = f"(unreadable entry) {entry.raw[:80]}"
+        detail = f"(unreadable entry) {entry.raw[:80]}" + (f" {entry.instruction}" if entry.instruction else "")
     if entry.added is not None or entry.removed is not None:
         parts.append(f"+{entry.added or 0}/-{entry.removed or 0}")
     parts.append(detail)
@@ -152,6 +167,9 @@ def main_group(ctx: click.Context, redis_url: str | None) -> None:
 
     With no command, opens the dashboard.
     """
+    if redis_url and has_secret(redis_url):
+        click.echo("warning: the password in --redis-url is visible to every user of this machine "
+                   "(ps shows command lines); put the URL in REDIS_URL or the config file instead.", err=True)
     ctx.obj = Context(redis_url)
     if ctx.invoked_subcommand is None:
         ctx.invoke(tui)
@@ -186,6 +204,7 @@ def load(ctx: Context, source: str, name: str, force: bool, as_text: bool, user:
 
         source, kind = decode_bytes(data, what="Standard input", max_bytes=ctx.settings.max_bytes), "text"
     result = ctx.run(lambda s: s.load(name, source, force=force, user=user, kind=kind))
+    warn(result)
     if result.changed:
         click.echo(f"Loaded {name!r} as version {result.version} "
                    f"({len(result.text.encode('utf-8')):,} bytes).")
@@ -223,6 +242,7 @@ def modify(ctx: Context, instruction: tuple[str, ...], name: str, dry_run: bool,
     text = " ".join(instruction)
 
     result = ctx.run(lambda s: s.modify(name, text, user=user, dry_run=dry_run))
+    warn(result)
     # The text the instruction was applied to, so the diff is exactly this change.
     old = result.previous or ""
     if dry_run:
@@ -242,6 +262,7 @@ def revert(ctx: Context, name: str, user: str | None) -> None:
     """Make the original (loaded) text active again, as a new version."""
     validate_name(name)
     result = ctx.run(lambda s: s.revert(name, user=user))
+    warn(result)
     click.echo(f"Reverted {name!r} to the original: version {result.version}." if result.changed
                else result.message)
 
@@ -255,6 +276,7 @@ def restore(ctx: Context, version: int, name: str, user: str | None) -> None:
     """Make an earlier version active again, as a new version."""
     validate_name(name)
     result = ctx.run(lambda s: s.restore(name, version, user=user))
+    warn(result)
     click.echo(f"Restored version {version} of {name!r}: now version {result.version}."
                if result.changed else result.message)
 
@@ -267,6 +289,7 @@ def undo(ctx: Context, name: str, user: str | None) -> None:
     """Go back to the text before the last change, as a new version."""
     validate_name(name)
     result = ctx.run(lambda s: s.undo(name, user=user))
+    warn(result)
     click.echo(f"Undid the last change of {name!r}: now version {result.version}.")
 
 
@@ -392,6 +415,7 @@ def edit(ctx: Context, name: str, user: str | None) -> None:
         return
     try:
         result = ctx.run(lambda s: s.set_active(name, edited, expected_version=state.version, user=user))
+        warn(result)
     except ConflictError as exc:
         # Never lose what the person wrote: keep it in a file they can load.
         path = _save_rescue(name, edited)

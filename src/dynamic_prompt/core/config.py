@@ -14,6 +14,7 @@ Example ``config.toml``::
     tls_ca_certs = "/etc/ssl/my-ca.pem"
     tls_cert_file = "/etc/ssl/dprompt-client.pem"   # a client certificate, where the
     tls_key_file = "/etc/ssl/dprompt-client.key"    # server asks for one (mutual TLS)
+    tls_server_name = "prompts.internal"            # verify certificates against this name
     theme = "textual-dark"
 
     [keymap]
@@ -77,6 +78,8 @@ class Settings:
         tls_ca_certs: CA bundle for ``rediss://`` servers with private CAs.
         tls_cert_file: client certificate (PEM) for servers that require one.
         tls_key_file: its private key (PEM); given together with ``tls_cert_file``.
+        tls_server_name: the name TLS certificates are verified against, instead of the
+            host connected to (a Sentinel-discovered master is reached by its IP address).
         theme: the dashboard's Textual theme.
         keymap: binding id -> key(s), to rebind dashboard actions.
     """
@@ -90,6 +93,7 @@ class Settings:
     tls_ca_certs: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    tls_server_name: str | None = None
     theme: str | None = None
     keymap: Mapping[str, str] = field(default_factory=dict)
 
@@ -160,6 +164,7 @@ def load_settings(cli_url: str | None = None, *, path: Path | None = None) -> Se
         tls_ca_certs=_optional_str(data, "tls_ca_certs", where),
         tls_cert_file=_optional_str(data, "tls_cert_file", where),
         tls_key_file=_optional_str(data, "tls_key_file", where),
+        tls_server_name=_optional_str(data, "tls_server_name", where),
         theme=_optional_str(data, "theme", where),
         keymap=keymap,
     )

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+_INT_LIMIT = 10**18
+
 
 @dataclass(frozen=True, slots=True)
 class Edit:
@@ -77,14 +79,18 @@ class ChangeEntry:
             return 0.0
 
         def opt_int(value: Any) -> int | None:
+            # Counts and versions: anything beyond 18 digits is another program's junk
+            # (and int() of over 4,300 digits raises in Python 3.11+).
             if isinstance(value, bool) or value is None:
                 return None
             if isinstance(value, int):
-                return value
-            if isinstance(value, float) and value.is_integer():
+                return value if abs(value) < _INT_LIMIT else None
+            if isinstance(value, float) and value.is_integer() and abs(value) < _INT_LIMIT:
                 return int(value)
-            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-                return int(value)
+            if isinstance(value, str):
+                digits = value.strip()
+                if 0 < len(digits.lstrip("-")) <= 18 and digits.lstrip("-").isdigit():
+                    return int(digits)
             return None
 
         def text(value: Any) -> str:
@@ -103,6 +109,12 @@ class ChangeEntry:
             removed=opt_int(data.get("removed")),
             metadata=metadata if isinstance(metadata, dict) else {},
         )
+
+    @classmethod
+    def unreadable(cls, head: str, size: int) -> ChangeEntry:
+        """An entry too big to read whole: its first bytes, and its real size in the instruction."""
+        return cls(timestamp=0.0, action="unreadable", instruction=f"(an entry of {size:,} bytes, cut)",
+                   raw=head[:200])
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict in the gem's entry format (plus this tool's fields)."""
@@ -220,6 +232,8 @@ class WriteResult:
     message: str = ""
     previous: str | None = None
     """For a modify: the text the instruction was applied to (the base of its diff)."""
+    warnings: tuple[str, ...] = ()
+    """Things that went wrong beside a write that happened (say them; the write stands)."""
 
 
 @dataclass(frozen=True, slots=True)

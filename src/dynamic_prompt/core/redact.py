@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MASK", "mask_url", "strip_credentials"]
+__all__ = ["MASK", "has_secret", "mask_url", "strip_credentials"]
 
 #: What a hidden secret is replaced with.
 MASK = "***"
@@ -70,6 +70,11 @@ def mask_url(url: str) -> str:
     'unix:///tmp/redis.sock?db=1&password=***'
     """
     return _redact(url, keep_user=True)
+
+
+def has_secret(url: str) -> bool:
+    """True when ``url`` carries a password or a secret parameter (what :func:`mask_url` hides)."""
+    return mask_url(url) != url
 
 
 def strip_credentials(url: str) -> str:

@@ -31,11 +31,15 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def library_error(exc: BaseException, where: str, key_hint: str = "") -> DynamicPromptError:
+def library_error(
+    exc: BaseException, where: str, *, key: str = "", prompt: str = "", found_type: str = ""
+) -> DynamicPromptError:
     """The library error for ``exc``; ``where`` names the server (password masked).
 
-    ``where`` reads like "the Redis server at redis://host:6379/0"; ``key_hint``
-    names the prompt, for a wrong-type message whose key the server did not name.
+    ``where`` reads like "the Redis server at redis://host:6379/0". For a wrong-type
+    reply whose key the server did not name, ``key`` names the key the command touched
+    (and ``found_type`` what it holds, when the caller asked), else ``prompt`` the prompt
+    whose keys it touched.
     """
     if isinstance(exc, DynamicPromptError):
         return exc
@@ -57,11 +61,14 @@ def library_error(exc: BaseException, where: str, key_hint: str = "") -> Dynamic
     if "WRONGTYPE" in message:
         # The write scripts name the key (they check types before their first write).
         found = _WRONGTYPE_KEY.search(message)
-        which = (
-            f"The key {found[1]} holds the wrong type of value (a {found[2]}, not a {found[3]})"
-            if found
-            else f"A key of {key_hint or 'this prompt'} holds the wrong type of value"
-        )
+        if found:
+            which = f"The key {found[1]} holds the wrong type of value (a {found[2]}, not a {found[3]})"
+        elif key:
+            holds = f" (a {found_type})" if found_type else ""
+            which = f"The key {key} holds the wrong type of value{holds}"
+        else:
+            which = f"A key of prompt {prompt!r} holds the wrong type of value" if prompt else (
+                "A key holds the wrong type of value")
         return CorruptDataError(f"{which} (another program wrote it); fix or delete that key.")
     if "NOREPLICAS" in message:
         # min-replicas-to-write: the master refuses writes it could not replicate, as it

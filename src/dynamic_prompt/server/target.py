@@ -12,7 +12,7 @@ import os
 import ssl
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import redis
 import redis.asyncio as aioredis
@@ -24,7 +24,7 @@ from redis.retry import Retry
 from dynamic_prompt.core.config import Settings, load_settings
 from dynamic_prompt.core.errors import ConfigError
 from dynamic_prompt.core.redact import mask_url
-from dynamic_prompt.server import embedded, sentinel
+from dynamic_prompt.server import embedded, sentinel, tls
 
 SCHEMES = ("redis", "rediss", "unix")
 
@@ -38,6 +38,8 @@ class ServerTarget:
         origin: ``--redis-url``, ``REDIS_URL``, ``config file`` or ``embedded``.
         tls_ca_certs: CA bundle for ``rediss://``.
         tls_cert_file: client certificate for servers that require one (with ``tls_key_file``).
+        tls_server_name: verify certificates against this name (a Sentinel-discovered master
+            is reached by IP address).
     """
 
     url: str
@@ -46,6 +48,8 @@ class ServerTarget:
     started_embedded: bool = False
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    tls_server_name: str | None = None
+    """The name certificates are verified against (default: the host connected to)."""
 
     @property
     def display(self) -> str:
@@ -55,7 +59,8 @@ class ServerTarget:
     def __repr__(self) -> str:
         # Masked: a crash report that prints locals (Textual, rich) must not show the password.
         return (f"ServerTarget(url={self.display!r}, origin={self.origin!r}, "
-                f"tls_ca_certs={self.tls_ca_certs!r}, started_embedded={self.started_embedded!r})")
+                f"tls_ca_certs={self.tls_ca_certs!r}, tls_server_name={self.tls_server_name!r}, "
+                f"started_embedded={self.started_embedded!r})")
 
     @property
     def embedded(self) -> bool:
@@ -88,8 +93,33 @@ def validate_url(url: str) -> str:
     path = parts.path.strip("/")
     if parts.scheme != "unix" and path and not path.isdigit():
         raise ConfigError(f"Bad Redis URL {mask_url(url)!r}: the database must be a number.")
+    _check_options(url, parts.query)
     del port
     return url
+
+
+URL_OPTIONS = ("db", "password")
+"""The query options a URL may carry (the unix:// form's ?db= and ?password=)."""
+
+
+def _check_options(url: str, query: str) -> None:
+    """Refuse client options in the URL: redis-py would let them override ours.
+
+    ``?decode_responses=true`` would hand the store text where it expects bytes,
+    ``?ssl_cert_reqs=none`` would switch certificate checks off, and an unknown name
+    reaches redis-py's constructor as a keyword it does not take.
+    """
+    for pair in filter(None, query.split("&")):
+        option = unquote(pair.partition("=")[0])
+        if option in URL_OPTIONS:
+            continue
+        shown = option.encode("unicode_escape").decode("ascii")[:40]
+        if option.startswith("ssl"):
+            hint = ("certificates are always verified; for a private CA or another host name set "
+                    "tls_ca_certs or tls_server_name in the config file")
+        else:
+            hint = f"a URL may carry only {' and '.join(URL_OPTIONS)}; dprompt sets its own client options"
+        raise ConfigError(f"Bad Redis URL {mask_url(url)!r}: the option {shown!r} is not supported ({hint}).")
 
 
 def resolve(settings: Settings | None = None, *, start_embedded: bool = True) -> ServerTarget:
@@ -104,6 +134,7 @@ def resolve(settings: Settings | None = None, *, start_embedded: bool = True) ->
             settings.tls_ca_certs,
             tls_cert_file=settings.tls_cert_file,
             tls_key_file=settings.tls_key_file,
+            tls_server_name=settings.tls_server_name,
         )
     if not start_embedded:
         found = embedded.status()
@@ -136,16 +167,7 @@ def _client_kwargs(
         "socket_timeout": timeout,
         "health_check_interval": 0,
     }
-    if retries == 0:
-        # The change feed wants every fault to surface, so it can resync after it.
-        kwargs["retry"] = retry_class(NoBackoff(), 0)
-    else:
-        # A pooled connection that died with a server restart fails on first use;
-        # redis-py retries only the errors named here, so name them. A command
-        # that never reached the server is safe to send again, and a repeated
-        # commit is caught by its expected-version check.
-        kwargs["retry"] = retry_class(ExponentialBackoff(cap=0.5, base=0.05), retries or 2)
-        kwargs["retry_on_error"] = [rexc.ConnectionError, rexc.TimeoutError]
+    kwargs["retry"] = retry_policy(retry_class, retries)
     if target.url.startswith(("rediss://", "rediss+sentinel://")):
         kwargs["ssl_cert_reqs"] = ssl.CERT_REQUIRED
         if target.tls_ca_certs:
@@ -156,29 +178,57 @@ def _client_kwargs(
     return kwargs
 
 
+def retry_policy(retry_class: type[Any], retries: int | None) -> Any:
+    """The one retry rule of every client: redis-py's ``Retry``, on connection errors only.
+
+    A pooled connection that died with a server restart fails on first use; a command
+    that never reached the server is safe to send again, and a repeated commit is
+    recognised by its write id. A *timeout* is not retried: the server may be hung, and
+    a second wait would only double the time to say so. ``retries=0`` (the change feed)
+    surfaces every fault, so the feed can resync after it.
+    """
+    if retries == 0:
+        return retry_class(NoBackoff(), 0)
+    return retry_class(ExponentialBackoff(cap=0.5, base=0.05), retries or 2,
+                       supported_errors=(rexc.ConnectionError,))
+
+
 def async_client(
     target: ServerTarget, *, timeout: float | None = 10.0, retries: int | None = None
 ) -> aioredis.Redis:
     """An asyncio client (bytes replies) for ``target``; ``retries=0`` surfaces every fault."""
     # The asyncio client needs the asyncio Retry: the sync one never awaits the call.
     kwargs = _client_kwargs(target, timeout=timeout, retries=retries, retry_class=AsyncRetry)
+    name = target.tls_server_name if _is_tls(target) else None
     if sentinel.is_sentinel_url(target.url):
+        if name:
+            kwargs.update(connection_class=tls.AsyncNamedSentinelSSLConnection, ssl_server_name=name)
         return sentinel.async_master(sentinel.parse(target.url), kwargs)
     try:
-        return aioredis.Redis.from_url(
-            target.url,
-            **kwargs,
-        )
+        client = aioredis.Redis.from_url(target.url, **kwargs)
     except ValueError as exc:
         raise ConfigError(f"Bad Redis URL {target.display!r}: {exc}") from None
+    if name:
+        tls.use_server_name(client.connection_pool, name, tls.AsyncNamedSSLConnection)
+    return client
 
 
 def sync_client(target: ServerTarget, *, timeout: float | None = 10.0) -> redis.Redis:
     """A blocking client (bytes replies) for ``target``."""
     kwargs = _client_kwargs(target, timeout=timeout)
+    name = target.tls_server_name if _is_tls(target) else None
     if sentinel.is_sentinel_url(target.url):
+        if name:
+            kwargs.update(connection_class=tls.SyncNamedSentinelSSLConnection, ssl_server_name=name)
         return sentinel.sync_master(sentinel.parse(target.url), kwargs)
     try:
-        return redis.Redis.from_url(target.url, **kwargs)
+        client = redis.Redis.from_url(target.url, **kwargs)
     except ValueError as exc:
         raise ConfigError(f"Bad Redis URL {target.display!r}: {exc}") from None
+    if name:
+        tls.use_server_name(client.connection_pool, name, tls.SyncNamedSSLConnection)
+    return client
+
+
+def _is_tls(target: ServerTarget) -> bool:
+    return target.url.lower().startswith(("rediss://", "rediss+sentinel://"))

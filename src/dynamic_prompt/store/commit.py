@@ -1,146 +1,243 @@
-"""The write path under every mutation: one commit script run, leases, lost replies.
+"""The commit: "write this text as a new version" as one atomic script run.
 
-:class:`WritePath` is the part of :class:`~dynamic_prompt.store.prompt_store.PromptStore`
-that turns "write this text as a new version" into one atomic commit on the
-server: it builds the gem-format changelog entry, runs the commit script,
-waits its turn while another writer holds the prompt's short lease, and
-recognises its own write when the reply was lost and a retry came back as a
-conflict. The store decides *what* to write; this module only writes it.
+:class:`Committer` is owned by the :class:`~dynamic_prompt.store.PromptStore`: the
+store decides *what* to write and hands a :class:`CommitRequest` over; the
+committer builds the gem-format changelog entry, runs the commit script, waits its
+turn while another writer holds the prompt's short lease, and recognises its own
+write when the reply was lost and a retry came back as a conflict.
+
+No error can follow a write that happened: the only command after the script, the
+prompt index (a separate key, another cluster slot), reports a refusal as a warning
+beside the write's success.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 
-from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.config import Settings
-from dynamic_prompt.core.errors import ConflictError
+from dynamic_prompt.core.errors import ConflictError, CorruptDataError, DynamicPromptError
 from dynamic_prompt.core.models import ChangeEntry
-from dynamic_prompt.store.sources import validate_text
-
-T = TypeVar("T")
+from dynamic_prompt.core.text import human_size, validate_author, validate_text
+from dynamic_prompt.store import scripts
+from dynamic_prompt.store.calls import ServerCalls
+from dynamic_prompt.store.offload import count_changes
 
 LEASE_MS = 2000
 """The lease expires by itself, so a writer that dies holding it blocks nobody for long."""
 
 
-class WritePath:
-    """Commit mechanics shared by every mutation of :class:`PromptStore`."""
+class CommitStatus(str, enum.Enum):
+    """What the commit script did."""
 
-    client: aioredis.Redis
-    settings: Settings
-    clock: Callable[[], float]
-    _commit: AsyncScript
-    _release: AsyncScript
-    _indexed: set[str]
+    OK = "ok"
+    """Written as a new version."""
+    EXISTS = "exists"
+    """A load without force found a prompt there."""
+    CONFLICT = "conflict"
+    """The prompt is not at the expected version."""
+    MISSING = "missing"
+    """The prompt has no text (never loaded, or cleared)."""
+    NOCHANGE = "nochange"
+    """The text is already what it would become."""
+    LOCKED = "locked"
+    """Another writer holds the prompt's lease (still, after waiting our turn)."""
+    TOOBIG = "toobig"
+    """Another program stored an active text over the size limit; nothing was touched."""
 
-    @property
-    def user(self) -> str:  # pragma: no cover - defined by the store
-        raise NotImplementedError
 
-    async def _call(self, factory: Callable[[], Awaitable[T]], key_hint: str = "") -> T:  # pragma: no cover
-        raise NotImplementedError
+@dataclass(frozen=True)
+class CommitRequest:
+    """One text to write as a new version, and how.
 
-    def _common_args(self, name: str) -> list[Any]:  # pragma: no cover
-        raise NotImplementedError
+    Attributes:
+        text: the new active text.
+        action: the changelog action (``load``, ``modify``, ``edit``, ``revert``, ...).
+        user: the author (``None``: the store's default).
+        expected: the version the text was derived from (``None``: any).
+        instruction: what the changelog says was done.
+        old_text: the text it replaces, for the +/- counts (``None``: a first load).
+        mode: ``load`` (may create the prompt) or ``write`` (the prompt must exist).
+        force: a load that may replace an existing prompt.
+        set_backup: the text becomes the original too (a load).
+        source: where a loaded text came from.
+        metadata: extra fields of the changelog entry.
+        lease: the write lease token this writer holds ("" for none).
+    """
 
-    async def _write(
+    text: str
+    action: str
+    user: str | None = None
+    expected: int | None = None
+    instruction: str = ""
+    old_text: str | None = None
+    mode: str = "write"
+    force: bool = False
+    set_backup: bool = False
+    source: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    lease: str = ""
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What one commit did: its status, the version it wrote or found, the entry, warnings."""
+
+    status: CommitStatus
+    version: int
+    entry: ChangeEntry
+    warnings: tuple[str, ...] = ()
+
+
+class Committer:
+    """Runs commits for one store (one client, one set of settings).
+
+    Args:
+        calls: the store's way of sending commands (error mapping, failover).
+        settings: the store's current settings (retention, changelog cap, size limit).
+        now: the clock write timestamps come from.
+        default_user: the author when a request names none.
+    """
+
+    def __init__(
         self,
-        name: str,
-        text: str,
-        *,
-        action: str,
-        user: str | None,
-        expected: int | None,
-        instruction: str = "",
-        old_text: str | None = None,
-        mode: str = "write",
-        force: bool = False,
-        set_backup: bool = False,
-        source: str = "",
-        metadata: dict[str, Any] | None = None,
-        lease: str = "",
-    ) -> tuple[str, int, ChangeEntry]:
-        """Run the commit script once; returns its status and the version it saw or wrote."""
+        calls: ServerCalls,
+        settings: Callable[[], Settings],
+        now: Callable[[], float],
+        default_user: Callable[[], str],
+    ) -> None:
+        self._calls = calls
+        self._settings = settings
+        self._now = now
+        self._default_user = default_user
+        client: aioredis.Redis = calls.client
+        self._client = client
+        self._commit = client.register_script(scripts.COMMIT)
+        self._release = client.register_script(scripts.RELEASE)
+        self._take = client.register_script(scripts.TAKE_LEASE)
+        self._indexed: set[str] = set()
+        """Prompts this process has put in the index (once per prompt and process)."""
+
+    def common_args(self, name: str) -> list[Any]:
+        """The arguments every prompt script starts with."""
+        return [
+            repr(self._now()),
+            self._settings().version_retention,
+            self._settings().changelog_cap,
+            keymod.CHANGE_CHANNEL,
+            name,
+        ]
+
+    async def commit(self, name: str, request: CommitRequest) -> CommitResult:
+        """Run the commit script once for ``request`` (waiting out another writer's lease)."""
         k = keymod.keys_for(name)
-        validate_text(text, max_bytes=self.settings.max_bytes)
-        added, removed = diffmod.count_changes(old_text or "", text) if old_text is not None else (
-            text.count("\n") + 1,
-            0,
-        )
+        text = validate_text(request.text, max_bytes=self._settings().max_bytes)
+        user = validate_author(request.user) if request.user is not None else self._default_user()
+        if request.old_text is None:
+            added, removed = text.count("\n") + (0 if text.endswith("\n") else 1), 0
+        else:
+            added, removed = await count_changes(request.old_text, text)
         entry = ChangeEntry(
-            timestamp=int(self.clock()),
-            action=action,
-            user_id=user or self.user,
-            instruction=instruction,
+            timestamp=int(self._now()),
+            action=request.action,
+            user_id=user,
+            instruction=request.instruction,
             added=added,
             removed=removed,
-            metadata=metadata or ({"source": source} if source else {}),
+            metadata=dict(request.metadata) or ({"source": request.source} if request.source else {}),
         )
         # Marks this write's changelog entry, so a commit whose reply was lost (and that
         # redis-py retried into a conflict) is recognised as done, not applied twice.
         write_id = f"{os.getpid()}-{random.getrandbits(64):x}"
         args = [
-            *self._common_args(name),
-            mode,
-            "" if expected is None else str(expected),
+            *self.common_args(name),
+            request.mode,
+            "" if request.expected is None else str(request.expected),
             text,
             json.dumps({**entry.to_dict(), "write_id": write_id}),
             entry.user_id,
-            action,
-            source,
-            "1" if set_backup else "0",
-            "1" if force else "0",
-            lease,
+            request.action,
+            request.source,
+            "1" if request.set_backup else "0",
+            "1" if request.force else "0",
+            request.lease,
+            self._settings().max_bytes,
         ]
+        status, version = await self._run(k, args, name)
+        if status is CommitStatus.CONFLICT and request.expected is not None and version > request.expected:
+            landed = await self._landed(k, write_id, request.expected)
+            if landed is not None:
+                status, version = CommitStatus.OK, landed
+        if status is CommitStatus.LOCKED:
+            raise ConflictError(
+                f"Prompt {name!r} is busy: another writer holds it; nothing was written.",
+                expected_version=request.expected or 0,
+                current_version=version,
+            )
+        if status is CommitStatus.TOOBIG:
+            raise CorruptDataError(
+                f"The key {k.active} holds {human_size(version)}, over the "
+                f"{human_size(self._settings().max_bytes)} limit (another program wrote it); nothing was "
+                f"written. Delete it with: dprompt clear --name {name}"
+            )
+        warnings = await self._index(name) if status is CommitStatus.OK else ()
+        return CommitResult(status, version, entry, warnings)
+
+    async def _run(self, k: keymod.PromptKeys, args: list[Any], name: str) -> tuple[CommitStatus, int]:
         give_up = time.monotonic() + 2 * LEASE_MS / 1000
         while True:
-            status, version = await self._call(
-                lambda: self._commit(keys=[*k.all(), k.lock], args=args), name
+            raw_status, raw_version = await self._calls(
+                lambda: self._commit(keys=[*k.all(), k.lock], args=args), prompt=name
             )
-            status = status.decode()
-            if status != "locked" or time.monotonic() > give_up:
-                break
+            status = CommitStatus(raw_status.decode())
+            if status is not CommitStatus.LOCKED or time.monotonic() > give_up:
+                return status, int(raw_version)
             # Another writer holds the lease for a moment: wait (cheaply) until it is free.
             while time.monotonic() < give_up:
-                held: int = await self._call(lambda: self.client.exists(k.lock))
+                held: int = await self._calls(lambda: self._client.exists(k.lock), key=k.lock)
                 if not held:
                     break
                 await asyncio.sleep(random.uniform(0.0002, 0.001))
-        if status == "conflict" and expected is not None and int(version) > expected:
-            landed = await self._landed(k, write_id, expected)
-            if landed is not None:
-                status, version = "ok", landed
-        if status == "locked":
-            raise ConflictError(
-                f"Prompt {name!r} is busy: another writer holds it; nothing was written.",
-                expected_version=expected or 0,
-                current_version=int(version),
-            )
-        if status == "ok" and name not in self._indexed:
-            # The index is a separate key (another slot in a cluster): idempotent, after the
-            # fact, and once per prompt and process. It only speeds up list(), which also
-            # finds prompts by their active keys, so a long-lived writer (the dashboard, an
-            # MCP server) saves a round trip on every later write.
-            await self._call(lambda: self.client.sadd(keymod.INDEX_KEY, name))
-            self._indexed.add(name)
-        return status, int(version), entry
+
+    async def _index(self, name: str) -> tuple[str, ...]:
+        """Put ``name`` in the prompt index after its write; a refusal is a warning, never an error.
+
+        The index is a separate key (another slot in a cluster), so it cannot be part of
+        the atomic write, and it must not be touched by a write that was refused. So it
+        comes after a write that happened, and a refusal there (an ACL user limited to the
+        prompt keys, an index of the wrong type) is reported beside the write's success:
+        the listing still finds the prompt by its keys.
+        """
+        if name in self._indexed:
+            return ()
+        try:
+            await self._calls(lambda: self._client.sadd(keymod.INDEX_KEY, name), key=keymod.INDEX_KEY)
+        except DynamicPromptError as exc:
+            return (f"The prompt index {keymod.INDEX_KEY} could not be updated ({exc}); the prompt is "
+                    "still found by its keys.",)
+        self._indexed.add(name)
+        return ()
+
+    def forget(self, name: str) -> None:
+        """``name`` was cleared: put it in the index again on its next write."""
+        self._indexed.discard(name)
 
     async def _landed(self, k: keymod.PromptKeys, write_id: str, expected: int) -> int | None:
         """The version our own write became, looking back through entries newer than ``expected``."""
         start = 0
         while True:
-            raw = await self._call(lambda: self.client.lrange(k.changelog, start, start + 63), k.name)
+            raw = await self._calls(lambda: self._client.lrange(k.changelog, start, start + 63), key=k.changelog)
             for item in raw:
                 try:
                     data = json.loads(item)
@@ -155,21 +252,21 @@ class WritePath:
                 return None
             start += 64
 
-    async def _take_lease(self, name: str, deadline: float) -> str:
+    async def take_lease(self, name: str, deadline: float) -> str:
         """Wait for and take the prompt's write lease; its token ("" if the deadline passed)."""
         token = f"{os.getpid()}-{random.getrandbits(64):x}"
         k = keymod.keys_for(name)
         while time.monotonic() < deadline:
-            if await self._call(lambda: self.client.set(k.lock, token, nx=True, px=LEASE_MS), name):
+            taken = await self._calls(lambda: self._take(keys=[k.lock], args=[token, LEASE_MS]), key=k.lock)
+            if taken:
                 return token
             await asyncio.sleep(random.uniform(0.0002, 0.001))
         return ""
 
-    async def _release_lease(self, name: str, token: str) -> None:
-        """Give the lease back if it is still ours (a failed or abandoned modify)."""
+    async def release_lease(self, name: str, token: str) -> None:
+        """Give the lease back if it is still ours (a failed or abandoned write)."""
         k = keymod.keys_for(name)
         try:
             await self._release(keys=[k.lock], args=[token])
         except Exception:  # noqa: BLE001 - the lease expires by itself anyway
             pass
-

@@ -60,6 +60,10 @@ return 1
 
 READ_SCRIPT = r"""
 -- KEYS[1]: the prompt's agents hash. ARGV: keep seconds. Returns {now, flat hash}.
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'none' and kind ~= 'hash' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. kind .. ', not a hash')
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local keep = tonumber(ARGV[1])

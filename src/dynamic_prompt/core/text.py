@@ -1,0 +1,89 @@
+"""Checks and measures of text about to be stored (pure).
+
+One definition of each: what a storable prompt is (:func:`validate_text`), what an
+author name may be (:func:`validate_author`), how many lines a text has
+(:func:`line_count`, the diff's own reading), and how a size reads for a person.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from dynamic_prompt.core.errors import InvalidTextError
+
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+"""The largest prompt accepted by default (UTF-8 bytes)."""
+
+MAX_AUTHOR_CHARS = 100
+
+
+def human_size(n: int) -> str:
+    """A byte count for a person: exact, plus a readable unit when large."""
+    if n < 1024:
+        return f"{n:,} bytes"
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit} ({n:,} bytes)"
+    raise AssertionError("unreachable")
+
+
+def validate_text(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str = "Prompt text") -> str:
+    """Return ``text`` if it can be stored as a prompt, else raise InvalidTextError.
+
+    The one check for any text about to be stored: a ``str``, UTF-8 encodable
+    (no lone surrogates), at most ``max_bytes`` once encoded, not empty or
+    whitespace only, and without NUL characters. ``what`` names the text in
+    the message ("File /x/p.md is empty.").
+    """
+    if not isinstance(text, str):
+        raise InvalidTextError(f"{what} must be a string, not {type(text).__name__}.")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidTextError(
+            f"{what} is not valid Unicode (a lone surrogate at character {exc.start})."
+        ) from None
+    if size > max_bytes:
+        raise InvalidTextError(f"{what} is {human_size(size)}, over the {human_size(max_bytes)} limit.")
+    if not text:
+        raise InvalidTextError(f"{what} is empty.")
+    if text.isspace():
+        raise InvalidTextError(f"{what} is only whitespace.")
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise InvalidTextError(
+            f"{what} contains a NUL character (at character {nul}); prompts must be plain text."
+        )
+    return text
+
+
+def validate_author(name: object) -> str:
+    """Return ``name`` if it can be recorded as the author of a change, else one clear line.
+
+    Authors go into every changelog entry, the gem's ``user_id`` included, and are
+    shown in terminals: so text (not bytes a shell could not decode, which arrive as
+    lone surrogates), no control characters, and at most 100 characters.
+    """
+    if not isinstance(name, str):
+        raise InvalidTextError(f"The author must be text, not {type(name).__name__}.")
+    shown = name.encode("unicode_escape").decode("ascii")[:60]
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidTextError(
+            f"The author {shown!r} is not valid text (bytes that are not UTF-8?); use a plain name."
+        ) from None
+    if not name.strip():
+        raise InvalidTextError("The author is empty; give a name, or leave it out for your OS user.")
+    if len(name) > MAX_AUTHOR_CHARS:
+        raise InvalidTextError(f"The author is {len(name)} characters long; the limit is {MAX_AUTHOR_CHARS}.")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        raise InvalidTextError(f"The author {shown!r} contains control characters; use a plain name.")
+    return name
+
+
+def line_count(text: str) -> int:
+    """How many lines ``text`` has, the way the diff reads it: ``"a\\nb\\n"`` and ``"a\\nb"`` are 2."""
+    if not text:
+        return 0
+    return text.count("\n") + (0 if text.endswith("\n") else 1)

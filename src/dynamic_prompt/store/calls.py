@@ -1,0 +1,70 @@
+"""One server call at a time, with redis-py's errors turned into one-line library errors.
+
+Every part of the store sends its commands through :class:`ServerCalls`, so a
+person reads the same sentence whichever command hit the problem, and the one
+failover rule (a Sentinel master that moved refused the command before writing
+anything: ask where the master is now and try once more) lives in one place.
+Retries of a connection that died in the pool are redis-py's own
+(:mod:`dynamic_prompt.server.target` configures them); nothing here retries on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import redis.asyncio as aioredis
+from redis import exceptions as rexc
+
+from dynamic_prompt.server import ServerTarget, sentinel
+from dynamic_prompt.server.errors import UNREACHABLE, library_error
+
+T = TypeVar("T")
+
+_FAILURES: tuple[type[BaseException], ...] = (rexc.RedisError, *UNREACHABLE)
+
+
+class ServerCalls:
+    """Runs commands on ``client``; failures become :class:`~dynamic_prompt.core.errors.DynamicPromptError`.
+
+    Args:
+        client: an asyncio redis-py client with ``decode_responses=False``.
+        target: the server, for messages (password masked); optional.
+    """
+
+    def __init__(self, client: aioredis.Redis, target: ServerTarget | None) -> None:
+        self.client = client
+        self.target = target
+
+    @property
+    def where(self) -> str:
+        """The server as messages name it: "the Redis server at redis://host:6379/0"."""
+        return f"the Redis server at {self.target.display}" if self.target else "the Redis server"
+
+    async def __call__(self, factory: Callable[[], Awaitable[T]], *, key: str = "", prompt: str = "") -> T:
+        """Run ``factory()`` (one command, pipeline or script); ``key``/``prompt`` name what it
+        touches, for a wrong-type message whose key the server did not name."""
+        try:
+            return await factory()
+        except _FAILURES as exc:
+            if not (sentinel.stale_master_error(exc) and sentinel.is_sentinel_client(self.client)):
+                raise library_error(exc, self.where, key=key, prompt=prompt,
+                                    found_type=await self._type_of(key, exc)) from None
+        # A Sentinel failover: an old master refused (refusals come before any write, so
+        # nothing was written there). Ask where the master is now and try once more.
+        await sentinel.rediscover(self.client)
+        try:
+            return await factory()
+        except _FAILURES as exc:
+            raise library_error(exc, self.where, key=key, prompt=prompt,
+                                found_type=await self._type_of(key, exc)) from None
+
+    async def _type_of(self, key: str, exc: BaseException) -> str:
+        """What ``key`` holds, when ``exc`` is a wrong-type reply that did not say (else "")."""
+        if not key or "WRONGTYPE" not in str(exc) or key in str(exc):
+            return ""
+        try:
+            found = await self.client.type(key)
+        except _FAILURES:
+            return ""  # only a better message was at stake
+        return found.decode() if isinstance(found, bytes) else str(found)

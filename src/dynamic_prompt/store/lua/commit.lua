@@ -1,0 +1,53 @@
+-- KEYS[6]: the write lease. ARGV: now, retention, cap, channel, name,
+--       mode ('load'|'write'), expected ('' = any), text, entry (JSON without version),
+--       user, action, source ('' = keep), set_backup ('1'/'0'), force ('1'/'0'), lease token,
+--       max_bytes (an outside text bigger than this is neither adopted nor overwritten)
+local now, retention, cap, channel, name = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local mode, expected, text, entry_json = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local user, action, source, set_backup, force = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
+local token = ARGV[15]
+
+local refused = wrong_type() or may_not_write(channel)
+if refused then return refused end
+local size = redis.call('STRLEN', K_ACTIVE)
+if size > tonumber(ARGV[16]) then return {'toobig', size} end
+
+-- A writer that kept losing races holds the lease: the others wait their turn. Our leases
+-- always expire; one without expiry was left by someone else and is no lease at all.
+local holder = redis.call('GET', KEYS[6])
+if holder and redis.call('PTTL', KEYS[6]) == -1 then holder = false end
+if holder and holder ~= token then
+  return {'locked', tonumber(redis.call('HGET', K_META, 'version') or '0') or 0}
+end
+
+local ver, active = adopt(now, retention, cap, channel, name)
+if mode == 'load' and force ~= '1' and active then
+  return {'exists', ver}
+end
+if expected ~= '' and tonumber(expected) ~= ver then
+  return {'conflict', ver}
+end
+if mode ~= 'load' and not active then
+  return {'missing', ver}
+end
+if active == text and (set_backup ~= '1' or redis.call('GET', K_BACKUP) == text) then
+  return {'nochange', ver}
+end
+
+ver = ver + 1
+redis.call('SET', K_ACTIVE, text)
+if set_backup == '1' then redis.call('SET', K_BACKUP, text) end
+redis.call('HSET', K_VERSIONS, tostring(ver), text)
+redis.call('HSET', K_META, 'version', tostring(ver), 'hash', redis.sha1hex(text),
+  'size', tostring(#text), 'updated_at', now, 'updated_by', user, 'action', action)
+if source ~= '' then redis.call('HSET', K_META, 'source', source) end
+local entry = cjson.decode(entry_json)
+entry['version'] = ver
+redis.call('LPUSH', K_LOG, cjson.encode(entry))
+redis.call('LTRIM', K_LOG, 0, cap - 1)
+trim_versions(ver, retention)
+announce(channel, name, ver, action)
+if redis.call('EXISTS', KEYS[6]) == 1 and (holder == token or not holder) then
+  redis.call('DEL', KEYS[6])
+end
+return {'ok', ver}

@@ -1,0 +1,80 @@
+local K_ACTIVE, K_BACKUP, K_META, K_VERSIONS, K_LOG = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+
+local function trim_versions(ver, retention)
+  if retention <= 0 then return end
+  local oldest = tonumber(redis.call('HGET', K_META, 'oldest') or '1') or 1
+  local keep_from = ver - retention + 1
+  if keep_from > oldest then
+    for v = oldest, keep_from - 1 do
+      redis.call('HDEL', K_VERSIONS, tostring(v))
+    end
+    redis.call('HSET', K_META, 'oldest', tostring(keep_from))
+  elseif redis.call('HEXISTS', K_META, 'oldest') == 0 then
+    redis.call('HSET', K_META, 'oldest', tostring(oldest))
+  end
+end
+
+-- The type each key must hold (KEYS[6], when given, is the write lease).
+local WANT = {'string', 'string', 'hash', 'hash', 'list', 'string'}
+
+-- Refuse before the first effect: a key another program filled with the wrong type.
+local function wrong_type()
+  for i = 1, #KEYS do
+    local want = WANT[i]
+    if want then
+      local t = redis.call('TYPE', KEYS[i])['ok']
+      if t ~= 'none' and t ~= want then
+        return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. t .. ', not a ' .. want)
+      end
+    end
+  end
+  return nil
+end
+
+-- Refuse before the first effect: a user that may run some of our writes but not all.
+local function may_not_write(channel)
+  if not redis.acl_check_cmd then return nil end  -- Redis < 7 cannot ask from Lua
+  local probes = {
+    {'SET', K_ACTIVE, 'x'}, {'SET', K_BACKUP, 'x'},
+    {'HSET', K_META, 'f', 'x'}, {'HDEL', K_META, 'f'},
+    {'HSET', K_VERSIONS, 'f', 'x'}, {'HDEL', K_VERSIONS, 'f'},
+    {'LPUSH', K_LOG, 'x'}, {'LTRIM', K_LOG, '0', '1'},
+  }
+  if KEYS[6] then probes[#probes + 1] = {'DEL', KEYS[6]} end
+  if channel ~= '' then probes[#probes + 1] = {'PUBLISH', channel, 'x'} end
+  for _, p in ipairs(probes) do
+    if not redis.acl_check_cmd(unpack(p)) then
+      return redis.error_reply('NOPERM this user may not run ' .. p[1] .. ' on ' .. p[2])
+    end
+  end
+  return nil
+end
+
+local function announce(channel, name, ver, action)
+  if channel ~= '' then
+    redis.call('PUBLISH', channel, cjson.encode({name = name, version = ver, action = action}))
+  end
+end
+
+-- Record an outside write (redis-cli, the Ruby gem, ...) as a version of its own.
+local function adopt(now, retention, cap, channel, name)
+  local active = redis.call('GET', K_ACTIVE)
+  local ver = tonumber(redis.call('HGET', K_META, 'version') or '0') or 0
+  if not active then return ver, false end
+  local h = redis.sha1hex(active)
+  if h == redis.call('HGET', K_META, 'hash') then return ver, active end
+  ver = ver + 1
+  redis.call('HSET', K_VERSIONS, tostring(ver), active)
+  redis.call('HSET', K_META, 'version', tostring(ver), 'hash', h, 'size', tostring(#active),
+    'updated_at', now, 'updated_by', '', 'action', 'external')
+  if redis.call('EXISTS', K_BACKUP) == 0 then
+    redis.call('SET', K_BACKUP, active)
+  end
+  local entry = {timestamp = math.floor(tonumber(now)), action = 'external', user_id = '',
+    instruction = 'changed outside dprompt', version = ver}
+  redis.call('LPUSH', K_LOG, cjson.encode(entry))
+  redis.call('LTRIM', K_LOG, 0, cap - 1)
+  trim_versions(ver, retention)
+  announce(channel, name, ver, 'external')
+  return ver, active
+end

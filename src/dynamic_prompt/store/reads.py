@@ -1,0 +1,268 @@
+"""Every read of the store: a prompt's state, its history and versions, the listing, the fleet.
+
+:class:`Reads` is owned by the :class:`~dynamic_prompt.store.PromptStore`. Reading a
+prompt's state runs the STATE script, which also records a write made outside this
+tool as a version of its own; everything else is a plain command or a bounded
+script. Whatever another program stored is read bounded: a changelog entry is cut
+to :data:`MAX_ENTRY_BYTES`, an active text over the size limit is named, not read.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from dynamic_prompt.core import keys as keymod
+from dynamic_prompt.core.config import Settings
+from dynamic_prompt.core.errors import (
+    CorruptDataError,
+    DynamicPromptError,
+    PermissionDeniedError,
+    PromptNotFoundError,
+    VersionNotFoundError,
+)
+from dynamic_prompt.core.models import ChangeEntry, PromptMeta, PromptState, PromptSummary
+from dynamic_prompt.core.text import human_size, line_count
+from dynamic_prompt.store import scripts
+from dynamic_prompt.store.calls import ServerCalls
+from dynamic_prompt.store.commit import Committer
+from dynamic_prompt.store.fleet import AgentInfo, fleet_many_async
+
+MAX_ENTRY_BYTES = 64 * 1024
+"""A changelog entry is read at most this long (ours are a few hundred bytes)."""
+
+
+def as_text(value: bytes | str | None) -> str | None:
+    """Bytes from Redis as text (other programs' bytes may not be UTF-8: shown, never re-encoded)."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.decode("utf-8", errors="replace")
+
+
+def _meta(flat: Sequence[bytes]) -> PromptMeta:
+    it = iter(flat)
+    return PromptMeta.from_hash(
+        {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in zip(it, it)}
+    )
+
+
+def valid_names(candidates: Iterable[str]) -> set[str]:
+    """The candidates that are valid prompt names (other programs' keys may hold anything)."""
+    names: set[str] = set()
+    for name in candidates:
+        with contextlib.suppress(DynamicPromptError):
+            names.add(keymod.validate_name(name))
+    return names
+
+
+def listing_order(names: Iterable[str]) -> list[str]:
+    """``default`` first, then the rest by name, case-blind."""
+    return sorted(names, key=lambda n: (n != keymod.DEFAULT_NAME, n.lower()))
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (about four characters a token for English prose)."""
+    return (len(text) + 3) // 4
+
+
+class Reads:
+    """The store's reads, over one client."""
+
+    def __init__(self, calls: ServerCalls, settings: Callable[[], Settings], committer: Committer) -> None:
+        self._calls = calls
+        self._settings = settings
+        self._committer = committer
+        client: aioredis.Redis = calls.client
+        self._client = client
+        self._state = client.register_script(scripts.STATE)
+        self._history = client.register_script(scripts.HISTORY)
+
+    async def ping(self) -> float:
+        """Round-trip time to the server in seconds."""
+        start = time.perf_counter()
+        await self._calls(lambda: self._client.ping())
+        return time.perf_counter() - start
+
+    async def state(self, name: str, *, with_backup: bool = True) -> PromptState:
+        """A consistent snapshot of ``name``; an outside write seen here becomes a version."""
+        k = keymod.keys_for(name)
+        args = [*self._committer.common_args(name), "1" if with_backup else "0", self._settings().max_bytes]
+        try:
+            reply = await self._calls(lambda: self._state(keys=list(k.all()), args=args), prompt=name)
+        except PermissionDeniedError:
+            reply = await self._plain_state(k, with_backup)
+        status = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        if status == "toobig":
+            raise self._too_big(k, int(reply[1]))
+        _, active, backup, meta = reply
+        return PromptState(name, as_text(active), as_text(backup), _meta(meta))
+
+    async def _plain_state(self, k: keymod.PromptKeys, with_backup: bool) -> list[Any]:
+        """The state with plain commands: a read-only user without EVAL still reads."""
+        size = await self._calls(lambda: self._client.strlen(k.active), key=k.active)
+        if size > self._settings().max_bytes:
+            return [b"toobig", size]
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.get(k.active)
+            pipe.get(k.backup) if with_backup else pipe.exists(k.backup)
+            pipe.hgetall(k.meta)
+            active, backup, meta = await self._calls(lambda: pipe.execute(), prompt=k.name)
+        return [b"ok", active, backup if with_backup else None, [x for pair in meta.items() for x in pair]]
+
+    def _too_big(self, k: keymod.PromptKeys, size: int) -> CorruptDataError:
+        return CorruptDataError(
+            f"The key {k.active} holds {human_size(size)}, over the {human_size(self._settings().max_bytes)} "
+            f"limit (another program wrote it); it is not read. Delete it with: dprompt clear --name {k.name}"
+        )
+
+    async def get_active(self, name: str) -> str | None:
+        """The active text (a plain GET: the agents' read path), or ``None``."""
+        k = keymod.keys_for(name)
+        size = await self._calls(lambda: self._client.strlen(k.active), key=k.active)
+        if size > self._settings().max_bytes:
+            raise self._too_big(k, size)
+        return as_text(await self._calls(lambda: self._client.get(k.active), key=k.active))
+
+    async def require(self, name: str) -> PromptState:
+        """Like :meth:`state`, but a missing prompt is an error."""
+        state = await self.state(name)
+        if state.active is None:
+            raise PromptNotFoundError(f"There is no prompt named {name!r}; load one first.")
+        return state
+
+    async def history(self, name: str, limit: int) -> list[ChangeEntry]:
+        """The newest ``limit`` changelog entries, newest first (bad entries kept as ``unreadable``)."""
+        if limit < 1:
+            return []
+        k = keymod.keys_for(name)
+        try:
+            flat = await self._calls(
+                lambda: self._history(keys=[k.changelog], args=[0, limit - 1, MAX_ENTRY_BYTES]), key=k.changelog
+            )
+        except PermissionDeniedError:
+            # A read-only user without EVAL: plain LRANGE, unbounded (that user reads a server
+            # the operator trusts).
+            raw = await self._calls(lambda: self._client.lrange(k.changelog, 0, limit - 1), key=k.changelog)
+            return [ChangeEntry.from_json(item) for item in raw]
+        out = []
+        for item, size in zip(flat[::2], flat[1::2]):
+            if int(size) > MAX_ENTRY_BYTES:
+                out.append(ChangeEntry.unreadable(as_text(item) or "", int(size)))
+            else:
+                out.append(ChangeEntry.from_json(item))
+        return out
+
+    async def versions(self, name: str) -> list[int]:
+        """The version numbers whose text is kept, newest first."""
+        k = keymod.keys_for(name)
+        raw = await self._calls(lambda: self._client.hkeys(k.versions), key=k.versions)
+        numbers = []
+        for item in raw:
+            if 0 < len(item) <= 18 and item.isdigit():
+                numbers.append(int(item))
+        return sorted(numbers, reverse=True)
+
+    async def version_text(self, name: str, number: int) -> str:
+        """The full text of version ``number``."""
+        k = keymod.keys_for(name)
+        raw = await self._calls(lambda: self._client.hget(k.versions, str(number)), key=k.versions)
+        if raw is None:
+            kept = await self.versions(name)
+            span = f"kept: {kept[-1]}-{kept[0]}" if kept else "none are kept"
+            raise VersionNotFoundError(f"Prompt {name!r} has no version {number} ({span}).")
+        return as_text(raw) or ""
+
+    async def scan(self, pattern: str) -> list[str]:
+        """Every key matching ``pattern`` (SCAN, a page at a time)."""
+        keys: list[str] = []
+        cursor = 0
+        while True:
+            page: tuple[int, list[bytes | str]] = await self._calls(
+                lambda c=cursor: self._client.scan(c, match=pattern, count=1000)  # type: ignore[misc]
+            )
+            cursor, found = page
+            keys += [as_text(key) or "" for key in found]
+            if cursor == 0:
+                return keys
+
+    async def list(self) -> list[PromptSummary]:
+        """Every prompt in the server: indexed ones and any found by their active key."""
+        indexed = await self._calls(lambda: self._client.smembers(keymod.INDEX_KEY), key=keymod.INDEX_KEY)
+        names = valid_names(as_text(raw) or "" for raw in indexed)
+        for pattern in keymod.ACTIVE_KEY_PATTERNS:
+            for key in await self.scan(pattern):
+                parsed = keymod.parse_key(key)
+                if parsed:
+                    names.add(parsed[0])
+        ordered = listing_order(names)
+        async with self._client.pipeline(transaction=False) as pipe:
+            for name in ordered:
+                k = keymod.keys_for(name)
+                pipe.exists(k.active)
+                pipe.strlen(k.active)
+                pipe.hgetall(k.meta)
+            replies = await self._calls(lambda: pipe.execute(raise_on_error=False))
+        out = []
+        for i, name in enumerate(ordered):
+            exists, size, meta = replies[3 * i : 3 * i + 3]
+            if not exists or isinstance(exists, Exception):
+                continue
+            m = PromptMeta.from_hash(
+                {a.decode(): b.decode("utf-8", "replace") for a, b in meta.items()}
+                if isinstance(meta, dict)
+                else {}
+            )
+            out.append(
+                PromptSummary(
+                    name=name,
+                    version=m.version,
+                    size=size if isinstance(size, int) else 0,
+                    updated_at=m.updated_at,
+                    updated_by=m.updated_by,
+                    action=m.action,
+                )
+            )
+        return out
+
+    async def fleet(self, names: Sequence[str] = ()) -> dict[str, builtins.list[AgentInfo]]:
+        """The agents reading each of ``names`` (default: every stored prompt, and any
+        prompt agents announce although it has no text yet), marked behind or gone."""
+        wanted = [keymod.validate_name(n) for n in names]
+        if not wanted:
+            found = {p.name for p in await self.list()}
+            prefix = keymod.AGENTS_KEY_PREFIX
+            found |= valid_names(key[len(prefix):] for key in await self.scan(prefix + "*"))
+            wanted = listing_order(found)
+        return await self._calls(lambda: fleet_many_async(self._client, wanted))
+
+    async def metadata(self, name: str, server: str | None) -> dict[str, Any]:
+        """A JSON-ready description of ``name``: version, size, tokens, authors, keys, server."""
+        state = await self.state(name, with_backup=True)
+        k = keymod.keys_for(name)
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.llen(k.changelog)
+            pipe.hlen(k.versions)
+            log_len, kept = await self._calls(lambda: pipe.execute(), prompt=name)
+        text = state.active or ""
+        return {
+            "name": name,
+            "exists": state.exists,
+            "version": state.version,
+            "size_bytes": len(text.encode("utf-8")),
+            "lines": line_count(text),
+            "tokens_estimate": estimate_tokens(text),
+            "modified_from_original": state.exists and state.active != state.backup,
+            "updated_at": state.meta.updated_at,
+            "updated_by": state.meta.updated_by,
+            "last_action": state.meta.action,
+            "source": state.meta.source,
+            "changelog_entries": log_len,
+            "versions_kept": kept,
+            "keys": dict(zip(("active", "backup", "meta", "versions", "changelog"), k.all())),
+            "server": server,
+        }

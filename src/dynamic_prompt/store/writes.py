@@ -1,0 +1,277 @@
+"""Every mutation of the store: load, modify, manual edit, revert, restore, undo, clear.
+
+:class:`Writes` is owned by the :class:`~dynamic_prompt.store.PromptStore`. It decides
+what text to write; the :class:`~dynamic_prompt.store.commit.Committer` writes it.
+
+Two kinds of write, two rules against concurrent writers:
+
+* **Derived writes** (modify, revert, restore) mean "make it so": a modify re-reads
+  and re-applies its instruction, a revert makes the original active again, a restore
+  version N's text. When another writer lands first they simply try again against the
+  newest version, and a writer that keeps losing queues for the prompt's short lease,
+  so a person's revert wins even against a stream of automated modifies.
+* **Writes from a version someone looked at** (a manual edit, undo, a restore with an
+  ``expected_version``) report a real conflict instead: the person decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dynamic_prompt.core import keys as keymod
+from dynamic_prompt.core import modifier
+from dynamic_prompt.core.config import Settings
+from dynamic_prompt.core.errors import (
+    ConflictError,
+    DynamicPromptError,
+    PromptExistsError,
+    PromptNotFoundError,
+    VersionNotFoundError,
+)
+from dynamic_prompt.core.models import Edit, PromptState, WriteResult
+from dynamic_prompt.core.text import validate_text
+from dynamic_prompt.store import offload, scripts
+from dynamic_prompt.store.calls import ServerCalls
+from dynamic_prompt.store.commit import CommitRequest, CommitResult, Committer, CommitStatus
+from dynamic_prompt.store.reads import Reads
+from dynamic_prompt.store.sources import LoadedSource, read_source
+
+RETRY_DEADLINE = 30.0
+"""How long a derived write that keeps losing races tries again before giving up."""
+
+LEASE_AFTER = 2
+"""Lost races after which a writer takes the write lease, so it cannot starve."""
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What a derived write makes of the prompt as it is now."""
+
+    text: str
+    request: CommitRequest
+    """The commit to run (its text, expected version and lease are filled in per attempt)."""
+
+
+Derive = Callable[[PromptState], Awaitable[Derived]]
+
+
+class Writes:
+    """The store's writes, over the committer and the reads."""
+
+    def __init__(self, calls: ServerCalls, settings: Callable[[], Settings], committer: Committer, reads: Reads) -> None:
+        self._calls = calls
+        self._settings = settings
+        self._committer = committer
+        self._reads = reads
+        self._clear = calls.client.register_script(scripts.CLEAR)
+        self.retries = 0
+        """Lost races so far: derived writes that re-read and tried again."""
+
+    # -- loading ----------------------------------------------------------------------
+
+    async def load(self, name: str, source: str | LoadedSource, *, force: bool, user: str | None,
+                   kind: str) -> WriteResult:
+        """Load text from a file, URL or literal string; it becomes the active text and the backup."""
+        keymod.validate_name(name)
+        loaded = (
+            source
+            if isinstance(source, LoadedSource)
+            else await asyncio.to_thread(read_source, source, max_bytes=self._settings().max_bytes, kind=kind)
+        )
+        previous = await self._reads.state(name, with_backup=False)
+        if previous.exists and not force:
+            raise PromptExistsError(
+                f"Prompt {name!r} already exists (version {previous.version}); use force to replace it."
+            )
+        done = await self._committer.commit(name, CommitRequest(
+            loaded.text, "load", user=user, expected=previous.version if previous.exists else None,
+            old_text=previous.active, mode="load", force=force, set_backup=True, source=loaded.source,
+        ))
+        if done.status is CommitStatus.EXISTS:
+            raise PromptExistsError(
+                f"Prompt {name!r} was created meanwhile (version {done.version}); use force to replace it."
+            )
+        if done.status is CommitStatus.CONFLICT:
+            raise ConflictError(
+                f"Prompt {name!r} changed while loading (now version {done.version}); try again.",
+                expected_version=previous.version,
+                current_version=done.version,
+            )
+        changed = done.status is CommitStatus.OK
+        return WriteResult(
+            name, done.version, loaded.text, changed, done.entry if changed else None,
+            "" if changed else "The prompt already has this text.", warnings=done.warnings,
+        )
+
+    # -- derived writes: they try again against the newest version -----------------------
+
+    async def modify(self, name: str, instruction: str, *, user: str | None, dry_run: bool) -> WriteResult:
+        """Apply a plain-language instruction; a lost race re-reads and re-applies it."""
+        modifier.parse(instruction)  # a bad instruction fails before anything is read
+
+        async def derive(state: PromptState) -> Derived:
+            old = state.active or ""
+            new = (await offload.modify_text(old, instruction)).text
+            return Derived(new, CommitRequest(new, "modify", user=user, instruction=instruction.strip(),
+                                              old_text=old))
+
+        if dry_run:
+            state = await self._reads.require(name)
+            derived = await derive(state)
+            validate_text(derived.text, max_bytes=self._settings().max_bytes)
+            return WriteResult(name, state.version, derived.text, False, None, "dry run: nothing written",
+                               previous=state.active)
+        return await self._derived(name, derive)
+
+    async def preview(self, name: str, instruction: str) -> tuple[PromptState, str, tuple[Edit, ...]]:
+        """The prompt now, the text ``instruction`` makes of it, and its edits (nothing written)."""
+        state = await self._reads.require(name)
+        result = await offload.modify_text(state.active or "", instruction)
+        return state, result.text, result.edits
+
+    async def revert(self, name: str, *, user: str | None) -> WriteResult:
+        """Make the original (backup) text active again, as a new version."""
+
+        async def derive(state: PromptState) -> Derived:
+            if state.backup is None:
+                raise PromptNotFoundError(f"Prompt {name!r} has no original to revert to.")
+            return Derived(state.backup, CommitRequest(state.backup, "revert", user=user, old_text=state.active))
+
+        return await self._derived(name, derive, same="Already at the original; nothing to revert.")
+
+    async def restore(self, name: str, version: int, *, user: str | None,
+                      expected_version: int | None = None) -> WriteResult:
+        """Make version ``version``'s text active again, as a new version.
+
+        With ``expected_version`` it is a write from a version someone looked at: a
+        prompt changed meanwhile is a conflict. Without, it tries again until it lands.
+        """
+        text = await self._reads.version_text(name, version)
+        request = CommitRequest(text, "restore", user=user, metadata={"from_version": version},
+                                instruction=f"restore version {version}")
+        same = f"Version {version} is already the active text."
+        if expected_version is not None:
+            state = await self._reads.require(name)
+            if state.version != expected_version:
+                raise ConflictError(
+                    f"Prompt {name!r} is at version {state.version}, not {expected_version}.",
+                    expected_version=expected_version, current_version=state.version,
+                )
+            if text == state.active:
+                return WriteResult(name, state.version, text, False, None, same)
+            return await self._once(name, state, request)
+
+        async def derive(state: PromptState) -> Derived:
+            return Derived(text, request)
+
+        return await self._derived(name, derive, same=same)
+
+    async def _derived(self, name: str, derive: Derive, *, same: str = "") -> WriteResult:
+        """Read, derive, commit; on a lost race read again, after two losses under the lease."""
+        deadline = time.monotonic() + RETRY_DEADLINE
+        lease = ""
+        attempt = 0
+        try:
+            while True:
+                if attempt >= LEASE_AFTER and not lease:
+                    # Lost twice: queue for the lease, and read only once we hold it.
+                    lease = await self._committer.take_lease(name, deadline)
+                state = await self._reads.require(name)
+                derived = await derive(state)
+                if same and derived.text == state.active:
+                    return WriteResult(name, state.version, derived.text, False, None, same)
+                request = _with(derived.request, expected=state.version, lease=lease)
+                done = await self._committer.commit(name, request)
+                if done.status is CommitStatus.OK:
+                    lease = ""  # the commit released it
+                    return WriteResult(name, done.version, derived.text, True, done.entry,
+                                       previous=state.active, warnings=done.warnings)
+                if done.status is CommitStatus.NOCHANGE:
+                    return WriteResult(name, done.version, derived.text, False, None,
+                                       same or "Nothing to change: the text is the same.",
+                                       warnings=done.warnings)
+                if done.status is CommitStatus.MISSING:
+                    raise PromptNotFoundError(f"Prompt {name!r} was cleared meanwhile.")
+                if time.monotonic() > deadline:
+                    raise ConflictError(
+                        f"Prompt {name!r} kept changing for {RETRY_DEADLINE:.0f} s; nothing was written.",
+                        expected_version=state.version,
+                        current_version=done.version,
+                    )
+                attempt += 1
+                self.retries += 1
+                # Someone wrote first: back off a little, so retries spread out.
+                await asyncio.sleep(random.uniform(0, 0.001 * min(attempt, 10)))
+        finally:
+            if lease:
+                await self._committer.release_lease(name, lease)
+
+    # -- writes from a version someone looked at: a conflict is reported -----------------
+
+    async def set_active(self, name: str, text: str, *, expected_version: int | None, user: str | None,
+                         action: str, instruction: str) -> WriteResult:
+        """Save text written by hand, if the prompt is still at ``expected_version``."""
+        state = await self._reads.state(name, with_backup=False)
+        done = await self._committer.commit(name, CommitRequest(
+            text, action, user=user, expected=expected_version, instruction=instruction, old_text=state.active,
+            mode="load" if not state.exists else "write", force=True, set_backup=not state.exists,
+        ))
+        return self._result(name, done, text, expected_version)
+
+    async def undo(self, name: str, *, user: str | None) -> WriteResult:
+        """Return to the text before the last change (the previous kept version)."""
+        state = await self._reads.require(name)
+        older = [v for v in await self._reads.versions(name) if v < state.version]
+        if not older:
+            raise VersionNotFoundError(f"Prompt {name!r} has no earlier version to go back to.")
+        text = await self._reads.version_text(name, older[0])
+        return await self._once(name, state, CommitRequest(
+            text, "undo", user=user, metadata={"from_version": older[0]},
+            instruction=f"undo to version {older[0]}",
+        ))
+
+    async def _once(self, name: str, state: PromptState, request: CommitRequest) -> WriteResult:
+        done = await self._committer.commit(name, _with(request, expected=state.version, old_text=state.active))
+        return self._result(name, done, request.text, state.version)
+
+    @staticmethod
+    def _result(name: str, done: CommitResult, text: str, expected: int | None) -> WriteResult:
+        if done.status is CommitStatus.OK:
+            return WriteResult(name, done.version, text, True, done.entry, warnings=done.warnings)
+        if done.status is CommitStatus.NOCHANGE:
+            return WriteResult(name, done.version, text, False, None, "Nothing to change: the text is the same.",
+                               warnings=done.warnings)
+        if done.status is CommitStatus.MISSING:
+            raise PromptNotFoundError(f"There is no prompt named {name!r}.")
+        raise ConflictError(
+            f"Prompt {name!r} is at version {done.version}, not {expected}: someone changed it meanwhile.",
+            expected_version=expected or 0,
+            current_version=done.version,
+        )
+
+    # -- clearing -----------------------------------------------------------------------
+
+    async def clear(self, name: str) -> bool:
+        """Delete the prompt with its original, versions and changelog; True if anything was there."""
+        k = keymod.keys_for(name)
+        deleted = await self._calls(
+            lambda: self._clear(keys=list(k.all()), args=[keymod.CHANGE_CHANNEL, name]), prompt=name
+        )
+        self._committer.forget(name)
+        # After the delete, and never an error: the index is a hint (the listing skips a
+        # name without text), and an error here would follow a delete that happened.
+        with contextlib.suppress(DynamicPromptError):
+            await self._calls(lambda: self._calls.client.srem(keymod.INDEX_KEY, name), key=keymod.INDEX_KEY)
+        return int(deleted) > 0
+
+
+def _with(request: CommitRequest, **changes: Any) -> CommitRequest:
+    from dataclasses import replace
+
+    return replace(request, **changes)
