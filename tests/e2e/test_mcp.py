@@ -481,7 +481,7 @@ async def test_embedded_server_notice_stays_off_stdout(redis_sync: redis.Redis, 
             health = await ok(s, "health_check")
             assert health.structured_content is not None and health.structured_content["origin"] == "embedded"
         errlog.seek(0)
-        assert "Started the embedded server at redis://" in errlog.read()
+        assert "Started the embedded server at unix://" in errlog.read()
         assert inbox.errors == []  # stdout carried only JSON-RPC
     finally:
         embedded.stop(data_dir)
