@@ -478,16 +478,12 @@ def test_50mb_sparse_file_is_rejected_from_its_size(
     path = tmp_path / "huge.md"
     with open(path, "wb") as handle:
         handle.truncate(50 * 1024 * 1024)
-    opened: list[str] = []
-    real_open = open
-    monkeypatch.setattr(
-        sources, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k), raising=False
-    )
-    start = time.monotonic()
+    reads: list[int] = []
+    real_read = sources._read_fd
+    monkeypatch.setattr(sources, "_read_fd", lambda fd, limit: reads.append(limit) or real_read(fd, limit))
     with pytest.raises(SourceError) as excinfo:
         read_source(str(path))
-    assert time.monotonic() - start < 0.5
-    assert opened == []  # refused from st_size, not a byte read
+    assert reads == []  # refused from st_size, not a byte read
     assert one_line_error(excinfo) == (
         f"File {path} is 50.0 MiB (52,428,800 bytes), over the 4.0 MiB (4,194,304 bytes) limit."
     )
@@ -513,17 +509,20 @@ def test_device_is_read_bounded() -> None:
 def test_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "locked.md"
     path.write_text(PROMPT, encoding="utf-8")
-    if os.geteuid() != 0:  # root reads anything: simulate the error instead
-        path.chmod(0)
-    else:
-
-        def denied(*args: object, **kwargs: object) -> None:
-            raise PermissionError(13, "Permission denied", str(path))
-
-        monkeypatch.setattr(sources, "open", denied, raising=False)
+    path.chmod(0)
     try:
-        with pytest.raises(SourceError) as excinfo:
-            read_source(str(path))
+        with monkeypatch.context() as patch:
+            if os.geteuid() == 0:  # root opens anything: simulate the kernel's refusal instead
+                real_open = os.open
+
+                def denied(name: object, *args: object, **kwargs: object) -> int:
+                    if name == str(path):
+                        raise PermissionError(13, "Permission denied", str(path))
+                    return real_open(name, *args, **kwargs)  # type: ignore[arg-type]
+
+                patch.setattr(sources.os, "open", denied)
+            with pytest.raises(SourceError) as excinfo:
+                read_source(str(path))
         assert one_line_error(excinfo) == f"Permission denied: {path}"
     finally:
         path.chmod(0o600)
@@ -619,32 +618,50 @@ def test_decode_bytes() -> None:
 # -- SourcePolicy: what the MCP server may read on a model's behalf ---------------------------------
 
 
-def test_policy_admits_text_and_resolves_files_to_what_it_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dynamic_prompt.store.sources import SourcePolicy, source_kind
+def test_policy_admits_text_and_judges_paths_by_their_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dynamic_prompt.store.sources import SourcePolicy, SourceRefusedError, source_kind
 
     (tmp_path / "a.md").write_text("A\n", "utf-8")
     monkeypatch.chdir(tmp_path)
     policy = SourcePolicy(file_roots=(str(tmp_path),))
     assert policy.admit("just some words") == ("just some words", "text")
-    assert policy.admit("a.md") == (str((tmp_path / "a.md").resolve()), "file")
+    assert policy.admit("a.md") == (str(tmp_path / "a.md"), "file")
     assert policy.admit("a.md", "text") == ("a.md", "text")  # forced text is never a file
     assert source_kind("https://example.com/x") == "url"
-    with pytest.raises(SourceError, match="outside the folders"):
+    with pytest.raises(SourceRefusedError, match="outside the folders"):
         SourcePolicy(file_roots=(str(tmp_path / "sub"),)).admit("a.md")
     # A sibling whose name merely starts with the root's name is outside it.
     (tmp_path.parent / f"{tmp_path.name}-evil.md").write_text("x", "utf-8")
-    with pytest.raises(SourceError, match="outside the folders"):
+    with pytest.raises(SourceRefusedError, match="outside the folders"):
         policy.admit(str(tmp_path.parent / f"{tmp_path.name}-evil.md"))
+    # Inside the folder, a missing file is admitted by its text; reading it says it is missing.
+    assert policy.admit("./missing.md") == (str(tmp_path / "missing.md"), "file")
     with pytest.raises(SourceError, match="No such file"):
-        policy.admit("./missing.md")
-    assert SourcePolicy().admit(str(tmp_path / "a.md"))[1] == "file"  # the default reads any file
+        read_source("./missing.md", policy=policy)
+    assert read_source("a.md", policy=policy) == LoadedSource("A\n", f"file:{tmp_path / 'a.md'}")
     # Outside the roots, a file that exists and one that does not get the same refusal,
     # so a model cannot probe the disk; URLs are not paths.
     inner = SourcePolicy(file_roots=(str(tmp_path / "sub"),), urls=True)
     for probe in (str(tmp_path / "a.md"), str(tmp_path / "nope.md"), "/etc/passwd", "/etc/no-such-file"):
-        with pytest.raises(SourceError, match="outside the folders"):
+        with pytest.raises(SourceRefusedError, match="outside the folders") as excinfo:
             inner.admit(probe)
+        assert excinfo.value.remedy is sources.Remedy.FILES
     assert inner.admit("https://example.com/p.md") == ("https://example.com/p.md", "url")
-    for probe in ("/etc/passwd", "/etc/no-such-file", "./x.md"):
-        with pytest.raises(SourceError, match="does not read files"):
-            SourcePolicy(files=False).admit(probe)
+    for probe in ("/etc/passwd", "/etc/no-such-file", "./x.md", "~/x.md"):
+        with pytest.raises(SourceRefusedError, match="does not read files"):
+            SourcePolicy().admit(probe)
+    with pytest.raises(SourceRefusedError, match="does not fetch URLs") as excinfo:
+        SourcePolicy().admit("https://example.com/p.md")
+    assert excinfo.value.remedy is sources.Remedy.URLS
+
+
+def test_default_policy_reads_only_text_and_the_keyboard_reads_anything(tmp_path: Path) -> None:
+    from dynamic_prompt.store.sources import SourcePolicy
+
+    (tmp_path / "a.md").write_text("A\n", "utf-8")
+    assert SourcePolicy() == SourcePolicy(file_roots=(), any_file=False, urls=False, private_urls=False)
+    assert not SourcePolicy().reads_files and not SourcePolicy().fetches_urls
+    assert SourcePolicy(private_urls=True).fetches_urls  # private addresses imply URLs
+    keyboard = SourcePolicy.unrestricted()
+    assert keyboard.admit(str(tmp_path / "a.md")) == (str(tmp_path / "a.md"), "file")
+    assert read_source(str(tmp_path / "a.md")) == read_source(str(tmp_path / "a.md"), policy=keyboard)

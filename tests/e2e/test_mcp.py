@@ -8,9 +8,11 @@ lands in Redis with a plain redis-py client, the way ``redis-cli`` would.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,6 +28,10 @@ from mcp import Client, ClientSession, StdioServerParameters, types  # noqa: E40
 from mcp.client.stdio import stdio_client  # noqa: E402
 from mcp.client.subscriptions import ResourceUpdated  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
+
+from tests.support.servers import stop_process  # noqa: E402
+from tests.support.web import PROMPT as WEB_PROMPT  # noqa: E402
+from tests.support.web import Drip, Site  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")  # resources/subscribe is handshake-era
 
@@ -168,6 +174,10 @@ async def test_initialize_and_tool_schemas(server_url: str, redis_sync: redis.Re
     assert set(modify["properties"]) == {"instruction", "user_id", "dry_run", "name"}
     assert "yes, delete NAME" in tools["clear_prompts"].input_schema["properties"]["confirm"]["description"]
     assert tools["load_prompt"].input_schema["required"] == ["source"]
+    # A model learns up front what this server reads, and what the operator could allow.
+    load = tools["load_prompt"].description or ""
+    assert "reads no files" in load and "--files-under DIR" in load
+    assert "fetches no URLs" in load and "--allow-urls" in load
     assert tools["get_history"].input_schema["properties"]["limit"] == {
         "default": 10, "description": "How many entries to return, newest first.",
         "maximum": 1000, "minimum": 1, "type": "integer",
@@ -187,7 +197,7 @@ async def test_every_tool_round_trip(
 ) -> None:
     prompt_file = tmp_path / "assistant.md"
     prompt_file.write_text(PROMPT, "utf-8")
-    async with connect(server_url, errlog) as (s, _):
+    async with connect(server_url, errlog, "--files-under", str(tmp_path)) as (s, _):
         assert "No prompts are stored yet" in text(await ok(s, "list_prompts"))
 
         loaded = await ok(s, "load_prompt", source=str(prompt_file))
@@ -263,7 +273,7 @@ async def test_every_tool_round_trip(
 
 
 async def test_errors_are_one_line_tool_errors(server_url: str, redis_sync: redis.Redis, errlog: TextIO) -> None:
-    async with connect(server_url, errlog) as (s, _):
+    async with connect(server_url, errlog, "--files-under", str(ROOT)) as (s, _):
         assert "Bad prompt name" in await error(s, "get_active_prompt", name="bad name!")
         assert "limit is 64" in await error(s, "get_history", name="x" * 65)
         assert await error(s, "get_active_prompt", name="ghost") == (
@@ -321,6 +331,137 @@ async def test_operator_limits_which_files_and_urls_load_prompt_reads(
         # Forcing the file reading by kind is refused the same way.
         assert "does not read files" in await error(s, "load_prompt", source=str(secret), kind="file", force=True)
     assert redis_sync.get("prompt:active") == "Inside the allowed folder.\n"
+
+
+@pytest.fixture
+def site() -> Any:
+    """A real HTTP server on 127.0.0.1 answering every path with a prompt (it counts requests)."""
+    with Site("127.0.0.1") as running:
+        yield running
+
+
+async def test_by_default_no_file_is_read_and_no_url_fetched(
+    server_url: str, redis_sync: redis.Redis, errlog: TextIO, site: Site
+) -> None:
+    async with connect(server_url, errlog) as (s, _):
+        message = await error(s, "load_prompt", source="/etc/shadow")
+        assert message.startswith("This server does not read files;") and "--files-under DIR" in message
+        assert "does not read files" in await error(s, "load_prompt", source="/etc/shadow", kind="file")
+        for url in (site.url(), site.url(host="0x7f000001")):  # 0x7f000001 is 127.0.0.1
+            message = await error(s, "load_prompt", source=url)
+            assert message.startswith("This server does not fetch URLs;") and "--allow-urls" in message
+        assert redis_sync.keys("*") == []  # the refusals wrote nothing
+        await ok(s, "load_prompt", source="Plain text still loads.\n", name="texty")
+    assert site.hits == []
+    assert redis_sync.get("prompt:{texty}:active") == "Plain text still loads.\n"
+
+
+async def test_allow_urls_still_refuses_loopback_and_allow_private_urls_fetches_it(
+    server_url: str, redis_sync: redis.Redis, errlog: TextIO, site: Site
+) -> None:
+    urls = (site.url("/p.md"), site.url("/p.md", host="0x7f000001"))
+    async with connect(server_url, errlog, "--allow-urls") as (s, _):
+        for url in urls:
+            message = await error(s, "load_prompt", source=url)
+            assert message.startswith(f"{url} leads to 127.0.0.1, a loopback address,"), message
+            assert "--allow-private-urls" in message
+    assert site.hits == [] and redis_sync.keys("*") == []
+    async with connect(server_url, errlog, "--allow-private-urls") as (s, _):
+        for number, url in enumerate(urls):
+            await ok(s, "load_prompt", source=url, name=f"web{number}")
+            assert redis_sync.get(f"prompt:{{web{number}}}:active") == WEB_PROMPT
+    assert site.hits == ["/p.md", "/p.md"]
+
+
+async def test_the_config_file_mcp_table_allows_and_flags_win(
+    server_url: str, redis_sync: redis.Redis, errlog: TextIO, site: Site, tmp_path: Path
+) -> None:
+    allowed = tmp_path / "prompts"
+    allowed.mkdir()
+    (allowed / "ok.md").write_text("From the configured folder.\n", "utf-8")
+    Path(os.environ["DPROMPT_CONFIG"]).write_text(
+        f'[mcp]\nfiles_under = ["{allowed}"]\nallow_urls = true\nallow_private_urls = true\n', "utf-8"
+    )
+    async with connect(server_url, errlog) as (s, _):
+        await ok(s, "load_prompt", source=str(allowed / "ok.md"), name="file")
+        await ok(s, "load_prompt", source=site.url("/p.md"), name="web")
+        assert "outside the folders" in await error(s, "load_prompt", source=str(tmp_path / "x.md"))
+    assert redis_sync.get("prompt:{file}:active") == "From the configured folder.\n"
+    assert redis_sync.get("prompt:{web}:active") == WEB_PROMPT
+    async with connect(server_url, errlog, "--no-urls", "--no-files") as (s, _):
+        assert "does not fetch URLs" in await error(s, "load_prompt", source=site.url("/p.md"), name="web", force=True)
+        assert "does not read files" in await error(s, "load_prompt", source=str(allowed / "ok.md"), name="f2")
+    async with connect(server_url, errlog, "--allow-urls") as (s, _):  # the file's private addresses still apply
+        await ok(s, "load_prompt", source=site.url("/p.md"), name="web2")
+    assert site.hits == ["/p.md", "/p.md"]
+
+
+def test_bad_mcp_table_is_one_line(server_url: str, tmp_path: Path) -> None:
+    Path(os.environ["DPROMPT_CONFIG"]).write_text('[mcp]\nallow_urls = "yes"\n', "utf-8")
+    env = {**os.environ, **server_params(None).env}  # type: ignore[dict-item]
+    proc = subprocess.run([sys.executable, "-m", "dynamic_prompt.cli", "--redis-url", server_url, "mcp"],
+                          env=env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == f"error: {os.environ['DPROMPT_CONFIG']}: [mcp] allow_urls must be true or false.\n"
+
+
+async def test_files_under_checks_what_is_opened(
+    server_url: str, redis_sync: redis.Redis, errlog: TextIO, tmp_path: Path
+) -> None:
+    allowed = tmp_path / "prompts"
+    allowed.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a b.txt").write_text("Outside, with a space.\n", "utf-8")
+    (outside / "secret.md").write_text("Outside: must never be read.\n", "utf-8")
+    os.link(outside / "secret.md", allowed / "hard.md")
+    os.mkfifo(allowed / "pipe.md")
+    async with connect(server_url, errlog, "--files-under", str(allowed)) as (s, _):
+        # A path with a space: the same refusal whether it exists or not (no probing the disk).
+        there = await error(s, "load_prompt", source=str(outside / "a b.txt"))
+        not_there = await error(s, "load_prompt", source=str(outside / "c d.txt"))
+        assert there.replace("a b.txt", "X") == not_there.replace("c d.txt", "X")
+        assert "outside the folders this server may read" in there and "--files-under DIR" in there
+        assert "hard links" in await error(s, "load_prompt", source=str(allowed / "hard.md"))
+        with anyio.fail_after(10):  # a FIFO with no writer must not hang the call
+            assert "not a regular file" in await error(s, "load_prompt", source=str(allowed / "pipe.md"))
+    assert redis_sync.keys("*") == []
+
+
+def _rpc(proc: subprocess.Popen[bytes], message: dict[str, Any]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(message).encode() + b"\n")
+    proc.stdin.flush()
+
+
+@pytest.mark.timeout(60)
+def test_the_server_exits_when_stdin_closes_during_a_dripping_fetch(server_url: str, tmp_path: Path) -> None:
+    from mcp_types.version import LATEST_HANDSHAKE_VERSION
+
+    params = server_params(server_url, "--allow-private-urls")
+    with Drip(opening=b"H", byte=b"T", interval=2.0) as drip, open(tmp_path / "err.log", "wb") as err:
+        proc = subprocess.Popen([params.command, *params.args], env=params.env, cwd=params.cwd,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+        try:
+            _rpc(proc, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": LATEST_HANDSHAKE_VERSION, "capabilities": {},
+                "clientInfo": {"name": "test", "version": "0"}}})  # fmt: skip
+            assert proc.stdout is not None and b'"id":1' in proc.stdout.readline()
+            _rpc(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+            _rpc(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                        "params": {"name": "load_prompt", "arguments": {"source": drip.url()}}})  # fmt: skip
+            assert drip.connected.wait(15), "the server never started the fetch"
+            assert proc.stdin is not None
+            proc.stdin.close()  # the client goes away in the middle of the fetch
+            start = time.monotonic()
+            try:
+                code = proc.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                code = None
+            assert code is not None, "the server was still running 8 s after stdin closed"
+            assert time.monotonic() - start < 8
+        finally:
+            stop_process(proc)
 
 
 async def test_resources_list_and_read(server_url: str, redis_sync: redis.Redis, errlog: TextIO) -> None:
@@ -481,7 +622,7 @@ async def test_embedded_server_notice_stays_off_stdout(redis_sync: redis.Redis, 
             health = await ok(s, "health_check")
             assert health.structured_content is not None and health.structured_content["origin"] == "embedded"
         errlog.seek(0)
-        assert "Started the embedded server at unix://" in errlog.read()
+        assert "Started the embedded server at unix://" in errlog.read()  # its own socket, no TCP
         assert inbox.errors == []  # stdout carried only JSON-RPC
     finally:
         embedded.stop(data_dir)

@@ -436,20 +436,31 @@ def _save_rescue(name: str, text: str) -> str:
 @main_group.command()
 @click.option("--files-under", "file_roots", multiple=True, metavar="DIR",
               type=click.Path(exists=True, file_okay=False, resolve_path=True),
-              help="load_prompt reads files only inside DIR (repeatable). Default: any readable file.")
-@click.option("--no-files", is_flag=True, help="load_prompt reads no files (text and URLs only).")
-@click.option("--no-urls", is_flag=True, help="load_prompt fetches no URLs.")
+              help="load_prompt reads plain files inside DIR (repeatable). Default: no files.")
+@click.option("--allow-urls", is_flag=True,
+              help="load_prompt fetches http(s) URLs of public addresses. Default: no URLs.")
+@click.option("--allow-private-urls", is_flag=True,
+              help="load_prompt fetches loopback, private and link-local addresses too (implies --allow-urls).")
+@click.option("--no-files", is_flag=True, help="load_prompt reads no files, whatever the config file says.")
+@click.option("--no-urls", is_flag=True, help="load_prompt fetches no URLs, whatever the config file says.")
 @pass_ctx
-def mcp(ctx: Context, file_roots: tuple[str, ...], no_files: bool, no_urls: bool) -> None:
-    """Run an MCP server on stdio (tools, prompt:// resources, prompts) for Claude, Cursor, ..."""
+def mcp(ctx: Context, file_roots: tuple[str, ...], allow_urls: bool, allow_private_urls: bool,
+        no_files: bool, no_urls: bool) -> None:
+    """Run an MCP server on stdio (tools, prompt:// resources, prompts) for Claude, Cursor, ...
+
+    load_prompt reads only literal text unless these options (or the config
+    file's [mcp] table: files_under, allow_urls, allow_private_urls) allow more.
+    """
     from dynamic_prompt import (
         mcp_server,  # the 'mcp' SDK itself loads only inside serve()
     )
-    from dynamic_prompt.store.sources import SourcePolicy
+    from dynamic_prompt.core.config import config_path, read_config_file
+    from dynamic_prompt.mcp_server.policy import McpFlags, build_policy, policy_from_table
 
-    if no_files and file_roots:
-        fail("--no-files and --files-under contradict each other; give one.")
-    policy = SourcePolicy(files=not no_files, file_roots=file_roots, urls=not no_urls)
+    flags = McpFlags(files_under=file_roots, no_files=no_files, allow_urls=allow_urls,
+                     allow_private_urls=allow_private_urls, no_urls=no_urls)
+    path = config_path()
+    policy = build_policy(flags, policy_from_table(read_config_file(path), path))
     # Check the extra before resolving the server, so a missing SDK never starts one.
     mcp_server.require_sdk()
     # stdout is the protocol from here on: Context.target announces a started

@@ -91,7 +91,8 @@ def serve(target: ServerTarget, settings: Settings, policy: SourcePolicy | None 
         target: the Redis server holding the prompts (already resolved; an
             embedded server was started, and announced on stderr, if needed).
         settings: retention, size limit and the default author of changes.
-        policy: which files and URLs ``load_prompt`` may read (default: any).
+        policy: which files and URLs ``load_prompt`` may read (default: none,
+            only literal text; see :mod:`dynamic_prompt.mcp_server.policy`).
     """
     require_sdk()
     configure_logging()

@@ -33,6 +33,7 @@ from dynamic_prompt.mcp_server.common import (
     iso,
     prompt_uri,
 )
+from dynamic_prompt.mcp_server.reading import read_for_model
 
 
 def _size(text: str) -> int:
@@ -66,10 +67,10 @@ async def list_prompts(ctx: ToolContext, _: NoArgs) -> ToolOutput:
 
 
 async def load_prompt(ctx: ToolContext, a: LoadArgs) -> ToolOutput:
-    """Load from a file, URL or literal text; refuses to replace unless ``force``."""
+    """Load from a file, URL or literal text (as the operator's policy allows); refuses to replace unless ``force``."""
     name = validate_name(a.name)
-    source, kind = ctx.policy.admit(a.source, a.kind)
-    result = await ctx.store.load(name, source, force=a.force, user=a.user_id, kind=kind)
+    loaded = await read_for_model(ctx, a.source, a.kind)
+    result = await ctx.store.load(name, loaded, force=a.force, user=a.user_id)
     recorded = (result.entry.metadata.get("source") if result.entry else None) or None
     data = {
         "name": name,

@@ -34,6 +34,7 @@ from dynamic_prompt.core.models import PromptSummary
 from dynamic_prompt.live.feed import ChangeFeed
 from dynamic_prompt.mcp_server.common import URI_SCHEME, ToolContext, iso, prompt_uri
 from dynamic_prompt.mcp_server.notify import ChangeNotifier
+from dynamic_prompt.mcp_server.policy import describe
 from dynamic_prompt.mcp_server.tools import call_tool, list_tools
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
@@ -120,7 +121,7 @@ def _describe(p: PromptSummary) -> str:
 
 
 async def _list_tools(ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-    return types.ListToolsResult(tools=list_tools())
+    return types.ListToolsResult(tools=list_tools(ctx.lifespan_context.tools.policy))
 
 
 async def _call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
@@ -267,5 +268,6 @@ async def run_stdio(target: ServerTarget, settings: Settings, policy: SourcePoli
         NotificationOptions(prompts_changed=True, resources_changed=True)
     )
     log.info("serving the prompts on %s over stdio", target.display)
+    log.info("load_prompt: %s", describe(policy))
     async with stdio_server() as (read_stream, write_stream):
         await server.run(read_stream, write_stream, options)

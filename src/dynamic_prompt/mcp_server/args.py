@@ -59,15 +59,17 @@ class LoadArgs(Args):
     source: str = Field(
         min_length=1,
         description=(
-            "Where the prompt comes from: a file path on the server's machine, an http(s):// URL, "
-            "or the prompt text itself."
+            "Where the prompt comes from: the prompt text itself, a file path on the server's machine "
+            "(only inside the folders the operator allowed), or an http(s):// URL (only if the operator "
+            "allowed URLs); the load_prompt description says what this server allows."
         ),
     )
     force: bool = Field(False, description="Replace the prompt if it already exists (the old text stays a version).")
     kind: Literal["auto", "file", "url", "text"] = Field(
         "auto",
         description=(
-            "How to read 'source'. 'auto' decides: a single http(s) URL is fetched, an existing path is read, "
+            "How to read 'source'. 'auto' decides: a single http(s) URL is fetched; a single line that looks "
+            "like a path (starts with /, ~, ./ or ../, or contains a path separator) is read as a file; "
             "anything else is the text itself. 'text' forces the text reading (for a one-line prompt that "
             "looks like a path)."
         ),

@@ -41,7 +41,7 @@ class ToolContext:
     target: ServerTarget
     feed_mode: Callable[[], str] = lambda: "unknown"
     policy: SourcePolicy = SourcePolicy()
-    """Which files and URLs load_prompt may read."""
+    """Which files and URLs load_prompt may read (by default: none, only literal text)."""
 
 
 @dataclass(frozen=True)

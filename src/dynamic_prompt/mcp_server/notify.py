@@ -60,7 +60,7 @@ class ChangeNotifier:
     def __init__(self, store: PromptStore, bus: InMemorySubscriptionBus) -> None:
         self.store = store
         self.bus = bus
-        self.mode = MODE_DISCONNECTED
+        self.mode: str = MODE_DISCONNECTED
         """The feed's mode (notifications / channel / polling / disconnected), for health_check."""
         self.subscriptions: set[str] = set()
         """Handshake-era ``resources/subscribe`` URIs of the connected client."""

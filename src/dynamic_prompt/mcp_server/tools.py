@@ -36,6 +36,8 @@ from dynamic_prompt.mcp_server.args import (
     input_schema,
 )
 from dynamic_prompt.mcp_server.common import ToolContext, ToolOutput
+from dynamic_prompt.mcp_server.policy import describe
+from dynamic_prompt.store.sources import SourcePolicy
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +55,28 @@ class ToolSpec:
     destructive: bool = False
     idempotent: bool = False
     open_world: bool = False
+    reads_sources: bool = False
+    """Reads files or URLs as the operator's policy allows: its description says what that is."""
     schema: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "schema", input_schema(self.args))
 
-    def to_mcp(self) -> types.Tool:
-        """The ``tools/list`` entry."""
+    def to_mcp(self, policy: SourcePolicy) -> types.Tool:
+        """The ``tools/list`` entry, for a server that reads sources under ``policy``."""
+        description = f"{self.description} {describe(policy)}" if self.reads_sources else self.description
         return types.Tool(
             name=self.name,
             title=self.title,
-            description=self.description,
+            description=description,
             input_schema=self.schema,
             annotations=types.ToolAnnotations(
                 title=self.title,
                 read_only_hint=self.read_only,
                 destructive_hint=self.destructive,
                 idempotent_hint=self.idempotent,
-                open_world_hint=self.open_world,
+                # Out into the world only where URLs may be fetched.
+                open_world_hint=self.open_world and (not self.reads_sources or policy.fetches_urls),
             ),
         )
 
@@ -92,13 +98,15 @@ TOOLS: dict[str, ToolSpec] = {
         ToolSpec(
             "load_prompt",
             "Load a prompt",
-            "Load a system prompt from a file path, an http(s) URL or literal text. It becomes the prompt's "
+            "Load a system prompt from literal text, a file path or an http(s) URL, as far as the operator "
+            "allows files and URLs (a refusal names what the operator could allow). It becomes the prompt's "
             "active text and its original (what revert_prompt returns to). An existing prompt is only "
             "replaced with force=true, and the replaced text stays restorable as a version.",
             LoadArgs,
             actions.load_prompt,
             idempotent=True,
             open_world=True,
+            reads_sources=True,
         ),
         ToolSpec(
             "get_active_prompt",
@@ -191,9 +199,9 @@ TOOLS: dict[str, ToolSpec] = {
 }
 
 
-def list_tools() -> list[types.Tool]:
-    """Every tool, as ``tools/list`` returns them."""
-    return [spec.to_mcp() for spec in TOOLS.values()]
+def list_tools(policy: SourcePolicy) -> list[types.Tool]:
+    """Every tool, as ``tools/list`` returns them on a server reading sources under ``policy``."""
+    return [spec.to_mcp(policy) for spec in TOOLS.values()]
 
 
 def _argument_error(tool: str, exc: ValidationError) -> str:
