@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dynamic_prompt.core.errors import DynamicPromptError, InvalidTextError, SourceError
-from dynamic_prompt.store import sources
+from dynamic_prompt.store import source_file, sources
 from dynamic_prompt.store.sources import (
     DEFAULT_MAX_BYTES,
     LoadedSource,
@@ -479,8 +479,8 @@ def test_50mb_sparse_file_is_rejected_from_its_size(
     with open(path, "wb") as handle:
         handle.truncate(50 * 1024 * 1024)
     reads: list[int] = []
-    real_read = sources._read_fd
-    monkeypatch.setattr(sources, "_read_fd", lambda fd, limit: reads.append(limit) or real_read(fd, limit))
+    real_read = source_file._read_fd
+    monkeypatch.setattr(source_file, "_read_fd", lambda fd, limit: reads.append(limit) or real_read(fd, limit))
     with pytest.raises(SourceError) as excinfo:
         read_source(str(path))
     assert reads == []  # refused from st_size, not a byte read
@@ -520,7 +520,7 @@ def test_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
                         raise PermissionError(13, "Permission denied", str(path))
                     return real_open(name, *args, **kwargs)  # type: ignore[arg-type]
 
-                patch.setattr(sources.os, "open", denied)
+                patch.setattr(source_file.os, "open", denied)
             with pytest.raises(SourceError) as excinfo:
                 read_source(str(path))
         assert one_line_error(excinfo) == f"Permission denied: {path}"
@@ -619,7 +619,11 @@ def test_decode_bytes() -> None:
 
 
 def test_policy_admits_text_and_judges_paths_by_their_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dynamic_prompt.store.sources import SourcePolicy, SourceRefusedError, source_kind
+    from dynamic_prompt.store.sources import (
+        SourcePolicy,
+        SourceRefusedError,
+        source_kind,
+    )
 
     (tmp_path / "a.md").write_text("A\n", "utf-8")
     monkeypatch.chdir(tmp_path)

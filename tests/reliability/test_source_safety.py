@@ -32,7 +32,7 @@ import redis
 import trustme
 
 from dynamic_prompt.core.errors import DynamicPromptError, SourceError
-from dynamic_prompt.store import sources
+from dynamic_prompt.store import source_file, sources
 from dynamic_prompt.store.sources import SourcePolicy, read_source
 from tests.support.web import PROMPT, Drip, Site
 
@@ -336,7 +336,7 @@ def test_a_directory_swapped_for_a_symlink_after_the_check_is_refused(
         os.symlink(outside, allowed / "sub")
         swapped.append(path)
 
-    monkeypatch.setattr(sources, "_seam_between_check_and_open", swap, raising=False)
+    monkeypatch.setattr(source_file, "_seam_between_check_and_open", swap, raising=False)
     policy = SourcePolicy(file_roots=(str(allowed),))
     message = refused_by_policy(lambda: read_source(str(allowed / "sub" / "p.md"), policy=policy))
     assert swapped == [str(allowed / "sub" / "p.md")]
@@ -355,7 +355,7 @@ def test_a_file_swapped_for_a_symlink_after_the_check_is_refused(
         target.unlink()
         target.symlink_to(outside / "p.md")
 
-    monkeypatch.setattr(sources, "_seam_between_check_and_open", swap, raising=False)
+    monkeypatch.setattr(source_file, "_seam_between_check_and_open", swap, raising=False)
     message = refused_by_policy(lambda: read_source(str(target), policy=SourcePolicy(file_roots=(str(allowed),))))
     assert message == f"{target} is a symbolic link; this server reads only plain files inside its folders."
 

@@ -33,6 +33,7 @@ from typing import Any
 import platformdirs
 
 from dynamic_prompt.core.errors import ConfigError
+from dynamic_prompt.core.text import DEFAULT_MAX_BYTES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,7 +46,6 @@ DEFAULT_CHANGELOG_CAP = 100
 """The gem trims its changelog to 100 entries; we keep the same default."""
 
 DEFAULT_VERSION_RETENTION = 200
-DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 
 
 def config_path() -> Path:

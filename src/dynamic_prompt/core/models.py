@@ -11,6 +11,18 @@ _INT_LIMIT = 10**18
 
 
 @dataclass(frozen=True, slots=True)
+class LoadedSource:
+    """Text read from a source, and what to record as its origin.
+
+    ``source`` is ``"file:/abs/path"``, the URL without any user:password
+    (and with secret query parameters masked), or ``"text"``.
+    """
+
+    text: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Edit:
     """One structured change an instruction turns into, before it is applied.
 

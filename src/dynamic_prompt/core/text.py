@@ -1,6 +1,7 @@
 """Checks and measures of text about to be stored (pure).
 
-One definition of each: what a storable prompt is (:func:`validate_text`), what an
+One definition of each: what a storable prompt is (:func:`validate_text`), how
+bytes from a file or URL become text (:func:`decode_bytes`), what an
 author name may be (:func:`validate_author`), how many lines a text has
 (:func:`line_count`, the diff's own reading), and how a size reads for a person.
 """
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import unicodedata
 
-from dynamic_prompt.core.errors import InvalidTextError
+from dynamic_prompt.core.errors import InvalidTextError, SourceError
 
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 """The largest prompt accepted by default (UTF-8 bytes)."""
 
 MAX_AUTHOR_CHARS = 100
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\xff\xfe", b"\xfe\xff")
 
 
 def human_size(n: int) -> str:
@@ -53,6 +57,38 @@ def validate_text(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str = 
     if nul >= 0:
         raise InvalidTextError(
             f"{what} contains a NUL character (at character {nul}); prompts must be plain text."
+        )
+    return text
+
+
+def decode_bytes(data: bytes, *, what: str, max_bytes: int) -> str:
+    """Decode ``data`` as strict UTF-8 text (a UTF-8 BOM is dropped).
+
+    Raises SourceError naming ``what`` when ``data`` is over ``max_bytes``, is
+    UTF-16/32, holds binary data (a NUL byte) or is not valid UTF-8, giving
+    the byte offset of the first offending byte. Emptiness is not checked
+    here: :func:`validate_text` does that for every source alike.
+    """
+    if len(data) > max_bytes:
+        raise SourceError(f"{what} is over the {human_size(max_bytes)} limit.")
+    if data.startswith(_UTF16_32_BOMS):
+        raise SourceError(f"{what} is UTF-16 or UTF-32 text; save it as UTF-8.")
+    offset = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
+    body = bytes(data[offset:])
+    nul = body.find(b"\x00")
+    try:
+        text = body.decode("utf-8")
+        bad = -1
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    if nul >= 0:
+        # A NUL byte means binary; report whichever bad byte comes first.
+        first = nul if bad < 0 else min(nul, bad)
+        raise SourceError(f"{what} is not UTF-8 text (binary data at byte {first + offset}).")
+    if bad >= 0:
+        raise SourceError(
+            f"{what} is not UTF-8 text (byte 0x{body[bad]:02X} at byte {bad + offset} "
+            "is not valid UTF-8; save it as UTF-8)."
         )
     return text
 
