@@ -26,7 +26,7 @@ from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.exceptions import MCPError
 
-from dynamic_prompt import __version__
+from dynamic_prompt.core.version import __version__
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.core.keys import validate_name

@@ -20,7 +20,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-from dynamic_prompt import __version__
+from dynamic_prompt.core.version import __version__
 from dynamic_prompt.core.errors import SourceError
 from dynamic_prompt.core.models import LoadedSource
 from dynamic_prompt.core.redact import strip_credentials
