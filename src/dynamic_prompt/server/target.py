@@ -25,6 +25,7 @@ from dynamic_prompt.core.config import Settings, load_settings
 from dynamic_prompt.core.errors import ConfigError
 from dynamic_prompt.core.redact import mask_url
 from dynamic_prompt.server import embedded, sentinel, tls
+from dynamic_prompt.server.kinds import SentinelServer, ServerKind, kind_of
 
 SCHEMES = ("redis", "rediss", "unix")
 
@@ -66,6 +67,11 @@ class ServerTarget:
     def embedded(self) -> bool:
         """True when this is the shared embedded server."""
         return self.origin == "embedded"
+
+    @property
+    def kind(self) -> ServerKind:
+        """What kind of server this is (plain, Sentinel, embedded): the seam for what differs."""
+        return kind_of(self.url, self.origin)
 
 
 def validate_url(url: str) -> str:
@@ -200,15 +206,14 @@ def async_client(
     # The asyncio client needs the asyncio Retry: the sync one never awaits the call.
     kwargs = _client_kwargs(target, timeout=timeout, retries=retries, retry_class=AsyncRetry)
     name = target.tls_server_name if _is_tls(target) else None
-    if sentinel.is_sentinel_url(target.url):
-        if name:
-            kwargs.update(connection_class=tls.AsyncNamedSentinelSSLConnection, ssl_server_name=name)
-        return sentinel.async_master(sentinel.parse(target.url), kwargs)
+    behind_sentinels = isinstance(target.kind, SentinelServer)
+    if name and behind_sentinels:
+        kwargs.update(connection_class=tls.AsyncNamedSentinelSSLConnection, ssl_server_name=name)
     try:
-        client = aioredis.Redis.from_url(target.url, **kwargs)
+        client = target.kind.async_client(target.url, kwargs)
     except ValueError as exc:
         raise ConfigError(f"Bad Redis URL {target.display!r}: {exc}") from None
-    if name:
+    if name and not behind_sentinels:
         tls.use_server_name(client.connection_pool, name, tls.AsyncNamedSSLConnection)
     return client
 
@@ -217,15 +222,14 @@ def sync_client(target: ServerTarget, *, timeout: float | None = 10.0) -> redis.
     """A blocking client (bytes replies) for ``target``."""
     kwargs = _client_kwargs(target, timeout=timeout)
     name = target.tls_server_name if _is_tls(target) else None
-    if sentinel.is_sentinel_url(target.url):
-        if name:
-            kwargs.update(connection_class=tls.SyncNamedSentinelSSLConnection, ssl_server_name=name)
-        return sentinel.sync_master(sentinel.parse(target.url), kwargs)
+    behind_sentinels = isinstance(target.kind, SentinelServer)
+    if name and behind_sentinels:
+        kwargs.update(connection_class=tls.SyncNamedSentinelSSLConnection, ssl_server_name=name)
     try:
-        client = redis.Redis.from_url(target.url, **kwargs)
+        client = target.kind.sync_client(target.url, kwargs)
     except ValueError as exc:
         raise ConfigError(f"Bad Redis URL {target.display!r}: {exc}") from None
-    if name:
+    if name and not behind_sentinels:
         tls.use_server_name(client.connection_pool, name, tls.SyncNamedSSLConnection)
     return client
 

@@ -2,8 +2,9 @@
 
 Every part of the store sends its commands through :class:`ServerCalls`, so a
 person reads the same sentence whichever command hit the problem, and the one
-failover rule (a Sentinel master that moved refused the command before writing
-anything: ask where the master is now and try once more) lives in one place.
+failover rule (a refusal that the server's kind explains, such as a Sentinel
+master that moved: point the client at the server to use now and try once more)
+lives in one place.
 Retries of a connection that died in the pool are redis-py's own
 (:mod:`dynamic_prompt.server.target` configures them); nothing here retries on top.
 """
@@ -16,7 +17,8 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
-from dynamic_prompt.server import ServerTarget, sentinel
+from dynamic_prompt.server import ServerTarget
+from dynamic_prompt.server.kinds import PlainServer, ServerKind
 from dynamic_prompt.server.errors import UNREACHABLE, library_error
 
 T = TypeVar("T")
@@ -35,6 +37,8 @@ class ServerCalls:
     def __init__(self, client: aioredis.Redis, target: ServerTarget | None) -> None:
         self.client = client
         self.target = target
+        self.kind: ServerKind = target.kind if target is not None else PlainServer()
+        """What the server's kind does differently (failover, scanning)."""
 
     @property
     def where(self) -> str:
@@ -47,12 +51,11 @@ class ServerCalls:
         try:
             return await factory()
         except _FAILURES as exc:
-            if not (sentinel.stale_master_error(exc) and sentinel.is_sentinel_client(self.client)):
+            # A failover (a Sentinel master that moved) refused before writing anything:
+            # the server's kind points the client at the new one, and we try once more.
+            if not await self.kind.after_refusal(self.client, exc):
                 raise library_error(exc, self.where, key=key, prompt=prompt,
                                     found_type=await self._type_of(key, exc)) from None
-        # A Sentinel failover: an old master refused (refusals come before any write, so
-        # nothing was written there). Ask where the master is now and try once more.
-        await sentinel.rediscover(self.client)
         try:
             return await factory()
         except _FAILURES as exc:

@@ -29,6 +29,7 @@ from dynamic_prompt.core.errors import (
 from dynamic_prompt.core.models import ChangeEntry, PromptMeta, PromptState, PromptSummary
 from dynamic_prompt.core.text import human_size, line_count
 from dynamic_prompt.store import scripts
+from dynamic_prompt.server.kinds import collect
 from dynamic_prompt.store.calls import ServerCalls
 from dynamic_prompt.store.commit import Committer
 from dynamic_prompt.store.fleet import AgentInfo, fleet_many_async
@@ -178,17 +179,9 @@ class Reads:
         return as_text(raw) or ""
 
     async def scan(self, pattern: str) -> list[str]:
-        """Every key matching ``pattern`` (SCAN, a page at a time)."""
-        keys: list[str] = []
-        cursor = 0
-        while True:
-            page: tuple[int, list[bytes | str]] = await self._calls(
-                lambda c=cursor: self._client.scan(c, match=pattern, count=1000)  # type: ignore[misc]
-            )
-            cursor, found = page
-            keys += [as_text(key) or "" for key in found]
-            if cursor == 0:
-                return keys
+        """Every key matching ``pattern``, as the server's kind scans (one loop for every part)."""
+        keys = await self._calls(lambda: collect(self._calls.kind.scan(self._client, pattern)))
+        return [as_text(key) or "" for key in keys]
 
     async def list(self) -> list[PromptSummary]:
         """Every prompt in the server: indexed ones and any found by their active key."""

@@ -1,0 +1,135 @@
+"""The seam for a kind of server: plain, Sentinel, embedded (and Cluster next).
+
+Everything that differs between kinds of server lives behind :class:`ServerKind`:
+how its URL reads, how clients reach it, what a failover means for a refused
+command and for a long-lived subscription, how keys are scanned. Nothing outside
+:mod:`dynamic_prompt.server` asks "is this Sentinel?": the store, the change feed
+and the agents' client ask their target's kind.
+
+Adding a kind is one more implementation here (and its URL form in
+:func:`kind_of`), not edits across the tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar, Protocol
+
+import redis
+import redis.asyncio as aioredis
+
+from dynamic_prompt.server import sentinel
+
+
+class ServerKind(Protocol):
+    """What one kind of server does differently."""
+
+    name: ClassVar[str]
+    """A word for messages and the status bar: ``plain``, ``sentinel``, ``embedded``."""
+
+    def async_client(self, url: str, kwargs: dict[str, Any]) -> aioredis.Redis:
+        """An asyncio client for ``url`` with redis-py ``kwargs`` (timeouts, retry, TLS)."""
+        ...
+
+    def sync_client(self, url: str, kwargs: dict[str, Any]) -> redis.Redis:
+        """A blocking client for ``url`` with redis-py ``kwargs``."""
+        ...
+
+    async def after_refusal(self, client: aioredis.Redis, exc: BaseException) -> bool:
+        """A command was refused with ``exc``: if a failover explains it (nothing was written),
+        point ``client`` at the server to use now and return True, so the caller tries once more."""
+        ...
+
+    async def link_moved(self, client: aioredis.Redis, connection: Any) -> bool:
+        """Whether a long-lived link (a subscription) no longer points at the server to listen to."""
+        ...
+
+    def scan(self, client: aioredis.Redis, pattern: str) -> AsyncIterator[bytes]:
+        """Every key matching ``pattern``, a page at a time."""
+        ...
+
+
+class PlainServer:
+    """One server named by a ``redis://``, ``rediss://`` or ``unix://`` URL."""
+
+    name: ClassVar[str] = "plain"
+
+    def async_client(self, url: str, kwargs: dict[str, Any]) -> aioredis.Redis:
+        """``redis.asyncio.Redis.from_url``."""
+        return aioredis.Redis.from_url(url, **kwargs)
+
+    def sync_client(self, url: str, kwargs: dict[str, Any]) -> redis.Redis:
+        """``redis.Redis.from_url``."""
+        return redis.Redis.from_url(url, **kwargs)
+
+    async def after_refusal(self, client: aioredis.Redis, exc: BaseException) -> bool:
+        """A plain server has no failover: a refusal stands."""
+        return False
+
+    async def link_moved(self, client: aioredis.Redis, connection: Any) -> bool:
+        """A plain server stays where it is."""
+        return False
+
+    async def scan(self, client: aioredis.Redis, pattern: str) -> AsyncIterator[bytes]:
+        """SCAN with MATCH, 1,000 keys a page."""
+        cursor = 0
+        while True:
+            cursor, keys = await client.scan(cursor, match=pattern, count=1000)
+            for key in keys:
+                yield key if isinstance(key, bytes) else str(key).encode()
+            if cursor == 0:
+                return
+
+
+class EmbeddedServer(PlainServer):
+    """The embedded default: a plain server on a private unix socket that never moves."""
+
+    name: ClassVar[str] = "embedded"
+
+
+class SentinelServer(PlainServer):
+    """A master found through sentinels (``redis+sentinel://``), followed through failovers."""
+
+    name: ClassVar[str] = "sentinel"
+
+    def async_client(self, url: str, kwargs: dict[str, Any]) -> aioredis.Redis:
+        """A client whose pool asks the sentinels where the master is (see :mod:`.sentinel`)."""
+        return sentinel.async_master(sentinel.parse(url), kwargs)
+
+    def sync_client(self, url: str, kwargs: dict[str, Any]) -> redis.Redis:
+        """The blocking form of :meth:`async_client`."""
+        return sentinel.sync_master(sentinel.parse(url), kwargs)
+
+    async def after_refusal(self, client: aioredis.Redis, exc: BaseException) -> bool:
+        """A demoted or isolated old master refused (``READONLY``, ``NOREPLICAS``): nothing was
+        written there; ask the sentinels where the master is now."""
+        if not (sentinel.stale_master_error(exc) and sentinel.is_sentinel_client(client)):
+            return False
+        await sentinel.rediscover(client)
+        return True
+
+    async def link_moved(self, client: aioredis.Redis, connection: Any) -> bool:
+        """True when the master moved away from where ``connection`` points (a failover)."""
+        return await sentinel.master_moved(client, connection)
+
+
+_PLAIN = PlainServer()
+_EMBEDDED = EmbeddedServer()
+_SENTINEL = SentinelServer()
+
+
+def kind_of(url: str, origin: str = "") -> ServerKind:
+    """The kind of server ``url`` names (``origin`` ``embedded`` for the embedded default)."""
+    if sentinel.is_sentinel_url(url):
+        return _SENTINEL
+    if origin == "embedded":
+        return _EMBEDDED
+    return _PLAIN
+
+
+async def collect(keys: AsyncIterator[bytes]) -> list[bytes]:
+    """All of an async key iterator (the scans are small: prompt keys, agent keys)."""
+    return [key async for key in keys]
+
+
+__all__ = ["EmbeddedServer", "PlainServer", "SentinelServer", "ServerKind", "collect", "kind_of"]
