@@ -1,4 +1,10 @@
-"""Modify end to end (parse, apply, atomic write) on loopback, 10 KB and 1 MB prompts."""
+"""Modify end to end (parse, apply, atomic write), 10 KB and 1 MB prompts.
+
+Side by side in one run: a server that keeps nothing on disk (loopback TCP), and the
+embedded default as users get it (a unix socket, the append-only file fsynced on
+every write, in a data dir on this machine's disk), so the row pair is the cost of
+"every acknowledged write is on disk".
+"""
 
 from __future__ import annotations
 
@@ -47,16 +53,29 @@ async def _bench(url: str, size: int, n: int) -> tuple[float, float]:
 
 
 def run() -> list[tuple[str, str, str]]:
+    import tempfile
+
+    from dynamic_prompt.server import embedded
+
     server = TestServer().start()
+    # Under the project, not /tmp: a tmpfs would make fsync free and the row meaningless.
+    data_dir = Path(tempfile.mkdtemp(prefix=".bench-embedded-", dir=Path(__file__).resolve().parent))
     try:
         rows = []
+        embedded_url = embedded.ensure_running(data_dir).url
+        servers = (("no persistence", server.url), ("embedded, fsync every write", embedded_url))
         for label, size, n in (("10 KB", 10_000, 400), ("1 MB", 1_000_000, 40)):
-            p50, p99 = asyncio.run(_bench(server.url, size, n))
-            rows.append((f"modify end to end, {label} prompt", "p50 / p99",
-                         f"{p50 * 1000:.2f} ms / {p99 * 1000:.2f} ms"))
+            for kind, url in servers:
+                p50, p99 = asyncio.run(_bench(url, size, n))
+                rows.append((f"modify end to end, {label} prompt, {kind}", "p50 / p99",
+                             f"{p50 * 1000:.2f} ms / {p99 * 1000:.2f} ms"))
         return rows
     finally:
         server.cleanup()
+        embedded.stop(data_dir)
+        import shutil
+
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
