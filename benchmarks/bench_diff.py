@@ -6,6 +6,11 @@ hard case), the same prompt after one instruction (the everyday case), and a 1 M
 prompt. difflib is imported here,
 and only here, as the yardstick (the project's code never uses it).
 
+Then every view on a 4 MB prompt that is one single line, with a word replaced
+all along it (no difflib row: ``difflib.unified_diff`` is fast there, it only
+compares whole lines; the cost was ours, pairing the two lines for the word
+level and the summary).
+
 Run alone with ``python benchmarks/bench_diff.py``; the benchmarks entry point
 calls :func:`run` and prints the rows in its table.
 """
@@ -19,7 +24,15 @@ import statistics
 import time
 from collections.abc import Callable
 
-from dynamic_prompt.core.diff import count_changes, line_diff, unified
+from dynamic_prompt.core.diff import (
+    changed_new_lines,
+    count_changes,
+    hunks,
+    line_diff,
+    side_by_side,
+    summary,
+    unified,
+)
 
 _WORDS = (
     "always",
@@ -213,6 +226,29 @@ def run() -> list[tuple[str, str, str]]:
         (big_label, "line_diff() p50", _ms(_p50(lambda: line_diff(b_old, b_new), min_reps=5)))
     )
 
+    # The everyday case on the big prompt: one instruction, in the middle.
+    big_one = list(big_old)
+    big_middle = len(big_one) // 2
+    big_one[big_middle] = big_one[big_middle].replace(".", " (reworded).", 1)
+    big_one.insert(big_middle + 4, "7. Never use emojis.")
+    bo_new = "\n".join(big_one) + "\n"
+    ours_bo, theirs_bo = _p50_pair(
+        lambda: unified(b_old, bo_new),
+        lambda: "".join(
+            difflib.unified_diff(
+                b_old.splitlines(True), bo_new.splitlines(True), "backup", "active"
+            )
+        ),
+        min_reps=5,
+    )
+    rows.append(
+        (
+            f"diff 20,000-line prompt ({size_mb:.1f} MB), one instruction",
+            "unified(): rapidfuzz p50 / difflib.unified_diff p50",
+            _ratio(ours_bo, theirs_bo),
+        )
+    )
+
     # Pathological: two unrelated 20,000-line texts (every line replaced).
     other = "\n".join(_prompt(random.Random(7), 20_000)).replace(".", "!") + "\n"
     start = time.perf_counter()
@@ -224,6 +260,29 @@ def run() -> list[tuple[str, str, str]]:
             _ms(time.perf_counter() - start),
         )
     )
+    rows.extend(_huge_line_rows())
+    return rows
+
+
+def _huge_line_rows() -> list[tuple[str, str, str]]:
+    """Each view on a 4 MB one-line prompt with a word replaced all along the line."""
+    rng = random.Random(4)
+    huge_old = "Tone: Friendly. " + " ".join(rng.choice(_WORDS) for _ in range(570_000)) + "\n"
+    huge_new = huge_old.replace("never", "rarely")
+    label = f"diff one {len(huge_old) / 1e6:.1f} MB line, a word replaced all along it"
+    views: list[tuple[str, Callable[[str, str], object]]] = [
+        ("summary", summary),
+        ("unified", unified),
+        ("count_changes", count_changes),
+        ("changed_new_lines", changed_new_lines),
+        ("side_by_side", side_by_side),
+        ("line_diff", line_diff),
+        ("hunks", hunks),
+    ]
+    rows = []
+    for name, view in views:
+        seconds = _p50(lambda view=view: view(huge_old, huge_new), min_reps=3, budget_s=1.0)
+        rows.append((label, f"{name}() p50", _ms(seconds)))
     return rows
 
 

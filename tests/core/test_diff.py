@@ -220,10 +220,20 @@ def test_word_spans_exact() -> None:
     assert word_spans("same", "same") == ((Span("same", False),), (Span("same", False),))
 
 
-def test_word_spans_long_lines_marked_whole() -> None:
-    long_old = "word " * 500  # 2,500 chars
+def test_word_spans_long_lines_diff_only_their_middle() -> None:
+    long_old = "word " * 500  # 2,500 chars: longer than WORD_DIFF_MAX_CHARS
     long_new = long_old + "more"
-    assert word_spans(long_old, long_new) == ((Span(long_old, True),), (Span(long_new, True),))
+    assert word_spans(long_old, long_new) == (
+        (Span(long_old, False),),
+        (Span(long_old, False), Span("more", True)),
+    )
+    # A middle still longer than that is marked changed as a whole, between
+    # the unchanged prefix and suffix of whole words.
+    old_mid, new_mid = "a " * 1500, "b " * 1500
+    assert word_spans(f"Keep {old_mid}end", f"Keep {new_mid}end") == (
+        (Span("Keep ", False), Span(old_mid[:-1], True), Span(" end", False)),
+        (Span("Keep ", False), Span(new_mid[:-1], True), Span(" end", False)),
+    )
 
 
 def test_a_rewrite_marks_paired_lines_whole(monkeypatch: pytest.MonkeyPatch) -> None:

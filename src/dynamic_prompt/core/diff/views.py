@@ -2,18 +2,23 @@
 
 Pure: no Redis, no Textual, no Rich, and no :mod:`difflib`: rapidfuzz's
 bit-parallel LCS plus the trimming below make a unified diff of a 2,000-line
-prompt 4-5x faster than ``difflib.unified_diff`` (most of the ~1 ms left is
-``str.split`` and hashing the lines) and a 1 MB prompt with a few edits
-about 5x faster, under 10 ms (``benchmarks/bench_diff.py``).
+prompt edited all over ~4.5-5x faster than ``difflib.unified_diff`` (what is
+left is ``str.split``, hashing the lines and the LCS itself, each a third),
+the same prompt after one instruction ~15x faster (only the changed middle
+is split), and every view of a 4 MB prompt on one line well under a second
+(``benchmarks/bench_diff.py``).
 
 The model is the one of ``diff -u``: a text is a sequence of lines separated by
 ``"\\n"``; a final line without a newline is a different line from the same
 text with one (so a lost trailing newline shows as a change and the unified
 output carries ``\\ No newline at end of file``, which ``patch`` understands).
 
-How the lines are aligned (prefix/suffix trimming, lines as small ints, the
-LCS, a banded pre-alignment for big ranges) is :mod:`dynamic_prompt.core.diff.line_align`;
-the word level and the pairing of lines are :mod:`dynamic_prompt.core.diff.word_diff`.
+How the lines are aligned (prefix/suffix trimming by characters, lines as
+small ints, the LCS, a banded pre-alignment for big ranges) is
+:mod:`dynamic_prompt.core.diff.line_align`; the word level and the pairing
+of lines are :mod:`dynamic_prompt.core.diff.word_diff`. Each view asks only
+for the equal lines it shows around the changes (its ``context``), so the
+unchanged bulk of a big prompt is never split into lines.
 
 Adjacent deletes and inserts are merged into one *replaced block*: all the
 deleted lines, then all the inserted ones. Within a block, deleted and
@@ -32,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dynamic_prompt.core.diff.line_align import Block, grouped, line_blocks, split_lines
+from dynamic_prompt.core.diff.line_align import Alignment, Block, grouped
 from dynamic_prompt.core.diff.word_diff import (
     WORD_DIFF_MAX_PAIRS,
     Span,
@@ -85,14 +90,21 @@ class DiffLine:
 
 
 class _Texts:
-    """Both texts split into lines, and the merged equal/change blocks."""
+    """Both texts' alignment, and the DiffLines of its blocks.
 
-    __slots__ = ("_word_level", "a", "a_nonl", "b", "b_nonl", "blocks")
+    ``context`` is how many equal lines around the changes the view shows
+    (None: every line); only those and the changed middle are ever split.
+    """
 
-    def __init__(self, old: str, new: str) -> None:
-        self.a, self.a_nonl = split_lines(old)
-        self.b, self.b_nonl = split_lines(new)
-        self.blocks: list[Block] = line_blocks(self.a, self.a_nonl, self.b, self.b_nonl)
+    __slots__ = ("_word_level", "a", "a_nonl", "b", "b_nonl", "blocks", "n", "m", "offset")
+
+    def __init__(self, old: str, new: str, context: int | None) -> None:
+        if context is not None and context < 0:
+            raise ValueError("context must be >= 0")
+        found = Alignment(old, new, context)
+        self.a, self.b, self.offset = found.a, found.b, found.offset
+        self.n, self.m, self.a_nonl, self.b_nonl = found.n, found.m, found.a_nonl, found.b_nonl
+        self.blocks: list[Block] = found.blocks
         self._word_level: bool | None = None
 
     def word_level(self) -> bool:
@@ -109,11 +121,11 @@ class _Texts:
 
     def old_nonl(self, i: int) -> bool:
         """Whether 0-based old line ``i`` is a last line with no newline."""
-        return self.a_nonl and i == len(self.a) - 1
+        return self.a_nonl and i == self.n - 1
 
     def new_nonl(self, j: int) -> bool:
         """Whether 0-based new line ``j`` is a last line with no newline."""
-        return self.b_nonl and j == len(self.b) - 1
+        return self.b_nonl and j == self.m - 1
 
     def changes(self) -> Iterator[Block]:
         """The replaced/deleted/inserted blocks only."""
@@ -121,21 +133,16 @@ class _Texts:
 
     def diff_lines(self, blocks: list[Block]) -> list[DiffLine]:
         """DiffLines (with word spans) for ``blocks`` (or slices of them)."""
-        a = self.a
-        last_a = len(a) - 1 if self.a_nonl else -1
+        a, off = self.a, self.offset
+        last_a = self.n if self.a_nonl else 0
         out: list[DiffLine] = []
         append = out.append
         for tag, i1, i2, j1, j2 in blocks:
             if tag == "equal":
                 # The hot loop on big prompts: no method calls per line.
                 shift = j1 - i1
-                for i in range(i1, i2):
-                    text = a[i]
-                    append(
-                        DiffLine(
-                            "equal", i + 1, i + shift + 1, text, (Span(text, False),), i == last_a
-                        )
-                    )
+                for i, text in enumerate(a[i1 - off : i2 - off], i1 + 1):
+                    append(DiffLine("equal", i, i + shift, text, (Span(text, False),), i == last_a))
                 continue
             deleted, inserted, _ = self.change_lines(i1, i2, j1, j2)
             out += deleted
@@ -146,7 +153,8 @@ class _Texts:
         self, i1: int, i2: int, j1: int, j2: int
     ) -> tuple[list[DiffLine], list[DiffLine], list[tuple[int, int]]]:
         """A replaced block's deleted and inserted DiffLines, and their pairs."""
-        olds, news = self.a[i1:i2], self.b[j1:j2]
+        off = self.offset
+        olds, news = self.a[i1 - off : i2 - off], self.b[j1 - off : j2 - off]
         pairs = pair_lines(olds, news)
         old_spans: dict[int, tuple[Span, ...]] = {}
         new_spans: dict[int, tuple[Span, ...]] = {}
@@ -195,7 +203,7 @@ def line_diff(old: str, new: str) -> list[DiffLine]:
     module docstring for blocks of different sizes).
     The equal and deleted lines reproduce ``old``; equal and inserted, ``new``.
     """
-    texts = _Texts(old, new)
+    texts = _Texts(old, new, None)
     return texts.diff_lines(texts.blocks)
 
 
@@ -205,7 +213,7 @@ def hunks(old: str, new: str, context: int = 3) -> list[list[DiffLine]]:
     Changes closer than ``2 * context`` equal lines share a hunk, as in
     ``diff -u``. Empty list when the texts are equal.
     """
-    texts = _Texts(old, new)
+    texts = _Texts(old, new, context)
     return [texts.diff_lines(group) for group in grouped(texts.blocks, context)]
 
 
@@ -216,7 +224,7 @@ def side_by_side(old: str, new: str) -> list[tuple[DiffLine | None, DiffLine | N
     pairs its deleted and inserted lines row by row, and its extra lines
     (or a pure delete/insert) leave the other cell None.
     """
-    texts = _Texts(old, new)
+    texts = _Texts(old, new, None)
     rows: list[tuple[DiffLine | None, DiffLine | None]] = []
     for block in texts.blocks:
         tag, i1, i2, j1, j2 = block
@@ -231,9 +239,8 @@ def side_by_side(old: str, new: str) -> list[tuple[DiffLine | None, DiffLine | N
     return rows
 
 
-def _format_range(start: int, stop: int) -> str:
+def _format_range(start: int, length: int) -> str:
     """A hunk header range as ``diff -u`` writes it (POSIX convention)."""
-    length = stop - start
     if length == 1:
         return str(start + 1)
     # An empty range names the line *before* it (0 at the top of the file).
@@ -256,31 +263,31 @@ def unified(
     """
     if old == new:
         return ""
-    texts = _Texts(old, new)
-    a, b = texts.a, texts.b
+    texts = _Texts(old, new, context)
+    a, b, off = texts.a, texts.b, texts.offset
     # Only the very last line of a side can lack its newline; mark it there.
-    last_a = len(a) if texts.a_nonl else -1
-    last_b = len(b) if texts.b_nonl else -1
+    last_a = texts.n if texts.a_nonl else -1
+    last_b = texts.m if texts.b_nonl else -1
     nonl = "\\ No newline at end of file\n"
     out = [f"--- {from_label}\n", f"+++ {to_label}\n"]
     emit = out.append
     join_eq, join_del, join_ins = "\n ".join, "\n-".join, "\n+".join
     for group in grouped(texts.blocks, context):
         i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
-        emit(f"@@ -{_format_range(i1, i2)} +{_format_range(j1, j2)} @@\n")
+        emit(f"@@ -{_format_range(i1, i2 - i1)} +{_format_range(j1, j2 - j1)} @@\n")
         # One join per run of lines, inlined: this loop is a fifth of the time.
         for tag, p1, p2, q1, q2 in group:
             if tag == "equal":
-                emit(f" {join_eq(a[p1:p2])}\n")
+                emit(f" {join_eq(a[p1 - off : p2 - off])}\n")
                 if p2 == last_a:
                     emit(nonl)
                 continue
             if p2 > p1:
-                emit(f"-{join_del(a[p1:p2])}\n")
+                emit(f"-{join_del(a[p1 - off : p2 - off])}\n")
                 if p2 == last_a:
                     emit(nonl)
             if q2 > q1:
-                emit(f"+{join_ins(b[q1:q2])}\n")
+                emit(f"+{join_ins(b[q1 - off : q2 - off])}\n")
                 if q2 == last_b:
                     emit(nonl)
     return "".join(out)
@@ -295,10 +302,11 @@ def summary(old: str, new: str) -> list[str]:
     way round as an insert). E.g. ``["~ Tone: Sarcastic", "+ 6. Never use
     emojis", "~ DEFAULT 2 SENTENCES"]``.
     """
-    texts = _Texts(old, new)
+    texts = _Texts(old, new, 0)
+    off = texts.offset
     out: list[str] = []
     for _, i1, i2, j1, j2 in texts.changes():
-        olds, news = texts.a[i1:i2], texts.b[j1:j2]
+        olds, news = texts.a[i1 - off : i2 - off], texts.b[j1 - off : j2 - off]
         for k, l, paired in block_rows(len(olds), len(news), pair_lines(olds, news)):
             before = "" if k is None else olds[k].strip()
             after = "" if l is None else news[l].strip()
@@ -315,7 +323,7 @@ def summary(old: str, new: str) -> list[str]:
 def count_changes(old: str, new: str) -> tuple[int, int]:
     """(lines added, lines removed); a replaced line counts once in each."""
     added = removed = 0
-    for _, i1, i2, j1, j2 in _Texts(old, new).changes():
+    for _, i1, i2, j1, j2 in _Texts(old, new, 0).changes():
         added += j2 - j1
         removed += i2 - i1
     return added, removed
@@ -324,6 +332,6 @@ def count_changes(old: str, new: str) -> tuple[int, int]:
 def changed_new_lines(old: str, new: str) -> set[int]:
     """1-based numbers of the lines of ``new`` that are inserted or replaced."""
     lines: set[int] = set()
-    for _, _, _, j1, j2 in _Texts(old, new).changes():
+    for _, _, _, j1, j2 in _Texts(old, new, 0).changes():
         lines.update(range(j1 + 1, j2 + 1))
     return lines
