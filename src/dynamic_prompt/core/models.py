@@ -210,6 +210,13 @@ class PromptState:
         """True when the prompt has active text."""
         return self.active is not None
 
+    def summary(self) -> PromptSummary | None:
+        """This prompt's row in the listing (``None`` when it has no text)."""
+        if self.active is None:
+            return None
+        return PromptSummary(self.name, self.meta.version, len(self.active.encode("utf-8", "replace")),
+                             self.meta.updated_at, self.meta.updated_by, self.meta.action)
+
 
 @dataclass(frozen=True, slots=True)
 class Version:

@@ -141,6 +141,10 @@ class PromptStore:
         """Every prompt in the server: indexed ones and any found by their active key."""
         return await self._reads.list()
 
+    async def summaries(self, names: Sequence[str]) -> dict[str, PromptSummary | None]:
+        """The listing's row of each of ``names`` (``None`` for one without text), one round trip."""
+        return await self._reads.summaries(names)
+
     async def fleet(self, names: Sequence[str] = ()) -> dict[str, builtins.list[AgentInfo]]:
         """The agents reading each of ``names`` (default: every prompt), marked behind or gone."""
         return await self._reads.fleet(names)
@@ -172,14 +176,16 @@ class PromptStore:
         return Preview(name, state.version, state.active or "", new, edits)
 
     async def modify(self, name: str, instruction: str, *, user: str | None = None,
-                     dry_run: bool = False) -> WriteResult:
+                     dry_run: bool = False, base: PromptState | None = None) -> WriteResult:
         """Apply a plain-language instruction; a lost race re-reads and re-applies it.
 
         An instruction that is not understood, whose target is absent or ambiguous,
         or that would change nothing (the message says why) raises
         :class:`~dynamic_prompt.core.errors.InstructionError` and changes nothing.
+        ``base``: the prompt as the caller last read it, to start from without a read
+        (a prompt changed since is found by the commit, and the instruction re-applied).
         """
-        return await self._writes.modify(name, instruction, user=user, dry_run=dry_run)
+        return await self._writes.modify(name, instruction, user=user, dry_run=dry_run, base=base)
 
     async def set_active(self, name: str, text: str, *, expected_version: int | None,
                          user: str | None = None, action: str = "edit", instruction: str = "") -> WriteResult:

@@ -183,7 +183,7 @@ class Reads:
         keys = await self._calls(lambda: collect(self._calls.kind.scan(self._client, pattern)))
         return [as_text(key) or "" for key in keys]
 
-    async def list(self) -> list[PromptSummary]:
+    async def list(self) -> builtins.list[PromptSummary]:
         """Every prompt in the server: indexed ones and any found by their active key."""
         indexed = await self._calls(lambda: self._client.smembers(keymod.INDEX_KEY), key=keymod.INDEX_KEY)
         names = valid_names(as_text(raw) or "" for raw in indexed)
@@ -192,7 +192,14 @@ class Reads:
                 parsed = keymod.parse_key(key)
                 if parsed:
                     names.add(parsed[0])
-        ordered = listing_order(names)
+        found = await self.summaries(listing_order(names))
+        return [row for row in found.values() if row is not None]
+
+    async def summaries(self, names: Sequence[str]) -> dict[str, PromptSummary | None]:
+        """The listing's row of each of ``names`` (``None`` for one without text), one round trip."""
+        ordered = list(dict.fromkeys(names))
+        if not ordered:
+            return {}
         async with self._client.pipeline(transaction=False) as pipe:
             for name in ordered:
                 k = keymod.keys_for(name)
@@ -200,25 +207,24 @@ class Reads:
                 pipe.strlen(k.active)
                 pipe.hgetall(k.meta)
             replies = await self._calls(lambda: pipe.execute(raise_on_error=False))
-        out = []
+        out: dict[str, PromptSummary | None] = {}
         for i, name in enumerate(ordered):
             exists, size, meta = replies[3 * i : 3 * i + 3]
             if not exists or isinstance(exists, Exception):
+                out[name] = None
                 continue
             m = PromptMeta.from_hash(
                 {a.decode(): b.decode("utf-8", "replace") for a, b in meta.items()}
                 if isinstance(meta, dict)
                 else {}
             )
-            out.append(
-                PromptSummary(
-                    name=name,
-                    version=m.version,
-                    size=size if isinstance(size, int) else 0,
-                    updated_at=m.updated_at,
-                    updated_by=m.updated_by,
-                    action=m.action,
-                )
+            out[name] = PromptSummary(
+                name=name,
+                version=m.version,
+                size=size if isinstance(size, int) else 0,
+                updated_at=m.updated_at,
+                updated_by=m.updated_by,
+                action=m.action,
             )
         return out
 

@@ -111,8 +111,14 @@ class Writes:
 
     # -- derived writes: they try again against the newest version -----------------------
 
-    async def modify(self, name: str, instruction: str, *, user: str | None, dry_run: bool) -> WriteResult:
-        """Apply a plain-language instruction; a lost race re-reads and re-applies it."""
+    async def modify(self, name: str, instruction: str, *, user: str | None, dry_run: bool,
+                     base: PromptState | None = None) -> WriteResult:
+        """Apply a plain-language instruction; a lost race re-reads and re-applies it.
+
+        ``base`` is the prompt as the caller last read it (the dashboard's state): the
+        first attempt applies the instruction to it without reading; if the prompt has
+        moved on since, the commit says so and the instruction is re-applied to the newest.
+        """
         modifier.parse(instruction)  # a bad instruction fails before anything is read
 
         async def derive(state: PromptState) -> Derived:
@@ -122,12 +128,12 @@ class Writes:
                                               old_text=old))
 
         if dry_run:
-            state = await self._reads.require(name)
+            state = base if base is not None and base.exists else await self._reads.require(name)
             derived = await derive(state)
             validate_text(derived.text, max_bytes=self._settings().max_bytes)
             return WriteResult(name, state.version, derived.text, False, None, "dry run: nothing written",
                                previous=state.active)
-        return await self._derived(name, derive)
+        return await self._derived(name, derive, base=base)
 
     async def preview(self, name: str, instruction: str) -> tuple[PromptState, str, tuple[Edit, ...]]:
         """The prompt now, the text ``instruction`` makes of it, and its edits (nothing written)."""
@@ -172,8 +178,12 @@ class Writes:
 
         return await self._derived(name, derive, same=same)
 
-    async def _derived(self, name: str, derive: Derive, *, same: str = "") -> WriteResult:
-        """Read, derive, commit; on a lost race read again, after two losses under the lease."""
+    async def _derived(self, name: str, derive: Derive, *, same: str = "",
+                       base: PromptState | None = None) -> WriteResult:
+        """Read, derive, commit; on a lost race read again, after two losses under the lease.
+
+        With ``base`` (a state the caller read), the first attempt starts from it.
+        """
         deadline = time.monotonic() + RETRY_DEADLINE
         lease = ""
         attempt = 0
@@ -182,7 +192,10 @@ class Writes:
                 if attempt >= LEASE_AFTER and not lease:
                     # Lost twice: queue for the lease, and read only once we hold it.
                     lease = await self._committer.take_lease(name, deadline)
-                state = await self._reads.require(name)
+                if attempt == 0 and base is not None and base.exists and base.name == name:
+                    state = base
+                else:
+                    state = await self._reads.require(name)
                 derived = await derive(state)
                 if same and derived.text == state.active:
                     return WriteResult(name, state.version, derived.text, False, None, same)

@@ -35,6 +35,15 @@ class DiffRows:
         """True when the texts are equal."""
         return not self.rows
 
+    def changed_new_lines(self) -> frozenset[int]:
+        """1-based numbers of the new text's inserted or replaced lines (every change is in a row)."""
+        out: set[int] = set()
+        for _, value in self.rows:
+            line = value[1] if isinstance(value, tuple) else value
+            if isinstance(line, DiffLine) and line.tag == "insert" and line.new_no is not None:
+                out.add(line.new_no)
+        return frozenset(out)
+
 
 def _header(group: list[DiffLine]) -> str:
     olds = [line.old_no for line in group if line.old_no is not None]

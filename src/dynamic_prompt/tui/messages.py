@@ -1,58 +1,37 @@
-"""Messages between the change feed, the workers and the dashboard's handlers.
+"""Messages from the dashboard's parts (workers) to the screen's handlers.
 
-Workers never touch widgets: they post one of these, and an ``@on`` handler on
-the dashboard screen owns the state change. Feed messages for one prompt
-``can_replace`` an older pending one, so a burst of writes (text, meta and
-changelog keys) costs one refresh.
+Workers never touch widgets: a part reads the store (or runs the pure engine) and
+posts one of these; an ``@on`` handler on the dashboard screen owns the state change
+and hands the data to the panes. Data flows one way: write -> feed event -> one read
+-> these messages -> the panes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from dynamic_prompt.core.models import ChangeEntry, PromptState, PromptSummary
+from dynamic_prompt.core.models import ChangeEntry, PromptState, PromptSummary, WriteResult
 from dynamic_prompt.tui.diffrows import DiffRows
+from dynamic_prompt.tui.view import View
 
 
-class PromptChanged(Message):
-    """The feed saw prompt ``name`` change (or be deleted)."""
-
-    def __init__(self, name: str, deleted: bool = False) -> None:
-        super().__init__()
-        self.name = name
-        self.deleted = deleted
-
-    def can_replace(self, message: Message) -> bool:
-        """A newer change of the same prompt makes a pending one redundant."""
-        return isinstance(message, PromptChanged) and message.name == self.name
-
-
-class Resync(Message):
-    """The feed (re)connected: re-read everything."""
-
-    def can_replace(self, message: Message) -> bool:
-        """A resync covers any pending resync or change."""
-        return isinstance(message, (Resync, PromptChanged))
-
-
+@dataclass
 class FeedMode(Message):
-    """The feed's mode changed (notifications / channel / polling / disconnected)."""
+    """The change feed's mode changed (notifications / tracking / channel / polling / disconnected)."""
 
-    def __init__(self, mode: str, reason: str = "") -> None:
-        super().__init__()
-        self.mode = mode
-        self.reason = reason
+    mode: str
+    reason: str = ""
 
 
 @dataclass
 class Loaded(Message):
-    """The current prompt's state, read by a worker.
+    """The shown prompt's state, read after a change (or because the view moved to it).
 
-    ``changed`` are the 1-based lines that differ from the backup; ``flash`` the
-    lines that changed since the text shown before (marked briefly).
+    ``changed`` are the 1-based lines that differ from the backup; ``flash`` the lines
+    that changed since the text shown before (marked briefly).
     """
 
     state: PromptState
@@ -61,10 +40,25 @@ class Loaded(Message):
 
 
 @dataclass
+class LoadFailed(Message):
+    """The prompt the view asked for could not be read (the screen stays where it was)."""
+
+    name: str
+    message: str
+
+
+@dataclass
 class ListLoaded(Message):
-    """Every prompt in the server, for the list pane."""
+    """Every prompt in the server, for the list pane (a resync)."""
 
     summaries: Sequence[PromptSummary]
+
+
+@dataclass
+class RowsLoaded(Message):
+    """The listing's rows of the prompts that changed (``None``: the prompt has no text now)."""
+
+    rows: Mapping[str, PromptSummary | None]
 
 
 @dataclass
@@ -79,19 +73,21 @@ class HistoryLoaded(Message):
 class DiffReady(Message):
     """Rows for the diff pane, with a title saying what is compared.
 
-    ``generation`` orders requests: the pane ignores an answer older than the
-    last one it drew (a slow diff must not overwrite a newer one).
+    ``view`` is the view they were computed for, and ``instruction`` the previewed
+    instruction for a preview: the screen draws them only if that is still what it
+    shows (a slow diff must not overwrite a newer one).
     """
 
     title: str
     rows: DiffRows
-    generation: int
-    kind: str = "normal"  # "normal" | "preview" | "change" | "version"
+    view: View
+    kind: str = "normal"  # "normal" | "preview" | "change" | "version" | "pair"
+    instruction: str = ""
 
 
 @dataclass
 class InstructionProblem(Message):
-    """The typed instruction cannot be applied: one line, and candidates."""
+    """The typed instruction cannot be applied: why, and the candidates the engine named."""
 
     instruction: str
     message: str
@@ -100,10 +96,19 @@ class InstructionProblem(Message):
 
 @dataclass
 class Applied(Message):
-    """An instruction was applied (the input clears)."""
+    """An instruction was applied."""
 
     instruction: str
-    version: int
+    result: WriteResult
+
+
+@dataclass
+class Written(Message):
+    """An action wrote (or found nothing to write): say so, and re-read if the feed is down."""
+
+    result: WriteResult
+    done: str
+    """What was done, for the notification ("Reverted to the original")."""
 
 
 @dataclass

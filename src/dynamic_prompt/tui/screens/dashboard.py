@@ -1,47 +1,47 @@
-"""The dashboard screen: owns the panes, the change feed and every core call.
+"""The dashboard screen: owns what is shown (a :class:`~dynamic_prompt.tui.view.View`), routes
+what its parts read to the panes, and turns keys into requests to its parts.
 
-Data flows one way. The :class:`~dynamic_prompt.live.feed.ChangeFeed` runs in a
-worker and posts messages; handlers mark prompts dirty and wake one refresher
-worker, which reads the store and posts what it read; handlers hand that to
-the panes. A burst of writes therefore costs one read per prompt, and a slow
-read never blocks typing. The person's actions live in
-:mod:`dynamic_prompt.tui.screens.dashboard_actions`.
+Data flows one way. A write by anyone -> a feed event -> the :class:`Refresher` reads
+once -> messages -> the handlers here -> the panes. The parts own their workers:
+:class:`Refresher` (the feed and every read after a change), :class:`InstructionFlow`
+(preview and apply), :class:`Actions` (the person's other writes) and
+:class:`FleetWatch`. No part reads this screen's state; each is given what it needs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
+import dataclasses
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
-from dynamic_prompt.core import diff as diffmod
-from dynamic_prompt.core.errors import ConnectionFailedError, DynamicPromptError
-from dynamic_prompt.core.models import PromptEvent, PromptState
-from dynamic_prompt.live.feed import ChangeFeed
+from dynamic_prompt.core.models import PromptState
 from dynamic_prompt.store import PromptStore, estimate_tokens
-from dynamic_prompt.store.fleet import fleet_many_async
-from dynamic_prompt.tui import diffrows
 from dynamic_prompt.tui.actions import DASHBOARD_ACTIONS, bindings
 from dynamic_prompt.tui.messages import (
+    Applied,
     DiffReady,
     FeedMode,
     HistoryLoaded,
+    InstructionProblem,
     ListLoaded,
     Loaded,
-    PromptChanged,
-    Resync,
+    LoadFailed,
+    RowsLoaded,
     StoreFailed,
+    Written,
 )
-from dynamic_prompt.tui.screens.dashboard_actions import DashboardActions
-from dynamic_prompt.tui.screens.dashboard_instruction import InstructionFlow
+from dynamic_prompt.tui.parts.actions import Actions, ShowPrompt
+from dynamic_prompt.tui.parts.fleet_watch import FleetLoaded, FleetWatch
+from dynamic_prompt.tui.parts.instruction_flow import InstructionFlow
+from dynamic_prompt.tui.parts.refresher import Refresher
+from dynamic_prompt.tui.suggester import completions
+from dynamic_prompt.tui.view import BACKUP, DiffMode, DiffSource, View
 from dynamic_prompt.tui.widgets.diff_view import DiffView
 from dynamic_prompt.tui.widgets.fleet import FleetView
 from dynamic_prompt.tui.widgets.instruction import InstructionBar
@@ -53,49 +53,39 @@ from dynamic_prompt.tui.widgets.timeline import Timeline
 if TYPE_CHECKING:
     from dynamic_prompt.tui.app import DashboardApp
 
-HISTORY_LIMIT = 100
-PAINT_WAIT = 0.2
-"""Longest wait for the prompt pane's frame before the other panes are refreshed."""
+PREVIEW_DELAY = 0.25
+"""Seconds of quiet typing before the instruction is previewed."""
 
-FLEET_REFRESH = 1.0
-"""Seconds between reads of the fleet view while it shows."""
+WORKING = ("preview", "apply", "action", "highlight")
+"""Worker groups whose results are about to change the screen."""
 
 
-class DashboardScreen(DashboardActions, InstructionFlow, Screen[None]):
+class DashboardScreen(Screen[None]):
     """Prompt list, active prompt, diff, timeline, instruction input, status bar."""
 
-    BINDINGS = [
-        *bindings(DASHBOARD_ACTIONS),
-    ]
+    BINDINGS = bindings(DASHBOARD_ACTIONS)
 
     app: DashboardApp
 
     def __init__(self, store: PromptStore, name: str) -> None:
         super().__init__(id="dashboard")
         self.store = store
-        self.current = name
+        self.view = View(name)
+        """What every pane shows (the prompt, and what the diff pane compares)."""
         self.state: PromptState | None = None
-        self.diff_source: tuple[str, int] | None = None  # None: backup; ("version"|"change", v)
-        self.diff_mode = "unified"
+        """The shown prompt as last read."""
         self.instruction = ""
-        self.feed: ChangeFeed | None = None
-        self._dirty: set[str] = set()
-        self._dirty_all = True
-        self._list_dirty = True
-        self._wake = asyncio.Event()
-        self._painted = asyncio.Event()
-        self._diff_generation = 0
-        self._diff_shown = -1
         self._preview_timer: Timer | None = None
-        self.refreshing = False
-        """True while the refresher reads (tests wait for it to settle)."""
-        self.last_change = time.monotonic()
-        """When the last refresh was asked for (monotonic seconds): the app's idle work waits."""
+
+    @property
+    def current(self) -> str:
+        """The prompt every pane is about."""
+        return self.view.name
 
     # -- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        """The panes."""
+        """The panes, and the parts that feed them."""
         clock = self.app.clock
         with Horizontal(id="top"):
             yield PromptList(clock, id="prompts")
@@ -106,6 +96,10 @@ class DashboardScreen(DashboardActions, InstructionFlow, Screen[None]):
         yield InstructionBar(self._active_text, id="instruction")
         yield StatusBar(id="status")
         yield Footer()
+        yield Refresher(self.store, self.app.target, self.view)
+        yield InstructionFlow(self.store)
+        yield Actions(self.store)
+        yield FleetWatch(self.store)
 
     @property
     def prompt_view(self) -> PromptView:
@@ -137,11 +131,26 @@ class DashboardScreen(DashboardActions, InstructionFlow, Screen[None]):
         """The instruction input and its hint line."""
         return self.query_one("#instruction", InstructionBar)
 
+    @property
+    def refresher(self) -> Refresher:
+        """The part that reads after every change."""
+        return self.query_one(Refresher)
+
+    @property
+    def instruction_flow(self) -> InstructionFlow:
+        """The part that previews and applies instructions."""
+        return self.query_one(InstructionFlow)
+
+    @property
+    def actions(self) -> Actions:
+        """The part that runs the person's other writes."""
+        return self.query_one(Actions)
+
     def _active_text(self) -> str | None:
         return self.state.active if self.state else None
 
     def on_mount(self) -> None:
-        """Titles, then start the feed and the refresher."""
+        """Titles and the first focus."""
         self.prompt_list.border_title = "Prompts"
         self.prompt_view.border_title = self.current
         self.diff_view.border_title = "Diff"
@@ -149,173 +158,30 @@ class DashboardScreen(DashboardActions, InstructionFlow, Screen[None]):
         self.status.server = self.app.server_label
         self.status.prompt_name = self.current
         self.prompt_list.focus()
-        self.run_worker(self._refresher(), name="refresher", group="refresher", exit_on_error=False)
-        self.run_worker(self._watch_fleet(), name="fleet", group="fleet", exit_on_error=False)
-        self.run_worker(self._run_feed(), name="feed", group="feed", exit_on_error=False)
-        self._wake.set()
 
-    def on_unmount(self) -> None:
-        """Stop the feed."""
-        if self.feed is not None:
-            self.feed.stop()
+    @property
+    def settled(self) -> bool:
+        """True when no read or diff is pending (nothing is about to change on screen)."""
+        if self.refresher.pending or self.state is None:
+            return False
+        return not any(w.group in WORKING and not w.is_finished for w in self.app.workers)
 
-    # -- the fleet pane (f2): who serves which version ---------------------------------
+    @property
+    def last_change(self) -> float:
+        """When the last read was asked for (monotonic seconds): the app's idle work waits."""
+        return self.refresher.last_change
 
-    def action_toggle_fleet(self) -> None:
-        """Show or hide the fleet pane."""
-        view = self.query_one("#fleet", FleetView)
-        view.display = not view.display
+    def _show(self, view: View) -> None:
+        """Show ``view`` from now on; the refresher reads what it needs."""
+        self.view = view
+        self.refresher.show(view)
 
-    async def _watch_fleet(self) -> None:
-        """Read the agents of every listed prompt about once a second, while the pane shows."""
-        view = self.query_one("#fleet", FleetView)
-        clock = asyncio.get_running_loop().time
-        last = 0.0
-        while True:
-            await asyncio.sleep(0.1)  # short naps, so the pane fills as soon as it opens
-            if not view.display:
-                last = 0.0
-            elif clock() - last >= FLEET_REFRESH:
-                last = clock()
-                names = list(self.prompt_list.names) or [self.current]
-                try:
-                    found = await fleet_many_async(self.store.client, names)
-                    view.agents = tuple(agent for rows in found.values() for agent in rows)
-                except Exception:  # noqa: BLE001 - the status bar already reports a dead server
-                    pass
-
-    # -- the feed ---------------------------------------------------------------------
-
-    async def _run_feed(self) -> None:
-        """Turn feed events into messages until the screen goes away."""
-        feed = self.feed = ChangeFeed(self.app.target)
-
-        def deliver(event: PromptEvent) -> None:
-            if event.kind == "mode":
-                self.post_message(FeedMode(event.mode or "", feed.reason))
-            elif event.kind == "resync":
-                self.post_message(Resync())
-            elif event.name:
-                self.post_message(PromptChanged(event.name, deleted=event.kind == "deleted"))
-
-        await feed.run(deliver)
+    # -- what the parts read -> the panes ----------------------------------------------
 
     @on(FeedMode)
     def _feed_mode(self, message: FeedMode) -> None:
         self.status.mode = message.mode
         self.status.note = message.reason if message.mode != "notifications" else ""
-
-    @on(Resync)
-    def _resync(self) -> None:
-        self.request_refresh(everything=True)
-
-    @on(PromptChanged)
-    def _prompt_changed(self, message: PromptChanged) -> None:
-        self.request_refresh(message.name)
-
-    @property
-    def settled(self) -> bool:
-        """True when no read or diff is pending (nothing is about to change on screen)."""
-        if self.refreshing or self._wake.is_set() or self.state is None:
-            return False
-        busy = {"diff", "preview", "apply", "action", "highlight"}
-        return not any(w.group in busy and not w.is_finished for w in self.app.workers)
-
-    def request_refresh(self, name: str | None = None, *, everything: bool = False) -> None:
-        """Re-read ``name`` (or the current prompt and everything) soon; bursts coalesce."""
-        self.last_change = time.monotonic()
-        if everything:
-            self._dirty_all = True
-        elif name is not None:
-            self._dirty.add(name)
-        self._list_dirty = True
-        self._wake.set()
-
-    # -- the refresher: the only place that re-reads after a change --------------------
-
-    async def _refresher(self) -> None:
-        while True:
-            self.refreshing = False
-            await self._wake.wait()
-            self._wake.clear()
-            self.refreshing = True
-            names, everything, listing = self._dirty, self._dirty_all, self._list_dirty
-            self._dirty, self._dirty_all, self._list_dirty = set(), False, False
-            for attempt in range(2):
-                try:
-                    if everything or self.current in names:
-                        await self._load_current()
-                    if listing:
-                        self.post_message(ListLoaded(await self.store.list()))
-                    break
-                except ConnectionFailedError as exc:
-                    # After a server restart the pool's first connection is stale:
-                    # that call fails and drops it, so one retry gets a fresh one.
-                    if attempt:
-                        self.post_message(StoreFailed(str(exc)))
-                except DynamicPromptError as exc:
-                    self.post_message(StoreFailed(str(exc)))
-                    break
-                except Exception as exc:  # noqa: BLE001 - a bug must show, not kill the live view
-                    self.post_message(StoreFailed(f"{type(exc).__name__}: {exc}"))
-                    break
-
-    async def _load_current(self) -> None:
-        name = self.current
-        state = await self.store.state(name)
-        shown = self.prompt_view.text if self.prompt_view.version else None
-        changed, flash = await asyncio.to_thread(_marks, state, shown)
-        if name != self.current:
-            return
-        self._painted.clear()
-        self.post_message(Loaded(state, changed, flash))
-        # The prompt pane paints before the other panes are read and rebuilt: it is
-        # what a person watches, and their work would otherwise delay its frame.
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._painted.wait(), PAINT_WAIT)
-        if self.instruction.strip():
-            self._preview(self.instruction)
-        else:
-            await self._load_diff(state)
-        self.post_message(HistoryLoaded(name, await self.store.history(name, limit=HISTORY_LIMIT)))
-
-    async def _load_diff(self, state: PromptState) -> None:
-        """Compute the diff pane's rows for the current diff source (in a thread)."""
-        self._diff_generation += 1
-        generation = self._diff_generation
-        name, active = state.name, state.active or ""
-        source = self.diff_source
-        if source is None:
-            old, new = state.backup or "", active
-            title, kind = f"Diff: original → v{state.version}", "normal"
-        elif source[0] == "version":
-            old, new = await self.store.version_text(name, source[1]), active
-            title, kind = f"Diff: v{source[1]} → v{state.version} (active)", "version"
-        else:
-            version = source[1]
-            older = [v for v in await self.store.versions(name) if v < version]
-            new = await self.store.version_text(name, version)
-            old = await self.store.version_text(name, older[0]) if older else ""
-            before = f"v{older[0]}" if older else "nothing"
-            title, kind = f"Change: {before} → v{version}", "change"
-        rows = await asyncio.to_thread(diffrows.build, old, new, self.diff_mode)
-        self.post_message(DiffReady(title, rows, generation, kind))
-
-    @work(exclusive=True, group="diff", exit_on_error=False)
-    async def reload_diff(self) -> None:
-        """Recompute the diff pane (after the source or view changed)."""
-        try:
-            if self.instruction.strip():
-                self._preview(self.instruction)
-                return
-            state = self.state
-            if state is None or not state.exists:
-                return
-            await self._load_diff(state)
-        except DynamicPromptError as exc:
-            self.post_message(StoreFailed(str(exc)))
-
-    # -- handlers: the panes get what the workers read --------------------------------
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
@@ -323,6 +189,7 @@ class DashboardScreen(DashboardActions, InstructionFlow, Screen[None]):
         if state.name != self.current:
             return
         self.state = state
+        self.prompt_list.mark_current(state.name)
         text = state.active or ""
         view = self.prompt_view
         view.show(text, state.version, message.changed, message.flash)
@@ -337,17 +204,43 @@ class DashboardScreen(DashboardActions, InstructionFlow, Screen[None]):
             if view.lazy:
                 parts.append("large: highlighted line by line")
             view.border_subtitle = ", ".join(parts)
-        self.call_after_refresh(self._painted.set)
+        self.call_after_refresh(self.refresher.painted)
         status = self.status
         status.prompt_name = state.name
         status.version = state.version
         status.size_bytes = len(text.encode("utf-8", "replace"))
         status.tokens = estimate_tokens(text)
+        if self.view.previewing and state.exists:
+            self.instruction_flow.preview(state, self.instruction, self.view)  # on the new text
+
+    @on(LoadFailed)
+    def _load_failed(self, message: LoadFailed) -> None:
+        if message.name != self.current:
+            return
+        shown = self.state
+        if shown is not None and shown.name != message.name:
+            # A switch to a prompt that cannot be read: stay on the one the panes show.
+            self._show(dataclasses.replace(self.view, name=shown.name, source=BACKUP))
+            self.prompt_list.mark_current(shown.name)
+            self.notify(f"Cannot show {message.name}: {message.message}", severity="error", markup=False)
+            return
+        self.notify(message.message, severity="error", markup=False)
 
     @on(ListLoaded)
     def _list_loaded(self, message: ListLoaded) -> None:
         self.prompt_list.set_prompts(message.summaries, self.current)
-        self.prompt_list.border_title = f"Prompts ({len(message.summaries)})"
+        self._list_title()
+
+    @on(RowsLoaded)
+    def _rows_loaded(self, message: RowsLoaded) -> None:
+        for name, row in message.rows.items():
+            self.prompt_list.set_row(name, row, self.current)
+        self._list_title()
+
+    def _list_title(self) -> None:
+        self.prompt_list.border_title = f"Prompts ({self.prompt_list.stored})"
+        self.query_one(FleetWatch).follow(self.prompt_list.names or [self.current],
+                                         self.query_one("#fleet", FleetView).display)
 
     @on(HistoryLoaded)
     def _history_loaded(self, message: HistoryLoaded) -> None:
@@ -356,9 +249,8 @@ class DashboardScreen(DashboardActions, InstructionFlow, Screen[None]):
 
     @on(DiffReady)
     def _diff_ready(self, message: DiffReady) -> None:
-        if message.generation < self._diff_shown:
-            return
-        self._diff_shown = message.generation
+        if message.view != self.view or message.instruction != (self.instruction if self.view.previewing else ""):
+            return  # computed for what the screen showed before
         rows = message.rows
         view = self.diff_view
         view.show(rows, note="No differences." if message.kind != "preview" else "The instruction changes nothing.")
@@ -366,9 +258,74 @@ class DashboardScreen(DashboardActions, InstructionFlow, Screen[None]):
         mode = "side by side" if rows.mode == "split" else "unified"
         view.border_subtitle = f"+{rows.added} -{rows.removed}  ·  {mode}"
 
+    @on(FleetLoaded)
+    def _fleet_loaded(self, message: FleetLoaded) -> None:
+        self.query_one("#fleet", FleetView).agents = message.agents
+
     @on(StoreFailed)
     def _store_failed(self, message: StoreFailed) -> None:
         self.notify(message.message, severity="error", markup=False)
+
+    @on(Written)
+    def _written(self, message: Written) -> None:
+        result = message.result
+        if result.changed:
+            self.notify(f"{message.done}: now v{result.version}.", markup=False)
+        else:
+            self.notify(result.message or "Nothing changed.", markup=False)
+        for warning in result.warnings:
+            self.notify(warning, severity="warning", markup=False)
+        self._feed_down_reread(result.name)
+
+    def _feed_down_reread(self, name: str) -> None:
+        """The feed brings our own writes back too; only while it is down, ask for the read."""
+        if self.status.mode == "disconnected":
+            self.refresher.changed(name)
+
+    # -- the instruction input --------------------------------------------------------
+
+    @on(InstructionBar.Typed)
+    def _typed(self, message: InstructionBar.Typed) -> None:
+        self.instruction = message.value
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        previewing = bool(message.value.strip())
+        if previewing != self.view.previewing:
+            self._show(dataclasses.replace(self.view, previewing=previewing))
+        if not previewing:
+            self.instruction_bar.show_hint(())
+            return
+        self.instruction_bar.show_hint(completions(message.value, self._active_text(), 4))
+        self._preview_timer = self.set_timer(PREVIEW_DELAY, self._preview_now)
+
+    def _preview_now(self) -> None:
+        if self.state is not None and self.state.exists and self.view.previewing:
+            self.instruction_flow.preview(self.state, self.instruction, self.view)
+
+    @on(InstructionBar.Apply)
+    def _apply(self, message: InstructionBar.Apply) -> None:
+        state = self.state
+        if state is None or not state.exists:
+            self.instruction_bar.show_error(f"There is no prompt named {self.current!r} yet: load one first.")
+            return
+        self.instruction_flow.apply(state, message.value)
+
+    @on(InstructionProblem)
+    def _instruction_problem(self, message: InstructionProblem) -> None:
+        if message.instruction != self.instruction:
+            return  # the person has typed on since
+        self.instruction_bar.show_error(message.message, message.suggestions)
+
+    @on(Applied)
+    def _applied(self, message: Applied) -> None:
+        if message.instruction == self.instruction:
+            self.instruction = ""
+            self.instruction_bar.clear()
+            self._show(dataclasses.replace(self.view, previewing=False))
+        self.notify(f"v{message.result.version}: {message.instruction.strip()[:80]}", markup=False)
+        for warning in message.result.warnings:
+            self.notify(warning, severity="warning", markup=False)
+        self._feed_down_reread(message.result.name)
 
     # -- picking ----------------------------------------------------------------------
 
@@ -376,40 +333,104 @@ class DashboardScreen(DashboardActions, InstructionFlow, Screen[None]):
     def _picked(self, message: PromptList.Picked) -> None:
         self.focus_prompt(message.name)
 
+    @on(ShowPrompt)
+    def _show_prompt(self, message: ShowPrompt) -> None:
+        self.focus_prompt(message.name)
+
     def focus_prompt(self, name: str) -> None:
-        """Point every pane at prompt ``name``."""
+        """Point every pane at prompt ``name`` (once it has been read; if it cannot be, nothing moves)."""
         if name == self.current:
             return
-        self.current = name
-        self.state = None
-        self.diff_source = None
-        self.prompt_view.show("", 0)
-        self.timeline.set_entries([])
-        self.request_refresh(everything=True)
+        self._show(View(name, mode=self.view.mode, previewing=self.view.previewing))
+        self.status.prompt_name = name
 
     @on(Timeline.Picked)
     def _entry_picked(self, message: Timeline.Picked) -> None:
-        entry = message.entry
-        if entry.version is None:
+        if message.entry.version is None:
             self.notify("That entry has no version number (written by another tool).", markup=False)
             return
-        self.diff_source = ("change", entry.version)
-        self.reload_diff()
+        self._show(dataclasses.replace(self.view, source=DiffSource.change(message.entry.version)))
 
     @on(Timeline.Compare)
     def _entry_compare(self, message: Timeline.Compare) -> None:
         if message.entry.version is None:
             self.notify("That entry has no version number (written by another tool).", markup=False)
             return
-        self.diff_source = ("version", message.entry.version)
-        self.reload_diff()
+        self._show(dataclasses.replace(self.view, source=DiffSource.version(message.entry.version)))
 
+    # -- keys -------------------------------------------------------------------------
 
-def _marks(state: PromptState, shown: str | None) -> tuple[frozenset[int], frozenset[int]]:
-    """Lines differing from the backup, and lines that changed since ``shown`` (to flash)."""
-    active = state.active or ""
-    changed = frozenset(diffmod.changed_new_lines(state.backup, active)) if state.backup is not None else frozenset()
-    flash: frozenset[int] = frozenset()
-    if shown is not None and shown != active and active:
-        flash = frozenset(diffmod.changed_new_lines(shown, active))
-    return changed, flash
+    def _require_state(self) -> PromptState | None:
+        if self.state is None or not self.state.exists:
+            self.notify(f"There is no prompt named {self.current!r} yet: load a file or create one.",
+                        severity="warning", markup=False)
+            return None
+        return self.state
+
+    def action_revert(self) -> None:
+        """Revert to the original text (asks first)."""
+        if (state := self._require_state()) is not None:
+            self.actions.revert(state)
+
+    def action_undo(self) -> None:
+        """Undo the last change."""
+        if (state := self._require_state()) is not None:
+            self.actions.undo(state)
+
+    def action_restore(self) -> None:
+        """Restore the version picked in the timeline (asks first)."""
+        state = self._require_state()
+        if state is None:
+            return
+        entry = self.timeline.selected
+        if entry is None or entry.version is None:
+            self.notify("Pick a changelog entry with a version first (the timeline, below).",
+                        severity="warning", markup=False)
+            return
+        self.actions.restore(state, entry.version)
+
+    def action_edit(self) -> None:
+        """Edit the text by hand (saves with conflict detection)."""
+        if (state := self._require_state()) is not None:
+            self.actions.edit(state)
+
+    def action_load(self) -> None:
+        """Load a file into this prompt."""
+        self.actions.load(self.current)
+
+    def action_new_prompt(self) -> None:
+        """Create a new prompt from text or a file."""
+        self.actions.new_prompt()
+
+    def action_copy(self) -> None:
+        """Copy the active prompt to the clipboard."""
+        state = self._require_state()
+        if state is not None and state.active is not None:
+            self.app.copy_to_clipboard(state.active)
+            self.notify(f"Copied {state.name} v{state.version} ({len(state.active):,} characters).",
+                        markup=False)
+
+    def action_search(self) -> None:
+        """Open the changelog filter."""
+        self.timeline.start_search()
+
+    def action_toggle_diff(self) -> None:
+        """Switch between unified and side-by-side diffs."""
+        mode = DiffMode.SPLIT if self.view.mode is DiffMode.UNIFIED else DiffMode.UNIFIED
+        self._show(dataclasses.replace(self.view, mode=mode))
+        self._preview_now()
+
+    def action_diff_backup(self) -> None:
+        """Diff against the original again."""
+        self._show(dataclasses.replace(self.view, source=BACKUP))
+
+    def action_focus_instruction(self) -> None:
+        """Move to the instruction input."""
+        self.instruction_bar.input.focus()
+
+    def action_toggle_fleet(self) -> None:
+        """Show or hide the fleet pane."""
+        view = self.query_one("#fleet", FleetView)
+        view.display = not view.display
+        self._list_title()
+

@@ -8,13 +8,18 @@ from rich.text import Text
 from textual import on
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
 
 from dynamic_prompt.core.models import PromptSummary
 from dynamic_prompt.tui.render import age, safe
 
 
 class PromptList(DataTable[Text]):
-    """A table of prompts; Enter or a click posts :class:`PromptList.Picked`."""
+    """A table of prompts; Enter or a click posts :class:`PromptList.Picked`.
+
+    The screen gives it the whole listing (:meth:`set_prompts`) after a resync and
+    single rows (:meth:`set_row`) after a change: a write to one prompt redraws one row.
+    """
 
     DEFAULT_CSS = """
     PromptList { height: 1fr; }
@@ -31,7 +36,15 @@ class PromptList(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, show_row_labels=False)
         self.clock = clock
         self.names: list[str] = []
+        """The rows, top to bottom."""
+        self.summaries: dict[str, PromptSummary] = {}
+        """The stored prompts' rows, by name."""
         self.current = ""
+
+    @property
+    def stored(self) -> int:
+        """How many prompts the server holds (the current one may be a placeholder row)."""
+        return len(self.summaries)
 
     def on_mount(self) -> None:
         """The columns."""
@@ -39,26 +52,62 @@ class PromptList(DataTable[Text]):
         self.add_column("ver", key="version")
         self.add_column("changed", key="changed")
 
+    def _cells(self, name: str) -> tuple[Text, Text, Text]:
+        summary = self.summaries.get(name) or PromptSummary(name, 0, 0, 0.0, "", "(none)")
+        current = name == self.current
+        label = Text(("● " if current else "  ") + safe(name), style="bold" if current else "")
+        version = Text(f"v{summary.version}" if summary.version else "-", justify="right")
+        when = f"{age(self.clock() - summary.updated_at)} ago" if summary.updated_at else ""
+        changed = Text(f"{when} {safe(summary.action or '')}".strip(), style="dim")
+        return label, version, changed
+
     def set_prompts(self, summaries: Sequence[PromptSummary], current: str) -> None:
         """Replace the rows, keeping the cursor on the highlighted (or current) prompt."""
         keep = self.names[self.cursor_row] if 0 <= self.cursor_row < len(self.names) else current
         self.current = current
-        rows = list(summaries)
-        if current and current not in {s.name for s in rows}:
-            rows.insert(0, PromptSummary(current, 0, 0, 0.0, "", "(none)"))
-        now = self.clock()
+        self.summaries = {s.name: s for s in summaries}
+        names = [s.name for s in summaries]
+        if current and current not in self.summaries:
+            names.insert(0, current)
         self.clear()
-        self.names = [s.name for s in rows]
-        for s in rows:
-            mark = "● " if s.name == current else "  "
-            name = Text(mark + safe(s.name), style="bold" if s.name == current else "")
-            version = Text(f"v{s.version}" if s.version else "-", justify="right")
-            when = f"{age(now - s.updated_at)} ago" if s.updated_at else ""
-            action = safe(s.action or "")
-            changed = Text(f"{when} {action}".strip(), style="dim")
-            self.add_row(name, version, changed, key=s.name)
+        self.names = names
+        for name in names:
+            self.add_row(*self._cells(name), key=name)
         if keep in self.names:
             self.move_cursor(row=self.names.index(keep), animate=False)
+
+    def set_row(self, name: str, summary: PromptSummary | None, current: str) -> None:
+        """Update one prompt's row (``None``: it has no text now), adding or dropping it."""
+        if summary is None:
+            self.summaries.pop(name, None)
+        else:
+            self.summaries[name] = summary
+        self.current = current
+        if name not in self.names:
+            if summary is None:
+                return
+            self.names.append(name)
+            self.add_row(*self._cells(name), key=name)
+            return
+        if summary is None and name != current:
+            self.names.remove(name)
+            try:
+                self.remove_row(name)
+            except RowDoesNotExist:  # pragma: no cover - names and rows move together
+                pass
+            return
+        self._redraw_row(name)
+
+    def mark_current(self, name: str) -> None:
+        """Move the ``●`` to prompt ``name``."""
+        previous, self.current = self.current, name
+        for row in {previous, name}:
+            if row in self.names:
+                self._redraw_row(row)
+
+    def _redraw_row(self, name: str) -> None:
+        for key, cell in zip(("name", "version", "changed"), self._cells(name)):
+            self.update_cell(name, key, cell, update_width=True)
 
     @on(DataTable.RowSelected)
     def _picked(self, event: DataTable.RowSelected) -> None:
