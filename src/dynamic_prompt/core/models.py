@@ -219,15 +219,6 @@ class PromptState:
 
 
 @dataclass(frozen=True, slots=True)
-class Version:
-    """One stored version of a prompt's text."""
-
-    name: str
-    number: int
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class PromptSummary:
     """One row of the prompt list: name, version, size and the last change."""
 
