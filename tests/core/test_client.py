@@ -40,7 +40,7 @@ def answers(client: PromptClient) -> str | None:
 
 
 def live(client: PromptClient | AsyncPromptClient) -> bool:
-    return client.feed_mode != "disconnected" and client._cache.live
+    return client.feed_mode != "disconnected" and client.cache.live
 
 
 def commands(r: redis.Redis) -> int:
@@ -228,7 +228,8 @@ def test_a_write_by_the_ruby_gem_is_seen(redis_sync: redis.Redis, make_client: C
 
 
 async def test_channel_mode_still_invalidates_this_tools_writes() -> None:
-    server = TestServer(['rename-command CONFIG ""']).start()
+    # CONFIG and CLIENT (so CLIENT TRACKING) refused: the change channel is what is left.
+    server = TestServer(['rename-command CONFIG ""', 'rename-command CLIENT ""']).start()
     try:
         target = ServerTarget(server.url, "test")
         store = PromptStore.connect(target)

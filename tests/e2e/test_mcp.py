@@ -128,7 +128,7 @@ async def feed_ready(session: ClientSession | Client) -> None:
         while True:
             result = await ok(session, "health_check")
             assert result.structured_content is not None
-            if result.structured_content["change_feed"] in ("notifications", "channel", "polling"):
+            if result.structured_content["change_feed"] in ("notifications", "tracking", "channel", "polling"):
                 return
             await anyio.sleep(0.05)
 

@@ -26,6 +26,7 @@ from dynamic_prompt.live.feed import (
     MODE_DISCONNECTED,
     MODE_NOTIFICATIONS,
     MODE_POLLING,
+    MODE_TRACKING,
 )
 from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.store import PromptStore
@@ -199,6 +200,32 @@ async def test_a_silently_dead_link_is_caught_by_the_ping_watchdog(make_server: 
     ],
     ids=["config-renamed", "acl-without-config"],
 )
+async def test_config_forbidden_hears_anyone_through_client_tracking(
+    make_server: ServerFactory, extra: list[str], url_user: str | None
+) -> None:
+    """Managed servers refuse CONFIG: client tracking still reports every write by anyone."""
+    server = make_server(extra)
+    url = server.url if url_user is None else f"redis://{url_user}@127.0.0.1:{server.port}/0"
+    target = ServerTarget(url, "test")
+    store = PromptStore.connect(target, Settings(user="t"))
+    await store.load("p", TEXT, kind="text")
+    async with FeedWatcher(target, **{**FAST_FEED, "poll_interval": 60.0}) as feed:
+        await feed.wait_mode(MODE_TRACKING, 5)
+        assert "CONFIG" in feed.feed.reason and "feed-pw" not in feed.feed.reason
+        t = time.monotonic()
+        admin(server).set("prompt:{p}:active", "Set by redis-cli.\n")  # no announcement, no poll for 60 s
+        await feed.wait_change("p", 5, since=t)
+    await store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("extra", "url_user"),
+    [
+        (['rename-command CONFIG ""', 'rename-command CLIENT ""'], None),
+        (["user feed on >feed-pw ~* &* +@all -config -client"], "feed:feed-pw"),
+    ],
+    ids=["config-and-client-renamed", "acl-without-config-and-client"],
+)
 async def test_config_forbidden_falls_back_to_the_channel_and_says_so(
     make_server: ServerFactory, extra: list[str], url_user: str | None
 ) -> None:
@@ -209,7 +236,8 @@ async def test_config_forbidden_falls_back_to_the_channel_and_says_so(
     await store.load("p", TEXT, kind="text")
     async with FeedWatcher(target, **FAST_FEED) as feed:
         await feed.wait_mode(MODE_CHANNEL, 5)
-        assert feed.feed.mode == MODE_CHANNEL and "CONFIG" in feed.feed.reason
+        assert feed.feed.mode == MODE_CHANNEL
+        assert "CONFIG" in feed.feed.reason and "TRACKING" in feed.feed.reason
         assert "feed-pw" not in feed.feed.reason
         t = time.monotonic()
         await store.modify("p", "change tone to dry")  # announced on the change channel

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 _INT_LIMIT = 10**18
@@ -246,16 +247,43 @@ class WriteResult:
     """Things that went wrong beside a write that happened (say them; the write stands)."""
 
 
+class FeedMode(str, Enum):
+    """How the change feed hears of changes. A ``str``: compares and formats as its value."""
+
+    NOTIFICATIONS = "notifications"
+    TRACKING = "tracking"
+    CHANNEL = "channel"
+    POLLING = "polling"
+    DISCONNECTED = "disconnected"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class EventKind(str, Enum):
+    """What a :class:`PromptEvent` says (``PromptEvent.kind``). A ``str`` like :class:`FeedMode`."""
+
+    CHANGED = "changed"
+    DELETED = "deleted"
+    RESYNC = "resync"
+    """Events may have been missed: re-read everything."""
+    MODE = "mode"
+    """The feed's mode or reason changed (see ``PromptEvent.mode`` and :attr:`ChangeFeed.reason`)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True, slots=True)
 class PromptEvent:
     """A change seen on the feed: prompt ``name`` changed (``kind``) at ``version``.
 
-    Events are hints: a consumer re-reads the keys. ``kind`` is ``changed``,
-    ``deleted``, ``resync`` (the feed (re)connected: re-read everything) or
-    ``mode`` (the feed's mode changed; see ``mode``).
+    Events are hints: a consumer re-reads the keys. ``kind`` is an
+    :class:`EventKind` (a ``str``: ``changed``, ``deleted``, ``resync`` when the feed
+    (re)connected or may have missed events, ``mode`` when its mode changed; see ``mode``).
     """
 
     name: str | None
-    kind: str
+    kind: EventKind
     version: int | None = None
-    mode: str | None = None
+    mode: FeedMode | None = None

@@ -16,7 +16,8 @@ The rules:
   values stored for serving; :attr:`NearCache.fresh` is empty otherwise, so
   readers fall through to Redis.
 * The last value read of every prompt is also kept as *last known good*, to
-  serve (flagged stale) while Redis cannot be reached.
+  serve (flagged stale) while Redis cannot be reached, or does not answer
+  within a read's budget (the client's bounded reads).
 
 Readers call ``fresh.get(name)`` with no lock: a dict lookup is atomic under
 the GIL, and every mutation happens under :attr:`NearCache.lock` and never

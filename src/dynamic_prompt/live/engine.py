@@ -4,43 +4,134 @@
 :class:`~dynamic_prompt.live.client.PromptClient`, the caller's loop for
 :class:`~dynamic_prompt.live.client.AsyncPromptClient`). It turns feed events into
 cache invalidations, re-reads invalidated prompts so the next read is a hit
-again, and announces what this agent serves to the fleet view. The state rules
+again, and announces what this agent serves to the fleet view. It also runs
+the *bounded reads*' background refreshes: at most one re-read per prompt in
+flight (:meth:`ClientEngine.refresh`), which a read waits on for no longer than
+its ``read_budget`` before serving the last known good text. The state rules
 live in :mod:`dynamic_prompt.live.cache`; the read path in :mod:`dynamic_prompt.live.client`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import logging
 import os
 import socket
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
-from redis import exceptions as rexc
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.models import PromptEvent
-from dynamic_prompt.live.cache import CacheEntry
-from dynamic_prompt.live.feed import MODE_DISCONNECTED, ChangeFeed
+from dynamic_prompt.live.cache import CacheEntry, NearCache
+from dynamic_prompt.live.feed import ChangeFeed, EventKind, FeedMode
 from dynamic_prompt.server import ServerTarget, async_client
+from dynamic_prompt.server.errors import FAILURES, UNREACHABLE
 from dynamic_prompt.store.fleet import ANNOUNCE_SCRIPT, KEEP_GONE_SECONDS, announcement
 
-if TYPE_CHECKING:
-    from dynamic_prompt.live.client import ClientBase
+
+class EngineOwner(Protocol):
+    """What the engine needs of the client it works for: the whole interface between them."""
+
+    @property
+    def cache(self) -> NearCache:
+        """The client's near cache (the engine invalidates and fills it)."""
+        ...
+
+    @property
+    def agent_id(self) -> str:
+        """How the agent appears in the fleet view."""
+        ...
+
+    @property
+    def announce(self) -> bool:
+        """Whether to announce to the fleet view."""
+        ...
+
+    @property
+    def announce_interval(self) -> float:
+        """Seconds between fleet heartbeats."""
+        ...
+
+    @property
+    def timeout(self) -> float:
+        """Socket timeout of the engine's reads."""
+        ...
+
+    @property
+    def feed_options(self) -> Mapping[str, float]:
+        """Options of the change feed."""
+        ...
+
+    @property
+    def stale(self) -> bool:
+        """Whether the client is serving last known good text."""
+        ...
+
+    @property
+    def feed_mode(self) -> str:
+        """The feed's mode, as last told."""
+        ...
+
+    def reads(self, name: str) -> int:
+        """How many times ``name`` was read."""
+        ...
+
+    def accept(self, name: str, token: int, entry: CacheEntry) -> None:
+        """Keep a value read from Redis under ``token``."""
+        ...
+
+    def failed(self, exc: BaseException) -> None:
+        """A read could not reach Redis."""
+        ...
+
+    def feed_changed(self, mode: FeedMode, reason: str) -> None:
+        """The feed's mode (or reason) changed."""
+        ...
+
+    def server_back(self) -> None:
+        """The server answers again (the feed resynced)."""
+        ...
+
+    def count_announce(self) -> None:
+        """One announcement was sent."""
+        ...
 
 log = logging.getLogger("dynamic_prompt.live.client")
 
 MIN_ANNOUNCE_GAP = 0.25
 """At most one announcement round this often, however fast prompts change."""
 
-UNREACHABLE = (rexc.ConnectionError, rexc.TimeoutError, OSError, asyncio.TimeoutError)
-"""What a read or a background call raises when the server cannot be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Refresh:
+    """A re-read in flight: its outcome, when it began, the cache token it began under."""
+
+    future: asyncio.Future[CacheEntry]
+    started: float
+    token: int
+
+
+def _settle(target: concurrent.futures.Future[CacheEntry], source: asyncio.Future[CacheEntry]) -> None:
+    """Copy a finished re-read's outcome to a reader thread's future."""
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif (exc := source.exception()) is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
 
 
 def cache_entry(raw: bytes | None, version: bytes | None, seq: int) -> CacheEntry:
@@ -58,7 +149,7 @@ def cache_entry(raw: bytes | None, version: bytes | None, seq: int) -> CacheEntr
 class ClientEngine:
     """The background work of one client, on one event loop: feed, refresher, announcer."""
 
-    def __init__(self, owner: ClientBase, target: ServerTarget) -> None:
+    def __init__(self, owner: EngineOwner, target: ServerTarget) -> None:
         self.owner = owner
         self.target = target
         self.client: aioredis.Redis = async_client(target, timeout=owner.timeout)
@@ -73,10 +164,12 @@ class ClientEngine:
         self._closing = False
         self._announced: dict[str, tuple[Any, ...]] = {}
         self._last_reads: dict[str, tuple[int, float]] = {}
+        self._inflight: dict[str, _Refresh] = {}
+        self._fetches: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         """Start the feed, the refresher and the announcer (on the running loop)."""
-        for name in self.owner._cache.watched_names():
+        for name in self.owner.cache.watched_names():
             self.watch(name)
         self._tasks = [
             asyncio.create_task(self.feed.run(self._on_event), name="dprompt-client-feed"),
@@ -99,16 +192,13 @@ class ClientEngine:
     # -- the feed ---------------------------------------------------------------------
 
     def _on_event(self, event: PromptEvent) -> None:
-        owner, cache = self.owner, self.owner._cache
-        if event.kind == "mode":
-            owner.feed_mode = event.mode or MODE_DISCONNECTED
-            if owner.feed_mode == MODE_DISCONNECTED:
-                # Events may be missed from now on: stop serving from memory.
-                cache.go_offline()
+        owner, cache = self.owner, self.owner.cache
+        if event.kind == EventKind.MODE:
+            owner.feed_changed(FeedMode(event.mode) if event.mode else FeedMode.DISCONNECTED, self.feed.reason)
             self._poke.set()
-        elif event.kind == "resync":
+        elif event.kind == EventKind.RESYNC:
             cache.resync()
-            owner._down_until = 0.0  # the server answers again
+            owner.server_back()
             self._dirty |= cache.watched_names()
             self._wake.set()
         elif event.name is not None:
@@ -119,7 +209,7 @@ class ClientEngine:
 
     async def fetch(self, names: list[str]) -> dict[str, CacheEntry]:
         """Each prompt's text and version, consistent per prompt (one MULTI, one round trip)."""
-        seqs = [self.owner._cache.next_seq() for _ in names]
+        seqs = [self.owner.cache.next_seq() for _ in names]
         async with self.client.pipeline(transaction=True) as pipe:
             for name in names:
                 k = keymod.keys_for(name)
@@ -130,9 +220,70 @@ class ClientEngine:
             name: cache_entry(replies[2 * i], replies[2 * i + 1], seqs[i]) for i, name in enumerate(names)
         }
 
+    # -- re-reads: after events, and for bounded reads --------------------------------
+
+    def refresh(self, name: str) -> tuple[asyncio.Future[CacheEntry], float]:
+        """A re-read of ``name`` that began after its last invalidation, and when it began.
+
+        An in-flight one is shared (the refresher's too), so however many readers
+        ask, one request per prompt waits on a hung server; one that began before
+        the latest event is not, since its answer may predate that event. The
+        result is stored like any fetch; a failure marks the server down for
+        ``retry_after``.
+        """
+        held = self._inflight.get(name)
+        if held is None or held.token != self.owner.cache.token(name):
+            self._launch([name])
+            held = self._inflight[name]
+        return held.future, held.started
+
+    def refresh_into(self, name: str, target: concurrent.futures.Future[CacheEntry]) -> None:
+        """:meth:`refresh`, its outcome copied to ``target`` (a reader thread waits on it)."""
+        future, _ = self.refresh(name)
+        future.add_done_callback(lambda f: _settle(target, f))
+
+    def _launch(self, names: list[str]) -> asyncio.Task[None]:
+        """One batched fetch of ``names``, each with a future readers may join."""
+        loop = asyncio.get_running_loop()
+        cache, now = self.owner.cache, time.monotonic()
+        batch: dict[str, _Refresh] = {}
+        for name in names:
+            held = batch[name] = self._inflight[name] = _Refresh(loop.create_future(), now, cache.token(name))
+            held.future.add_done_callback(functools.partial(self._refresh_done, name, held))
+        task = asyncio.create_task(self._fetch_into(batch), name="dprompt-client-refresh")
+        self._fetches.add(task)
+        task.add_done_callback(self._fetches.discard)
+        return task
+
+    async def _fetch_into(self, batch: dict[str, _Refresh]) -> None:
+        try:
+            entries = await self.fetch(list(batch))
+        except asyncio.CancelledError:
+            for held in batch.values():
+                held.future.cancel()
+            raise
+        except FAILURES as exc:
+            log.debug("refresh failed: %s", exc)
+            if isinstance(exc, UNREACHABLE):
+                self.owner.failed(exc)
+            for held in batch.values():
+                if not held.future.done():
+                    held.future.set_exception(exc)
+            return
+        for name, held in batch.items():
+            self.owner.accept(name, held.token, entries[name])
+            if not held.future.done():
+                held.future.set_result(entries[name])
+
+    def _refresh_done(self, name: str, held: _Refresh, _: asyncio.Future[CacheEntry]) -> None:
+        if self._inflight.get(name) is held:
+            del self._inflight[name]
+        if not held.future.cancelled():
+            held.future.exception()  # retrieved: readers that gave up waiting never will
+
     async def _refresher(self) -> None:
         """Re-read invalidated prompts, so the next read is a hit again."""
-        cache = self.owner._cache
+        cache = self.owner.cache
         while not self._closing:
             await self._wake.wait()
             self._wake.clear()
@@ -140,15 +291,10 @@ class ClientEngine:
             self._dirty.clear()
             if not names or not cache.live:
                 continue
-            tokens = {name: cache.token(name) for name in names}
-            try:
-                entries = await self.fetch(names)
-            except (*UNREACHABLE, rexc.RedisError) as exc:
-                # The feed notices a dead server; readers fetch for themselves meanwhile.
-                log.debug("refresh failed: %s", exc)
-                continue
-            for name in names:
-                self.owner._accept(name, tokens[name], entries[name])
+            # A re-read a reader already started since the event does the job.
+            stale = [n for n in names if (h := self._inflight.get(n)) is None or h.token != cache.token(n)]
+            if stale:
+                await self._launch(stale)
 
     # -- the fleet announcements ------------------------------------------------------
 
@@ -170,7 +316,7 @@ class ClientEngine:
                 await self.announce_once(force=due)
                 if due:
                     next_due = now + interval
-            except (*UNREACHABLE, rexc.RedisError) as exc:
+            except FAILURES as exc:
                 log.debug("announce failed: %s", exc)
                 if due:
                     next_due = now + min(interval, 1.0)
@@ -178,7 +324,7 @@ class ClientEngine:
 
     async def announce_once(self, *, force: bool) -> int:
         """Announce every prompt whose served text changed (all of them if ``force``)."""
-        owner, cache = self.owner, self.owner._cache
+        owner, cache = self.owner, self.owner.cache
         with cache.lock:
             names = sorted(cache.watched)
             served = {n: cache.fresh.get(n) or cache.last_good.get(n) for n in names}
@@ -222,7 +368,7 @@ class ClientEngine:
             self._announced[name] = snapshot
             self._last_reads[name] = (reads, now)
         for _ in batch:
-            next(owner._announces)
+            owner.count_announce()
         return len(batch)
 
     # -- shutdown ---------------------------------------------------------------------
@@ -233,7 +379,7 @@ class ClientEngine:
         self.feed.stop()
         self._wake.set()
         self._poke.set()
-        pending = set(self._tasks)
+        pending = set(self._tasks) | self._fetches
         # Cancel until every task is done: on Python < 3.12 a wait_for that times out
         # just as it is cancelled can swallow the cancellation, so once is not enough.
         for _ in range(100):

@@ -8,6 +8,7 @@ the product hit the problem.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from redis import exceptions as rexc
@@ -19,8 +20,13 @@ from dynamic_prompt.core.errors import (
     PermissionDeniedError,
 )
 
-UNREACHABLE: tuple[type[BaseException], ...] = (rexc.ConnectionError, rexc.TimeoutError, OSError)
-"""Errors that mean the server could not be reached (as opposed to a refusal)."""
+UNREACHABLE: tuple[type[BaseException], ...] = (rexc.ConnectionError, rexc.TimeoutError, OSError, asyncio.TimeoutError)
+"""Errors that mean the server could not be reached (as opposed to a refusal): the one such tuple.
+
+(``asyncio.TimeoutError`` is the built-in ``TimeoutError``, an ``OSError``, from Python 3.11; not before.)"""
+
+FAILURES: tuple[type[BaseException], ...] = (rexc.RedisError, *UNREACHABLE)
+"""Everything a server call can raise: unreachable, or a refusal (an error reply)."""
 
 _WRONGTYPE_KEY = re.compile(r"WRONGTYPE (\S+) holds a (\w+), not a (\w+)")
 

@@ -200,11 +200,18 @@ def retry_policy(retry_class: type[Any], retries: int | None) -> Any:
 
 
 def async_client(
-    target: ServerTarget, *, timeout: float | None = 10.0, retries: int | None = None
+    target: ServerTarget, *, timeout: float | None = 10.0, retries: int | None = None,
+    protocol: int | None = None,
 ) -> aioredis.Redis:
-    """An asyncio client (bytes replies) for ``target``; ``retries=0`` surfaces every fault."""
+    """An asyncio client (bytes replies) for ``target``; ``retries=0`` surfaces every fault.
+
+    ``protocol=2`` speaks RESP2 (the change feed needs it: under redis-py's default RESP3,
+    tracking invalidations are push messages redis-py keeps to itself).
+    """
     # The asyncio client needs the asyncio Retry: the sync one never awaits the call.
     kwargs = _client_kwargs(target, timeout=timeout, retries=retries, retry_class=AsyncRetry)
+    if protocol is not None:
+        kwargs["protocol"] = protocol
     name = target.tls_server_name if _is_tls(target) else None
     behind_sentinels = isinstance(target.kind, SentinelServer)
     if name and behind_sentinels:

@@ -15,15 +15,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import redis.asyncio as aioredis
-from redis import exceptions as rexc
 
 from dynamic_prompt.server import ServerTarget
+from dynamic_prompt.server.errors import FAILURES, library_error
 from dynamic_prompt.server.kinds import PlainServer, ServerKind
-from dynamic_prompt.server.errors import UNREACHABLE, library_error
 
 T = TypeVar("T")
 
-_FAILURES: tuple[type[BaseException], ...] = (rexc.RedisError, *UNREACHABLE)
 
 
 class ServerCalls:
@@ -50,7 +48,7 @@ class ServerCalls:
         touches, for a wrong-type message whose key the server did not name."""
         try:
             return await factory()
-        except _FAILURES as exc:
+        except FAILURES as exc:
             # A failover (a Sentinel master that moved) refused before writing anything:
             # the server's kind points the client at the new one, and we try once more.
             if not await self.kind.after_refusal(self.client, exc):
@@ -58,7 +56,7 @@ class ServerCalls:
                                     found_type=await self._type_of(key, exc)) from None
         try:
             return await factory()
-        except _FAILURES as exc:
+        except FAILURES as exc:
             raise library_error(exc, self.where, key=key, prompt=prompt,
                                 found_type=await self._type_of(key, exc)) from None
 
@@ -68,6 +66,6 @@ class ServerCalls:
             return ""
         try:
             found = await self.client.type(key)
-        except _FAILURES:
+        except FAILURES:
             return ""  # only a better message was at stake
         return found.decode() if isinstance(found, bytes) else str(found)

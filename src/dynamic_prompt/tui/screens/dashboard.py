@@ -181,7 +181,9 @@ class DashboardScreen(Screen[None]):
     @on(FeedMode)
     def _feed_mode(self, message: FeedMode) -> None:
         self.status.mode = message.mode
-        self.status.note = message.reason if message.mode != "notifications" else ""
+        # Also in notifications mode: what the feed repaired ("flags ... restored") or cannot
+        # hear ("flushes go unseen") is worth a glance.
+        self.status.note = message.reason
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:

@@ -10,6 +10,7 @@ from dynamic_prompt.tui.render import human_size, safe
 
 MODE_LABELS = {
     "notifications": "● live: notifications",
+    "tracking": "● live: client tracking",
     "channel": "● live: change channel",
     "polling": "◐ live: polling",
     "disconnected": "○ disconnected",

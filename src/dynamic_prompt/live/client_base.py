@@ -1,0 +1,256 @@
+"""What both agents' clients share: options, the near cache, counters, the fallback rules.
+
+:class:`ClientBase` is the state of one client and the rules of its slow path (a
+miss, a bounded read, serving last known good); :class:`~dynamic_prompt.live.client.PromptClient`
+and :class:`~dynamic_prompt.live.async_client.AsyncPromptClient` add how they reach
+Redis. It is also the engine's :class:`~dynamic_prompt.live.engine.EngineOwner`:
+everything the background work tells the client goes through the methods at its end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from dynamic_prompt.core.config import Settings, load_settings
+from dynamic_prompt.core.errors import (
+    ConfigError,
+    ConnectionFailedError,
+)
+from dynamic_prompt.live.cache import CacheEntry, NearCache
+from dynamic_prompt.live.engine import UNREACHABLE
+from dynamic_prompt.live.feed import FeedMode
+from dynamic_prompt.server import ServerTarget, resolve
+from dynamic_prompt.server.errors import library_error
+
+log = logging.getLogger("dynamic_prompt.live.client")
+
+DEFAULT_ANNOUNCE_INTERVAL = 5.0
+"""Seconds between fleet heartbeats (a change is announced at once, rate-limited)."""
+
+DEFAULT_FEED_OPTIONS: Mapping[str, float] = {"ping_interval": 0.5, "ping_timeout": 2.0, "poll_interval": 0.5}
+"""Agents want a dead link noticed sooner than the dashboard does."""
+
+DEFAULT_READ_BUDGET = 0.05
+"""Seconds a read with a last known good text may wait for Redis before serving it stale."""
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One read of a prompt, with where it came from.
+
+    Attributes:
+        name: the prompt.
+        text: its active text, or ``None`` when it has none.
+        version: the version of that text (0 when unknown).
+        stale: True when Redis could not be reached and this is the last known good text.
+        source: ``memory`` (the near cache), ``redis`` (read now) or ``last-known-good``.
+    """
+
+    name: str
+    text: str | None
+    version: int
+    stale: bool = False
+    source: str = "memory"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStats:
+    """Counters of one client since it was made.
+
+    Counters are plain integers bumped without a lock (a lock would triple the
+    cost of a read); under CPython's GIL an increment is not split, so they are
+    exact in practice.
+    """
+
+    hits: int
+    misses: int
+    invalidations: int
+    stale_serves: int
+    direct_reads: int
+    resyncs: int
+    announces: int
+    feed_mode: str
+    hit_ratio: float
+    feed_reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def _value(counter: itertools.count[int]) -> int:
+    """How many times ``next`` was called on ``counter`` (its repr is ``count(N)``)."""
+    return int(repr(counter)[6:-1])
+
+
+def default_agent_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class ClientBase:
+    """What both clients share: options, the cache, counters, the fallback rules."""
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        settings: Settings | None = None,
+        target: ServerTarget | None = None,
+        strict: bool = False,
+        agent_id: str | None = None,
+        announce: bool = True,
+        announce_interval: float = DEFAULT_ANNOUNCE_INTERVAL,
+        timeout: float = 2.0,
+        retry_after: float = 0.5,
+        read_budget: float = DEFAULT_READ_BUDGET,
+        feed_options: Mapping[str, float] | None = None,
+    ) -> None:
+        if not isinstance(read_budget, (int, float)) or isinstance(read_budget, bool) or read_budget < 0:
+            raise ConfigError("read_budget must be a number of seconds, 0 or more.")
+        if target is None:
+            settings = settings or load_settings()
+            if redis_url:
+                settings = settings.with_url(redis_url, "argument")
+        self._settings = settings
+        self._target = target
+        self.strict = strict
+        self._default_id = agent_id is None
+        self.agent_id = agent_id or default_agent_id()
+        self.announce = announce
+        self.announce_interval = float(announce_interval)
+        self.timeout = timeout
+        self.retry_after = retry_after
+        self.read_budget = float(read_budget)
+        self.feed_options = {**DEFAULT_FEED_OPTIONS, **(feed_options or {})}
+        self.cache = NearCache()
+        # The hot path reads this dict directly; NearCache never rebinds it.
+        self._fresh = self.cache.fresh
+        # Counters are itertools.count objects: next() on one is a single C call, so it
+        # is atomic under the GIL and the cheapest exact counter a hot path can bump.
+        self._reads: dict[str, itertools.count[int]] = {}
+        self._misses = itertools.count()
+        self._stale_serves = itertools.count()
+        self._direct_reads = itertools.count()
+        self._announces = itertools.count()
+        self.stale = False
+        """True while the last read served last known good text because Redis was unreachable."""
+        self.feed_mode: str = FeedMode.DISCONNECTED
+        """The change feed's mode: notifications / tracking / channel / polling / disconnected."""
+        self.feed_reason = ""
+        """Why the feed is in that mode, or what it last repaired (e.g. flags another client cleared)."""
+        self._down_until = 0.0
+        self._closed = False
+
+    @property
+    def target(self) -> ServerTarget:
+        """The server (resolving it may start the shared embedded server)."""
+        if self._target is None:
+            self._target = resolve(self._settings)
+        return self._target
+
+    def reads(self, name: str) -> int:
+        """How many times ``name`` was read through this client."""
+        counter = self._reads.get(name)
+        return _value(counter) if counter is not None else 0
+
+    def stats(self) -> ClientStats:
+        """The counters: hits, misses, invalidations, stale serves, feed mode, hit ratio, ..."""
+        misses = _value(self._misses)
+        hits = sum(_value(c) for c in list(self._reads.values())) - misses
+        return ClientStats(
+            hits=hits,
+            misses=misses,
+            invalidations=self.cache.invalidations,
+            stale_serves=_value(self._stale_serves),
+            direct_reads=_value(self._direct_reads),
+            resyncs=self.cache.resyncs,
+            announces=_value(self._announces),
+            feed_mode=self.feed_mode,
+            hit_ratio=hits / (hits + misses) if hits + misses else 0.0,
+            feed_reason=self.feed_reason,
+        )
+
+    # -- shared pieces of the slow path -----------------------------------------------
+
+    def _before_fetch(self, name: str, strict: bool | None) -> tuple[bool, CacheEntry | None]:
+        """Count a miss; the resolved ``strict``, and the text a bounded read may fall back on.
+
+        ``None`` when there is none or ``strict`` forbids serving it: then the
+        read waits for Redis up to ``timeout``, as a first read must.
+        """
+        next(self._misses)
+        next(self._reads[name])
+        strict = self.strict if strict is None else strict
+        return strict, None if strict else self.cache.last_good.get(name)
+
+    def accept(self, name: str, token: int, entry: CacheEntry) -> None:
+        """Keep a value read from Redis; announce at once if the text served changed."""
+        before = self.cache.last_good.get(name)
+        self.cache.store(name, token, entry)
+        if not self.cache.live:
+            next(self._direct_reads)
+        self.stale = False
+        if before is None or (before.content_hash, before.version) != (entry.content_hash, entry.version):
+            self._announce_soon()
+
+    def _announce_soon(self) -> None:
+        raise NotImplementedError
+
+    # -- what the engine tells the client (its EngineOwner interface) -------------------
+
+    def feed_changed(self, mode: FeedMode, reason: str) -> None:
+        """The feed's mode changed; while it is down, events may be missed: nothing from memory."""
+        self.feed_mode, self.feed_reason = mode, reason
+        if mode == FeedMode.DISCONNECTED:
+            self.cache.go_offline()
+
+    def server_back(self) -> None:
+        """The feed resynced: the server answers again, reads may try it at once."""
+        self._down_until = 0.0
+
+    def count_announce(self) -> None:
+        """One announcement was sent (``stats().announces``)."""
+        next(self._announces)
+
+    def _fallback(self, name: str, strict: bool, exc: BaseException | None) -> Read:
+        """Redis is unreachable: the last known good text, flagged stale (or raise)."""
+        where = f"the Redis server at {self.target.display}"
+        reason = f": {str(exc).splitlines()[0]}" if exc is not None and str(exc) else ""
+        if strict:
+            raise ConnectionFailedError(f"Cannot reach {where}{reason}.")
+        good = self.cache.last_good.get(name)
+        if good is None:
+            raise ConnectionFailedError(
+                f"Cannot reach {where}{reason}, and prompt {name!r} was never read before."
+            )
+        next(self._stale_serves)
+        self.stale = True
+        return Read(name, good.text, good.version, True, "last-known-good")
+
+    def _budget_left(self, started: float) -> float:
+        """Seconds a bounded read may still wait on a re-read begun at ``started``.
+
+        0 when the re-read is older than the budget: a hung server costs the
+        first read its budget, not every read.
+        """
+        return max(0.0, started + self.read_budget - time.monotonic())
+
+    def _refreshed(self, name: str, entry: CacheEntry | None, exc: BaseException | None = None) -> Read:
+        """A bounded read's answer: the re-read's text, else last known good flagged stale."""
+        if entry is not None:
+            return Read(name, entry.text, entry.version, False, "redis")
+        if exc is not None and not isinstance(exc, UNREACHABLE):
+            raise library_error(exc, f"the Redis server at {self.target.display}") from None
+        return self._fallback(name, False, exc)
+
+    def failed(self, exc: BaseException) -> None:
+        """A read could not reach Redis: reads serve last known good for a while."""
+        log.debug("prompt read failed: %s", exc)
+        self._down_until = time.monotonic() + self.retry_after

@@ -1,0 +1,71 @@
+"""The change feed's last resort: compare prompts' content hashes between polls.
+
+Used where neither keyspace notifications nor client tracking can be had (the
+``channel`` and ``polling`` modes of :mod:`dynamic_prompt.live.feed`). Each poll
+asks the server for the SHA-1 of every watched prompt's active text, one small
+script per prompt (so one prompt's keys at a time: cluster-safe), all in one
+pipelined round trip, and reports the prompts whose hash moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import redis.asyncio as aioredis
+
+from dynamic_prompt.core import keys as keymod
+from dynamic_prompt.core.models import EventKind, PromptEvent
+from dynamic_prompt.server.kinds import ServerKind
+
+HASH_SCRIPT = r"""
+local v = redis.call('GET', KEYS[1])
+if v then return redis.sha1hex(v) end
+return ''
+"""
+"""The SHA-1 of one prompt's active text ("" when it has none), as agents hash what they serve."""
+
+
+class HashPoll:
+    """The hashes seen at the last poll; :meth:`poll` says which prompts changed since."""
+
+    def __init__(self, kind: ServerKind) -> None:
+        self._kind = kind
+        self._hashes: dict[str, str] = {}
+
+    def forget(self) -> None:
+        """Start over (the feed reconnected: the next poll is a new baseline)."""
+        self._hashes.clear()
+
+    async def _names(self, client: aioredis.Redis, names: Iterable[str] | None) -> list[str]:
+        if names is not None:
+            return sorted(names)
+        found: set[str] = set()
+        for pattern in keymod.ACTIVE_KEY_PATTERNS:
+            async for key in self._kind.scan(client, pattern):
+                parsed = keymod.parse_key(key.decode("utf-8", "replace"))
+                if parsed:
+                    found.add(parsed[0])
+        return sorted(found)
+
+    async def poll(self, client: aioredis.Redis, names: Iterable[str] | None, *,
+                   baseline: bool = False) -> list[PromptEvent]:
+        """Hash ``names`` (``None``: every prompt found by a scan); the changes since the last poll.
+
+        With ``baseline`` the hashes are only remembered: nothing is reported.
+        """
+        wanted = await self._names(client, names)
+        seen: dict[str, str] = {}
+        if wanted:
+            async with client.pipeline(transaction=False) as pipe:
+                for name in wanted:
+                    pipe.eval(HASH_SCRIPT, 1, keymod.keys_for(name).active)
+                hashes = await pipe.execute()
+            for name, h in zip(wanted, hashes):
+                value = h.decode() if isinstance(h, bytes) else str(h)
+                if value:
+                    seen[name] = value
+        changed = [n for n in sorted(set(self._hashes) | set(seen)) if self._hashes.get(n) != seen.get(n)]
+        self._hashes = seen
+        if baseline:
+            return []
+        return [PromptEvent(n, EventKind.DELETED if n not in seen else EventKind.CHANGED) for n in changed]
