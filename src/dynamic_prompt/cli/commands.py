@@ -20,11 +20,7 @@ import click
 
 from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core.config import Settings, load_settings
-from dynamic_prompt.core.errors import (
-    ConflictError,
-    DynamicPromptError,
-    InstructionError,
-)
+from dynamic_prompt.core.errors import ConflictError, DynamicPromptError, InstructionError
 from dynamic_prompt.core.inert import inert
 from dynamic_prompt.core.keys import DEFAULT_NAME, validate_name
 from dynamic_prompt.core.models import ChangeEntry, WriteResult
@@ -451,9 +447,7 @@ def mcp(ctx: Context, file_roots: tuple[str, ...], allow_urls: bool, allow_priva
     load_prompt reads only literal text unless these options (or the config
     file's [mcp] table: files_under, allow_urls, allow_private_urls) allow more.
     """
-    from dynamic_prompt import (
-        mcp_server,  # the 'mcp' SDK itself loads only inside serve()
-    )
+    from dynamic_prompt import mcp_server  # the 'mcp' SDK itself loads only inside serve()
     from dynamic_prompt.core.config import config_path, read_config_file
     from dynamic_prompt.mcp_server.policy import McpFlags, build_policy, policy_from_table
 

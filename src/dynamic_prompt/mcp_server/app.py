@@ -26,11 +26,11 @@ from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.exceptions import MCPError
 
-from dynamic_prompt.core.version import __version__
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.core.keys import validate_name
 from dynamic_prompt.core.models import PromptSummary
+from dynamic_prompt.core.version import __version__
 from dynamic_prompt.live.feed import ChangeFeed
 from dynamic_prompt.mcp_server.common import URI_SCHEME, ToolContext, iso, prompt_uri
 from dynamic_prompt.mcp_server.notify import ChangeNotifier

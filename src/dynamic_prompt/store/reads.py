@@ -28,8 +28,8 @@ from dynamic_prompt.core.errors import (
 )
 from dynamic_prompt.core.models import ChangeEntry, PromptMeta, PromptState, PromptSummary
 from dynamic_prompt.core.text import human_size, line_count
-from dynamic_prompt.store import scripts
 from dynamic_prompt.server.kinds import collect
+from dynamic_prompt.store import scripts
 from dynamic_prompt.store.calls import ServerCalls
 from dynamic_prompt.store.commit import Committer
 from dynamic_prompt.store.fleet import AgentInfo, fleet_many_async

@@ -20,18 +20,12 @@ import urllib.request
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-from dynamic_prompt.core.version import __version__
 from dynamic_prompt.core.errors import SourceError
 from dynamic_prompt.core.models import LoadedSource
 from dynamic_prompt.core.redact import strip_credentials
 from dynamic_prompt.core.text import decode_bytes, human_size, validate_text
-from dynamic_prompt.store.netguard import (
-    BlockedAddressError,
-    Budget,
-    FetchStopped,
-    Guard,
-    Stop,
-)
+from dynamic_prompt.core.version import __version__
+from dynamic_prompt.store.netguard import BlockedAddressError, Budget, FetchStopped, Guard, Stop
 from dynamic_prompt.store.source_policy import Remedy, SourcePolicy, SourceRefusedError
 
 #: Redirects followed before giving up (browsers use about 20; a prompt URL

@@ -38,7 +38,7 @@ from dynamic_prompt.core.models import Edit, PromptState, WriteResult
 from dynamic_prompt.core.text import validate_text
 from dynamic_prompt.store import offload, scripts
 from dynamic_prompt.store.calls import ServerCalls
-from dynamic_prompt.store.commit import CommitRequest, CommitResult, Committer, CommitStatus
+from dynamic_prompt.store.commit import CommitRequest, CommitResult, CommitStatus, Committer
 from dynamic_prompt.store.reads import Reads
 from dynamic_prompt.store.sources import LoadedSource, read_source
 
