@@ -643,3 +643,20 @@ def test_missing_sdk_is_one_line(server_url: str) -> None:
     assert proc.stderr == "error: The MCP server needs the 'mcp' extra: pip install 'dynamic-prompt[mcp]'\n"
     # The check comes first: no embedded server was started for nothing.
     assert not (Path(os.environ["DPROMPT_DATA_DIR"]) / "server.json").exists()
+
+
+@pytest.mark.timeout(60)
+async def test_a_change_along_a_2_mb_line_keeps_the_server_answering(
+    server_url: str, redis_sync: redis.Redis, errlog: TextIO
+) -> None:
+    """A one-line 2 MB prompt with a word replaced all along it: the diff that summarises the
+    change was quadratic in the line (16 s for 1 MB, every other request waiting behind it)."""
+    line = ("The agent answers politely. " * 75_000).rstrip() + "\n"
+    redis_sync.set("prompt:active", line)
+    async with connect(server_url, errlog) as (s, _):
+        with anyio.fail_after(20):
+            done = await ok(s, "modify_prompt", instruction='replace "politely" with "briefly"')
+            assert done.structured_content is not None
+            assert done.structured_content["changes"] == ["~ " + line.replace("politely", "briefly").strip()]
+            assert (await ok(s, "health_check")).structured_content is not None
+    assert redis_sync.get("prompt:active") == line.replace("politely", "briefly")

@@ -8,13 +8,15 @@ which :func:`dynamic_prompt.mcp_server.tools.call_tool` turns into tool errors.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core.errors import PromptNotFoundError
 from dynamic_prompt.core.keys import validate_name
-from dynamic_prompt.core.models import ChangeEntry
+from dynamic_prompt.core.models import ChangeEntry, WriteResult
 from dynamic_prompt.mcp_server.args import (
     ChangeArgs,
     ClearArgs,
@@ -26,18 +28,32 @@ from dynamic_prompt.mcp_server.args import (
     NoArgs,
     RestoreArgs,
 )
-from dynamic_prompt.mcp_server.common import (
-    ToolContext,
-    ToolFailure,
-    ToolOutput,
-    iso,
-    prompt_uri,
-)
+from dynamic_prompt.mcp_server.common import ToolContext, ToolFailure, ToolOutput, iso, prompt_uri
 from dynamic_prompt.mcp_server.reading import read_for_model
+
+T = TypeVar("T")
 
 
 def _size(text: str) -> int:
     return len(text.encode("utf-8"))
+
+
+BIG = 64 * 1024
+"""Texts longer than this are diffed in a worker thread: the server keeps answering meanwhile."""
+
+
+async def _off_loop(work: Callable[[], T], size: int) -> T:
+    """``work()``, in a worker thread when the texts are big (a diff of megabytes must not stall
+    every other request of the server's event loop)."""
+    return work() if size <= BIG else await asyncio.to_thread(work)
+
+
+def _warned(text: str, data: dict[str, Any], result: WriteResult) -> ToolOutput:
+    """The tool's answer, with what went wrong beside a write that happened (the write stands)."""
+    if result.warnings:
+        data["warnings"] = list(result.warnings)
+        text = "\n".join([text, *(f"Warning: {w}" for w in result.warnings)])
+    return ToolOutput(text, data)
 
 
 async def list_prompts(ctx: ToolContext, _: NoArgs) -> ToolOutput:
@@ -81,10 +97,10 @@ async def load_prompt(ctx: ToolContext, a: LoadArgs) -> ToolOutput:
         "source": recorded,
     }
     if not result.changed:
-        return ToolOutput(f"{result.message} Prompt {name!r} stays at version {result.version}.", data)
+        return _warned(f"{result.message} Prompt {name!r} stays at version {result.version}.", data, result)
     origin = f" from {recorded}" if recorded else ""
-    return ToolOutput(
-        f"Loaded prompt {name!r}{origin} as version {result.version} ({data['loaded_size']:,} bytes).", data
+    return _warned(
+        f"Loaded prompt {name!r}{origin} as version {result.version} ({data['loaded_size']:,} bytes).", data, result
     )
 
 
@@ -113,7 +129,7 @@ async def modify_prompt(ctx: ToolContext, a: ModifyArgs) -> ToolOutput:
     name = validate_name(a.name)
     if a.dry_run:
         preview = await ctx.store.preview(name, a.instruction)
-        diff = preview.unified()
+        diff = await _off_loop(preview.unified, len(preview.old) + len(preview.new))
         return ToolOutput(
             f"Dry run: nothing was written. Prompt {name!r} (version {preview.version}) would change like this:\n"
             f"{diff}",
@@ -125,11 +141,11 @@ async def modify_prompt(ctx: ToolContext, a: ModifyArgs) -> ToolOutput:
                 "diff": diff,
             },
         )
-    before = await ctx.store.require(name)
     result = await ctx.store.modify(name, a.instruction, user=a.user_id)
-    changes = diffmod.summary(before.active or "", result.text)
+    before = result.previous or ""  # the text the instruction was applied to
+    changes = await _off_loop(lambda: diffmod.summary(before, result.text), len(before) + len(result.text))
     entry = result.entry
-    return ToolOutput(
+    return _warned(
         "\n".join([*changes, f"Prompt {name!r} is now version {result.version}."]),
         {
             "name": name,
@@ -139,6 +155,7 @@ async def modify_prompt(ctx: ToolContext, a: ModifyArgs) -> ToolOutput:
             "added_lines": entry.added if entry else None,
             "removed_lines": entry.removed if entry else None,
         },
+        result,
     )
 
 
@@ -151,7 +168,7 @@ async def revert_prompt(ctx: ToolContext, a: ChangeArgs) -> ToolOutput:
         if result.changed
         else result.message
     )
-    return ToolOutput(text, {"name": name, "version": result.version, "changed": result.changed})
+    return _warned(text, {"name": name, "version": result.version, "changed": result.changed}, result)
 
 
 async def restore_version(ctx: ToolContext, a: RestoreArgs) -> ToolOutput:
@@ -163,8 +180,8 @@ async def restore_version(ctx: ToolContext, a: RestoreArgs) -> ToolOutput:
         if result.changed
         else result.message
     )
-    return ToolOutput(
-        text, {"name": name, "restored": a.version, "version": result.version, "changed": result.changed}
+    return _warned(
+        text, {"name": name, "restored": a.version, "version": result.version, "changed": result.changed}, result
     )
 
 
@@ -176,16 +193,13 @@ async def show_diff(ctx: ToolContext, a: DiffArgs) -> ToolOutput:
     data: dict[str, Any] = {"name": name, "against": a.against_version, "changed": old != new}
     if old == new:
         return ToolOutput(f"No changes: prompt {name!r} is the same as {base}.", data)
+    size = len(old) + len(new)
     if a.format == "summary":
-        lines = diffmod.summary(old, new)
+        lines = await _off_loop(lambda: diffmod.summary(old, new), size)
         data["summary"] = lines
         return ToolOutput("\n".join(lines), data)
-    text = diffmod.unified(
-        old,
-        new,
-        from_label=f"{name} original" if a.against_version is None else f"{name} v{a.against_version}",
-        to_label=f"{name} active",
-    )
+    label = f"{name} original" if a.against_version is None else f"{name} v{a.against_version}"
+    text = await _off_loop(lambda: diffmod.unified(old, new, from_label=label, to_label=f"{name} active"), size)
     data["diff"] = text
     return ToolOutput(text, data)
 
