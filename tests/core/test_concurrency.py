@@ -29,7 +29,7 @@ async def test_20_writers_x_50_modifies(redis_sync: redis.Redis, settings: Setti
     final = redis_sync.get("prompt:{race}:active")
     for i in range(20):
         for j in range(50):
-            assert f"Writer {i} change {j}" in final, (i, j)
+            assert f"writer {i} change {j}" in final, (i, j)
     assert int(redis_sync.hget("prompt:{race}:meta", "version")) == 1001
     assert redis_sync.llen("prompt:{race}:changelog") == 1001
     assert redis_sync.hlen("prompt:{race}:versions") == 1001

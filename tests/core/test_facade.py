@@ -17,7 +17,7 @@ def test_seed_api_round_trip(settings: Settings, redis_sync: redis.Redis) -> Non
         assert dp.get_active() is None
         assert dp.load(PROMPT) == PROMPT
         dp.modify("change tone to sarcastic", user_id="alice")
-        dp.modify("add rule: never use emojis", user_id="bob")
+        dp.modify("add rule: Never use emojis", user_id="bob")
         dp.modify("default 2 sentences", user_id="charlie")
         assert dp.diff().splitlines() == [
             "~ Tone: Sarcastic",

@@ -244,27 +244,27 @@ class TestTone:
 class TestAddRule:
     def test_seed_example_numbered_sixth_rule(self) -> None:
         text = "RULES:\n1. a\n2. b\n3. c\n4. d\n5. e\n"
-        assert mod(text, "add rule: never use emojis").endswith("5. e\n6. Never use emojis\n")
+        assert mod(text, "add rule: never use emojis").endswith("5. e\n6. never use emojis\n")
 
     def test_markdown_section(self) -> None:
         out = mod(MD, "add rule: never use emojis")
-        assert "3. Never invent APIs.\n4. Never use emojis\n\n## Notes" in out
+        assert "3. Never invent APIs.\n4. never use emojis\n\n## Notes" in out
 
     def test_llmd_block_inserts_before_terminator(self) -> None:
         out = mod(LLMD, "add rule: keep it short")
-        assert out.endswith("3. Never invent APIs.\n4. Keep it short\n:: ∎\n")
+        assert out.endswith("3. Never invent APIs.\n4. keep it short\n:: ∎\n")
 
     def test_llmd_two_slash_heading(self) -> None:
         text = "▛//▞ SAFETY RULES ▞\n1. a\n:: ∎\n"
-        assert mod(text, "add rule: z") == "▛//▞ SAFETY RULES ▞\n1. a\n2. Z\n:: ∎\n"
+        assert mod(text, "add rule: z") == "▛//▞ SAFETY RULES ▞\n1. a\n2. z\n:: ∎\n"
 
     @pytest.mark.parametrize(
         ("items", "expected"),
         [
-            ("1) a\n2) b\n", "3) New"),
-            ("- a\n- b\n", "- New"),
-            ("* a\n* b\n", "* New"),
-            ("  1.  a\n  2.  b\n", "  3.  New"),
+            ("1) a\n2) b\n", "3) new"),
+            ("- a\n- b\n", "- new"),
+            ("* a\n* b\n", "* new"),
+            ("  1.  a\n  2.  b\n", "  3.  new"),
         ],
     )
     def test_keeps_block_style(self, items: str, expected: str) -> None:
@@ -272,30 +272,30 @@ class TestAddRule:
 
     def test_after_continuation_lines_of_last_rule(self) -> None:
         text = "## Rules\n1. a\n2. b\n   more about b\n\nClosing words.\n"
-        assert mod(text, "add rule: c") == "## Rules\n1. a\n2. b\n   more about b\n3. C\n\nClosing words.\n"
+        assert mod(text, "add rule: c") == "## Rules\n1. a\n2. b\n   more about b\n3. c\n\nClosing words.\n"
 
     def test_loose_list_stays_loose(self) -> None:
         text = "## Rules\n\n1. a\n\n2. b\n"
-        assert mod(text, "add rule: c") == "## Rules\n\n1. a\n\n2. b\n\n3. C\n"
+        assert mod(text, "add rule: c") == "## Rules\n\n1. a\n\n2. b\n\n3. c\n"
 
     def test_bulleted_examples_after_numbered_rules_are_not_rules(self) -> None:
         text = "## Rules\n1. a\n2. b\n\nFor example:\n- x\n- y\n"
         assert rules(text) == ["a", "b"]
-        assert mod(text, "add rule: c") == "## Rules\n1. a\n2. b\n3. C\n\nFor example:\n- x\n- y\n"
+        assert mod(text, "add rule: c") == "## Rules\n1. a\n2. b\n3. c\n\nFor example:\n- x\n- y\n"
 
     def test_no_rules_block_creates_one(self) -> None:
-        assert mod("You are a bot.\n", "add rule: be kind") == "You are a bot.\n\n## Rules\n\n1. Be kind\n"
+        assert mod("You are a bot.\n", "add rule: be kind") == "You are a bot.\n\n## Rules\n\n1. be kind\n"
 
     def test_no_rules_block_in_llmd_prompt_creates_a_block(self) -> None:
         text = "▛///▞ PROMPT\nHello.\n:: ∎\n"
-        assert mod(text, "add rule: be kind") == text + "\n▛///▞ RULES\n1. Be kind\n:: ∎\n"
+        assert mod(text, "add rule: be kind") == text + "\n▛///▞ RULES\n1. be kind\n:: ∎\n"
 
     def test_empty_rules_section(self) -> None:
-        assert mod("## Rules\n\n## Next\n", "add rule: a") == "## Rules\n1. A\n\n## Next\n"
+        assert mod("## Rules\n\n## Next\n", "add rule: a") == "## Rules\n1. a\n\n## Next\n"
 
     def test_prefers_the_main_rules_block(self) -> None:
         text = "## Formatting rules\n- f\n\n## Core Rules\n1. a\n"
-        assert mod(text, "add rule: b").endswith("## Core Rules\n1. a\n2. B\n")
+        assert mod(text, "add rule: b").endswith("## Core Rules\n1. a\n2. b\n")
 
     def test_duplicate_rule_is_an_error(self) -> None:
         e = err(MD, "add rule: be CONCISE")
@@ -303,7 +303,7 @@ class TestAddRule:
 
     def test_rules_heading_inside_code_is_ignored(self) -> None:
         text = "```\n## Rules\n1. fake\n```\n\n## Rules\n1. real\n"
-        assert mod(text, "add rule: b").endswith("1. real\n2. B\n")
+        assert mod(text, "add rule: b").endswith("1. real\n2. b\n")
 
 
 # -- remove_rule -------------------------------------------------------------------------
@@ -350,9 +350,9 @@ class TestRemoveRule:
             apply_edits(text, parse("remove rule about sources"))
         message = str(info.value)
         assert message.startswith("'sources' matches 2 rules:")
-        assert "Cite sources for facts." in message and "Link sources at the end." in message
-        assert message.endswith("say which.")
-        assert info.value.suggestions == ("Cite sources for facts.", "Link sources at the end.")
+        assert "1. Cite sources for facts" in message and "2. Link sources at the end" in message
+        assert message.endswith('say which, e.g. "remove rule 1".')
+        assert info.value.suggestions == ("remove rule 1", "remove rule 2")
 
     def test_a_single_whole_word_match_beats_substrings(self) -> None:
         text = "## Rules\n1. Start with art.\n2. Restart often.\n"
@@ -491,7 +491,7 @@ class TestRemoveLine:
 
     def test_several_are_named(self) -> None:
         e = err("one\ntwo one\nthree\n", "remove the line containing one")
-        assert str(e) == "'one' is on 2 lines: 1: one, 2: two one; say which."
+        assert str(e) == "'one' is on 2 lines: 1: one, 2: two one; say which, e.g. \"remove line containing two one\"."
 
     def test_last_line_without_newline(self) -> None:
         assert mod("a\r\nb\r\nc", "remove line containing c") == "a\r\nb"
@@ -564,7 +564,7 @@ class TestLineEndings:
 
     def test_empty_prompt(self) -> None:
         assert mod("", "change tone to calm") == "Tone: Calm"
-        assert mod("", "add rule: a") == "## Rules\n\n1. A"
+        assert mod("", "add rule: a") == "## Rules\n\n1. a"
 
 
 # -- suggest ---------------------------------------------------------------------------------
@@ -680,7 +680,7 @@ def test_seed_diff_on_a_sample() -> None:
     text = (PROMPTS / "coding_assistant.md").read_text(encoding="utf-8")
     out = mod(text, "change tone to sarcastic; add rule: never use emojis; default 2 sentences")
     assert "Tone: Sarcastic" in out
-    assert "8. Never use emojis\n:: ∎" in out
+    assert "8. never use emojis\n:: ∎" in out
     assert "Default: 2 sentences before any code" in out
 
 
@@ -748,6 +748,8 @@ def test_pure_no_redis_ui_or_difflib() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
-    src = Path(__file__).resolve().parents[2] / "src" / "dynamic_prompt" / "modifier"
-    for path in src.glob("*.py"):
+    src = Path(__file__).resolve().parents[2] / "src" / "dynamic_prompt" / "core" / "modifier"
+    paths = sorted(src.glob("*.py"))
+    assert paths  # the engine moved once already: a wrong folder must not pass silently
+    for path in paths:
         assert "difflib" not in path.read_text(encoding="utf-8"), path

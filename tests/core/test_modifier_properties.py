@@ -163,7 +163,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 def test_add_rule_inserts_one_line_after_the_last_rule(p: Prompt, rule: str) -> None:
     out = modify_text(p.text, f"add rule: {rule}").text
     expected = list(p.lines)
-    expected.insert(p.insert_at, f"{_next_label(p)} {rule[0].upper()}{rule[1:]}")
+    expected.insert(p.insert_at, f"{_next_label(p)} {rule}")  # the user's casing, exactly
     p.check(out, expected)
 
 

@@ -66,7 +66,7 @@ async def test_load_refuses_to_replace_without_force(store: PromptStore, redis_s
 
 async def test_modify_records_version_instruction_and_counts(store: PromptStore, redis_sync: redis.Redis) -> None:
     await store.load("default", PROMPT, kind="text")
-    result = await store.modify("default", "change tone to sarcastic; add rule: never lie", user="alice")
+    result = await store.modify("default", "change tone to sarcastic; add rule: Never lie", user="alice")
     assert result.version == 2
     assert result.previous == PROMPT  # the base of this change's diff
     text = redis_sync.get("prompt:active")
@@ -75,7 +75,7 @@ async def test_modify_records_version_instruction_and_counts(store: PromptStore,
     entries = await store.history("default")
     assert entries[0].action == "modify"
     assert entries[0].user_id == "alice"
-    assert entries[0].instruction == "change tone to sarcastic; add rule: never lie"
+    assert entries[0].instruction == "change tone to sarcastic; add rule: Never lie"
     assert entries[0].version == 2
     assert entries[0].added == 2 and entries[0].removed == 1
     assert await store.version_text("default", 2) == text

@@ -47,7 +47,7 @@ def test_done_when_flow(server_url: str, redis_sync: redis.Redis) -> None:
     url = server_url
     out = dprompt("load", str(ASSISTANT), url=url, check=True).stdout
     assert "version 1" in out
-    out = dprompt("modify", "change tone to sarcastic; add rule: never use emojis", url=url, check=True).stdout
+    out = dprompt("modify", "change tone to sarcastic; add rule: Never use emojis", url=url, check=True).stdout
     assert "~ Tone: Sarcastic" in out and "Never use emojis" in out and "version 2" in out
     diff = dprompt("diff", url=url, check=True).stdout
     assert "-Tone:" in diff and "+Tone: Sarcastic" in diff and "+++" in diff

@@ -218,7 +218,7 @@ async def test_every_tool_round_trip(
         assert "-Tone: Friendly" in text(preview) and "+Tone: Sarcastic" in text(preview)
         assert redis_sync.get("prompt:active") == PROMPT
 
-        modified = await ok(s, "modify_prompt", instruction="add rule: never use emojis", user_id="alice")
+        modified = await ok(s, "modify_prompt", instruction="add rule: Never use emojis", user_id="alice")
         assert text(modified).splitlines() == ["+ 8. Never use emojis", "Prompt 'default' is now version 2."]
         assert "8. Never use emojis" in str(redis_sync.get("prompt:active"))
 
@@ -231,7 +231,7 @@ async def test_every_tool_round_trip(
         history = await ok(s, "get_history", limit=5)
         lines = text(history).splitlines()
         assert len(lines) == 2
-        assert "v2 MODIFY by alice" in lines[0] and lines[0].endswith(": add rule: never use emojis")
+        assert "v2 MODIFY by alice" in lines[0] and lines[0].endswith(": add rule: Never use emojis")
         assert "v1 LOAD by tester" in lines[1]
         assert history.structured_content is not None
         assert [e["action"] for e in history.structured_content["entries"]] == ["modify", "load"]

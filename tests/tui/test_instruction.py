@@ -49,7 +49,7 @@ async def test_enter_applies_and_clears(store: PromptStore, make_app: AppFactory
         await settle(pilot)
         screen = app.dashboard
         screen.instruction_bar.input.focus()
-        screen.instruction_bar.input.value = "add rule: never use emojis"
+        screen.instruction_bar.input.value = "add rule: Never use emojis"
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.prompt_view.version == 2)
         assert screen.instruction_bar.input.value == ""

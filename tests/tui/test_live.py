@@ -45,7 +45,7 @@ async def test_a_modify_by_another_store_appears(
         await settle(pilot)
         other = PromptStore.connect(target, settings)
         try:
-            await other.modify("default", "add rule: never use emojis", user="agent-7")
+            await other.modify("default", "add rule: Never use emojis", user="agent-7")
         finally:
             await other.aclose()
         screen = app.dashboard

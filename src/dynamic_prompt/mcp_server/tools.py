@@ -237,7 +237,8 @@ async def call_tool(ctx: ToolContext, name: str, arguments: Mapping[str, Any] | 
     except InstructionError as exc:
         message = str(exc)
         if exc.suggestions:
-            message += " Try: " + "; ".join(exc.suggestions[:4]) + "."
+            # Each suggestion without its own final stop, so the sentence ends in one.
+            message += " Try: " + "; ".join(s.rstrip(" .") for s in exc.suggestions[:4]) + "."
         return _error(message)
     except DynamicPromptError as exc:
         return _error(str(exc))

@@ -59,7 +59,12 @@ def modify_text(text: str, instruction: str) -> ModifyResult:
 
 
 def rules(text: str) -> list[str]:
-    """The texts (without numbers or bullets) of the prompt's rules, in order."""
+    """The texts (without numbers or bullets) of the prompt's rules, in order.
+
+    Raises:
+        InstructionError: the rules blocks have more than
+            ``rule_blocks.MAX_RULES`` list lines.
+    """
     outline = Outline(Lines(text))
     return [item.text for block in outline.rules_blocks() for item in block.items]
 

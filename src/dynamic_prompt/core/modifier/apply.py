@@ -24,9 +24,23 @@ from dynamic_prompt.core.modifier.common import (
 )
 from dynamic_prompt.core.modifier.doc import Lines
 from dynamic_prompt.core.modifier.messages import capitalize, clip, listing
-from dynamic_prompt.core.modifier.sections import ITEM, PLAIN_RULES, Outline, norm
+from dynamic_prompt.core.modifier.parser import parse
+from dynamic_prompt.core.modifier.rule_blocks import ITEM, PLAIN_RULES
+from dynamic_prompt.core.modifier.sections import Outline, norm
 
 Handler = Callable[[Lines, Mapping[str, str]], None]
+
+EDIT_BUDGET = 10_000_000
+"""The most work units one call may spend: each edit reads the whole prompt again, at a
+cost of one unit per character plus LINE_WEIGHT per line (about 12 million units a second).
+
+A 4 MB prompt takes one edit at a time, a 1 MB one of 20,000 lines six, a 10 KB one
+of 200 lines 600. One edit alone is always allowed (each is bounded on its own)."""
+LINE_WEIGHT = 30
+MAX_GROWTH = 4 * 1024 * 1024
+"""The most characters one replace may add (``replace "e" with <10,000 characters>`` on a
+4 MB prompt would otherwise build a 4 GB text before anything could refuse it)."""
+_SHOWN_LINES = 6
 
 
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
@@ -34,16 +48,39 @@ def apply_edits(text: str, edits: Sequence[Edit]) -> str:
 
     Raises:
         InstructionError: an edit cannot apply (no or several matching rules,
-            absent replace target or field, unknown op, bad arguments). Nothing
-            is applied then.
+            absent replace target or field, unknown op, bad arguments), or
+            the edits together would cost more than :data:`EDIT_BUDGET`.
+            Nothing is applied then.
     """
     doc = Lines(text)
-    for edit in edits:
+    if len(edits) > 1 and len(edits) * _cost(doc) > EDIT_BUDGET:
+        raise _too_much(text, len(edits), EDIT_BUDGET // _cost(doc))
+    spent = 0
+    for done, edit in enumerate(edits):
         handler = _HANDLERS.get(edit.op)
         if handler is None:
             raise InstructionError(f"Unknown edit '{clip(str(edit.op))}'.", suggestions=sorted(_HANDLERS))
+        # Counted again on the text as it is now: replaces may have made it bigger.
+        spent += _cost(doc)
+        if done and spent > EDIT_BUDGET:
+            raise _too_much(text, len(edits), done)
         handler(doc, edit.args)
     return doc.text()
+
+
+def _cost(doc: Lines) -> int:
+    """What one edit costs on ``doc``, in work units (see :data:`EDIT_BUDGET`)."""
+    return len(doc.text()) + LINE_WEIGHT * len(doc)
+
+
+def _too_much(text: str, edits: int, fit: int) -> InstructionError:
+    """The refusal: ``fit`` is how many of the edits the budget allows."""
+    doc = Lines(text)
+    at_once = max(1, fit)
+    return InstructionError(
+        f"{edits:,} edits at once on a prompt this big ({len(text):,} characters, {len(doc):,} lines) "
+        f"is too much work; send at most {at_once:,} at a time."
+    )
 
 
 def _set_tone(doc: Lines, args: Mapping[str, str]) -> None:
@@ -97,7 +134,7 @@ def _set_field(doc: Lines, args: Mapping[str, str]) -> None:
         names = field_names(out)
         raise InstructionError(
             f"No field '{clip(name)}' in the prompt. Fields: {listing(names) or 'none'}.",
-            suggestions=names,
+            suggestions=names[:10],
         )
     set_value(doc, field, value)
 
@@ -106,13 +143,21 @@ def _replace(doc: Lines, args: Mapping[str, str]) -> None:
     old = arg(args, "old", strip=False)
     new = arg(args, "new", empty_ok=True, strip=False)
     text = doc.text()
-    if old not in text:
+    count = text.count(old)
+    if not count:
         message = f"'{clip(old)}' is not in the prompt."
         at = text.lower().find(old.lower()) if len(text.lower()) == len(text) else -1
         hint = [text[at : at + len(old)]] if at >= 0 else []
         if hint:
             message += f" Replace is case-sensitive: the prompt has '{clip(hint[0])}'."
         raise InstructionError(message, suggestions=hint)
+    # ``old`` is one line, so the whole text holds exactly the copies the lines do.
+    growth = count * (len(new) - len(old))
+    if growth > MAX_GROWTH:
+        raise InstructionError(
+            f"Replacing {count:,} copies of '{clip(old)}' would add {growth:,} characters to the prompt; "
+            f"one instruction may add at most {MAX_GROWTH:,}."
+        )
     for i, line in enumerate(doc.raw_lines()):
         if old in line:
             doc.set(i, doc.content(i).replace(old, new))
@@ -125,12 +170,34 @@ def _remove_line(doc: Lines, args: Mapping[str, str]) -> None:
     if not hits:
         raise InstructionError(f"No line contains '{clip(needle)}'.")
     if len(hits) > 1:
-        shown = [f"{i + 1}: {doc.content(i).strip()}" for i in hits]
+        shown = [f"{i + 1}: {doc.content(i).strip()}" for i in hits[:_SHOWN_LINES]]
+        picks = _line_picks(doc, hits[:_SHOWN_LINES])
+        how = f'say which, e.g. "{picks[0]}"' if picks else "say which with more of the line's words"
         raise InstructionError(
-            f"'{clip(needle)}' is on {len(hits)} lines: {listing(shown, 6)}; say which.",
-            suggestions=[doc.content(i).strip() for i in hits],
+            f"'{clip(needle)}' is on {len(hits):,} lines: {listing(shown, _SHOWN_LINES, total=len(hits))}; {how}.",
+            suggestions=picks,
         )
     doc.delete(hits[0], hits[0] + 1)
+
+
+def _line_picks(doc: Lines, hits: Sequence[int]) -> list[str]:
+    """``remove line containing <the line>`` for each line whose whole text is on no other line."""
+    low = doc.text().lower()
+    picks = []
+    for i in hits:
+        line = doc.content(i).strip()
+        # One copy in the whole text: only this line contains it (a line is never split).
+        if not line or len(line) > 80 or low.count(line.lower()) != 1:
+            continue
+        for instruction in (f"remove line containing {line}", f'remove line containing "{line}"'):
+            try:
+                edits = parse(instruction)
+            except InstructionError:
+                continue
+            if len(edits) == 1 and edits[0].op == "remove_line" and edits[0].args.get("text") == line:
+                picks.append(instruction)
+                break
+    return picks
 
 
 def _add_section(doc: Lines, args: Mapping[str, str]) -> None:

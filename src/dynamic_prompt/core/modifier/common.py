@@ -37,7 +37,7 @@ def single_field(out: Outline, name: str, *, with_value: bool = False) -> Field 
         where = ", ".join(str(f.index + 1) for f in found[:10])
         raise InstructionError(
             f"'{clip(name)}' is set on {len(found)} lines ({where}); use replace to say which.",
-            suggestions=[out.doc.content(f.index).strip() for f in found],
+            suggestions=[out.doc.content(f.index).strip() for f in found[:10]],
         )
     return found[0] if found else None
 

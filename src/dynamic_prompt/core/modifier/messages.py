@@ -11,15 +11,25 @@ def clip(text: str, limit: int = 60) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def listing(items: Sequence[str], limit: int = 10) -> str:
-    """``a, b, c`` (at most ``limit`` items, then ``and N more``)."""
+def listing(items: Sequence[str], limit: int = 10, total: int | None = None) -> str:
+    """``a, b, c`` (at most ``limit`` items, then ``and N more``).
+
+    ``total`` is how many there are when ``items`` holds only the first few.
+    """
     shown = [clip(item) for item in items[:limit]]
-    rest = len(items) - len(shown)
+    rest = (len(items) if total is None else total) - len(shown)
     if rest > 0:
-        shown.append(f"and {rest} more")
+        shown.append(f"and {rest:,} more")
     return ", ".join(shown)
 
 
 def capitalize(text: str) -> str:
-    """``text`` with its first letter upper case and the rest untouched."""
+    """``text`` with its first letter upper case and the rest untouched.
+
+    A first word that already has capitals of its own (``iOS``, ``eBay``,
+    ``macOS``) is the user's spelling and is kept as typed.
+    """
+    first = text.split(maxsplit=1)[0] if text.strip() else text
+    if first != first.lower():
+        return text
     return text[:1].upper() + text[1:]

@@ -12,13 +12,7 @@ import re
 from collections.abc import Mapping
 
 from dynamic_prompt.core.errors import InstructionError
-from dynamic_prompt.core.modifier.common import (
-    append_block,
-    arg,
-    bullet_of,
-    set_value,
-    single_field,
-)
+from dynamic_prompt.core.modifier.common import append_block, arg, bullet_of, set_value, single_field
 from dynamic_prompt.core.modifier.doc import Lines
 from dynamic_prompt.core.modifier.sections import Outline, norm
 

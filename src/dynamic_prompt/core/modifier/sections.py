@@ -13,17 +13,23 @@ example ``Tone: formal`` inside a code block must not have it edited.
 Speed matters (a 1 MB prompt must be edited in a few milliseconds), so the
 outline is built from one pass that only looks closely at lines whose first
 character can start a heading, fence or block end, and word lookups use
-``str.find`` on the whole text instead of a regex per line.
+``str.find`` on the whole text instead of a regex per line. The rules blocks
+themselves are read by :mod:`.rule_blocks`.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
 from dynamic_prompt.core.modifier.doc import Lines
+
+if TYPE_CHECKING:
+    from dynamic_prompt.core.modifier.rule_blocks import RulesBlock
 
 # Characters that decorate block-style headings; stripped to get the title.
 _GLYPHS = "▛▜▙▟▞▚▖▗▘▝▂▁▃▄▅▆▇█⟦⟧⎊〔〕/:#*_=~ \t∎"
@@ -36,12 +42,6 @@ _STRUCT = re.compile(
     r"|(?P<llmd>▛|///▙)(?P<lltitle>.*)"
     r"|(?P<end>::[ \t]*∎).*)"
 )
-PLAIN_RULES = re.compile(
-    r"[ \t]*(?:\*\*|__)?(?:[A-Za-z][\w-]*[ \t]+){0,3}rules?(?:\*\*|__)?[ \t]*:[ \t]*(?:\*\*|__)?[ \t]*",
-    re.IGNORECASE,
-)
-_RULES_TITLE = re.compile(r"\brules?\b", re.IGNORECASE)
-ITEM = re.compile(r"([ \t]*)(?:(\d{1,9})([.)])|([-*+•]))([ \t]+)(\S.*)")
 FIELD = re.compile(
     r"(?P<pre>[ \t]*(?:[-*+][ \t]+)?(?:\*\*|__)?)"
     r"(?P<name>[A-Za-z][\w &'-]{0,39}?)"
@@ -79,35 +79,6 @@ class Field:
     value: str
     value_at: int
     prefix: str
-
-
-@dataclass(frozen=True, slots=True)
-class RuleItem:
-    """One rule: its line, the lines after it that belong to it, and its marker."""
-
-    start: int
-    end: int
-    indent: str
-    number: int | None
-    marker: str
-    gap: str
-    text: str
-
-    def label(self, position: int) -> str:
-        """``3.`` for a numbered rule, else its 1-based position."""
-        return f"{self.number}." if self.number is not None else f"{position}."
-
-
-@dataclass(frozen=True, slots=True)
-class RulesBlock:
-    """A rules section: heading line, body range ``[start, end)`` and its rules."""
-
-    header: int
-    kind: str
-    title: str
-    start: int
-    end: int
-    items: tuple[RuleItem, ...]
 
 
 class Outline:
@@ -267,94 +238,26 @@ class Outline:
         value_at = m.end() - len(val.lstrip(" \t")) if value else m.end()
         return Field(index, name, value, value_at, m.group("pre"))
 
+    def outside_code(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """The runs ``[a, b)`` of lines in ``[start, end)`` that are not code."""
+        starts, ends = self._code_starts, self._code_ends
+        k = bisect_left(ends, start)
+        at = start
+        while k < len(starts) and starts[k] < end:
+            if starts[k] > at:
+                yield at, starts[k]
+            at = max(at, ends[k] + 1)
+            k += 1
+        if at < end:
+            yield at, end
+
     # -- rules -------------------------------------------------------------------
 
     def rules_blocks(self) -> list[RulesBlock]:
-        """Every rules block, in order: ``## Rules``/``▛///▞ CORE RULES`` sections and ``RULES:`` lines."""
-        blocks: list[RulesBlock] = []
-        for h in self.headings:
-            if _RULES_TITLE.search(h.title):
-                start, end = self.body(h)
-                blocks.append(RulesBlock(h.index, h.kind, h.title, start, end, self._items(start, end)))
-        covered = [(b.start, b.end) for b in blocks]
-        for i in self.lines_with("rule"):
-            if any(s <= i < e for s, e in covered) or not PLAIN_RULES.fullmatch(self.doc.content(i)):
-                continue
-            end = self._plain_end(i + 1)
-            blocks.append(RulesBlock(i, "plain", norm(self.doc.content(i)), i + 1, end, self._items(i + 1, end)))
-        blocks.sort(key=lambda b: b.header)
-        return blocks
+        """Every rules block, in order (see :func:`.rule_blocks.read`)."""
+        from dynamic_prompt.core.modifier import rule_blocks  # it builds on this module
 
-    def _plain_end(self, start: int) -> int:
-        """Where the list under a plain ``RULES:`` line ends."""
-        doc = self.doc
-        limit = self.boundary_after(start - 1)[0]
-        base: int | None = None
-        last = start
-        i = start
-        while i < limit:
-            line = doc.content(i)
-            if not line.strip():
-                i += 1
-                continue
-            m = ITEM.match(line)
-            w = width(line[: len(line) - len(line.lstrip())])
-            if base is None:
-                if not m:
-                    break
-                base = w
-            elif not m and w <= base:
-                break
-            i += 1
-            last = i
-        return last
-
-    def _items(self, start: int, end: int) -> tuple[RuleItem, ...]:
-        doc = self.doc
-        found: list[tuple[int, int, re.Match[str]]] = []
-        for i in range(start, end):
-            if self.in_code(i):
-                continue
-            m = ITEM.match(doc.content(i))
-            if m:
-                found.append((i, width(m.group(1)), m))
-        if not found:
-            return ()
-        base = min(w for _, w, _ in found)
-        tops = [(i, m) for i, w, m in found if w == base]
-        numbered = tops[0][1].group(2) is not None
-        # Only items of the first item's kind are rules: a numbered rules list
-        # followed by a bulleted example list keeps the examples out.
-        tops = [(i, m) for i, m in tops if (m.group(2) is not None) == numbered]
-        items = []
-        for k, (i, m) in enumerate(tops):
-            limit = tops[k + 1][0] if k + 1 < len(tops) else end
-            items.append(
-                RuleItem(
-                    start=i,
-                    end=self._extent(i, limit, base),
-                    indent=m.group(1),
-                    number=int(m.group(2)) if numbered else None,
-                    marker=m.group(3) if numbered else m.group(4),
-                    gap=m.group(5),
-                    text=m.group(6).rstrip(),
-                )
-            )
-        return tuple(items)
-
-    def _extent(self, start: int, limit: int, base: int) -> int:
-        """The end of a rule: the lines after it indented deeper belong to it."""
-        doc = self.doc
-        end = start + 1
-        for i in range(start + 1, limit):
-            line = doc.content(i)
-            stripped = line.lstrip()
-            if not stripped:
-                continue
-            if width(line[: len(line) - len(stripped)]) <= base:
-                break
-            end = i + 1
-        return end
+        return rule_blocks.read(self)
 
 
 class _Closers:

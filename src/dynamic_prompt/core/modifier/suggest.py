@@ -17,6 +17,7 @@ from dynamic_prompt.core.modifier.common import field_names
 from dynamic_prompt.core.modifier.doc import Lines
 from dynamic_prompt.core.modifier.notes import TRAIT_NOTE
 from dynamic_prompt.core.modifier.parser import KNOWN_FORMS
+from dynamic_prompt.core.modifier.rule_blocks import TooManyRulesError
 from dynamic_prompt.core.modifier.sections import Outline
 
 COMMON_TONES = ("professional", "friendly", "casual", "formal", "playful", "empathetic", "neutral", "sarcastic")
@@ -58,8 +59,11 @@ def _specific(typed: str, text: str | None) -> list[str]:
         return []
     m = _REMOVE_RULE.fullmatch(typed)
     if m:
-        outline = Outline(Lines(text))
-        names = [item.text for block in outline.rules_blocks() for item in block.items]
+        try:
+            blocks = Outline(Lines(text)).rules_blocks()
+        except TooManyRulesError:
+            return []  # rule edits refuse this prompt: offering its rules would mislead
+        names = [item.text for block in blocks for item in block.items]
         return [f"remove rule about {r}" for r in _rank(m.group("q") or "", names)]
     m = _SET.fullmatch(typed)
     if m and " to " not in m.group("q"):
