@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from dynamic_prompt.core.modifier import (
     rules,
     suggest,
 )
+from tests.support.checks import one_line
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 
@@ -601,9 +601,36 @@ class TestSuggest:
         assert suggest("be less f")[:2] == ["be less formal", "be less friendly"]
 
     def test_suggestions_are_instructions(self) -> None:
-        for s in suggest("remove rule about ", MD) + suggest("set ", MD):
-            if "<" not in s:
-                modify_text(MD, s)
+        # The exact lists: an empty list (or one of templates only) must not pass for "all parse".
+        removals = suggest("remove rule about ", MD)
+        assert removals == [
+            "remove rule about Be concise.",
+            "remove rule about Cite sources when you state facts.",
+            "remove rule about Never invent APIs.",
+            "remove rule about <topic>",
+        ]
+        sets = suggest("set ", MD)
+        assert sets == ["set tone to <tone>", "set Default to <value>", "set <Field> to <value>"]
+        rules_block = "1. Be concise.\n2. Cite sources when you state facts.\n3. Never invent APIs.\n"
+        # Each complete suggestion removes the very rule it names, and only that one.
+        assert mod(MD, removals[0]) == MD.replace(rules_block, "1. Cite sources when you state facts.\n"
+                                                               "2. Never invent APIs.\n")
+        assert mod(MD, removals[1]) == MD.replace(rules_block, "1. Be concise.\n2. Never invent APIs.\n")
+        assert mod(MD, removals[2]) == MD.replace(rules_block, "1. Be concise.\n2. Cite sources when you state facts.\n")
+        # A template is an instruction once its placeholders are filled in.
+        calm = MD.replace("Tone: Friendly", "Tone: Calm")
+        filled = {
+            removals[3]: ({"<topic>": "concise"}, mod(MD, removals[0])),
+            sets[0]: ({"<tone>": "calm"}, calm),
+            sets[1]: ({"<value>": "2 sentences"}, MD.replace("Default: 3-4 sentences", "Default: 2 sentences")),
+            sets[2]: ({"<Field>": "Tone", "<value>": "calm"}, calm),
+        }
+        for template, (values, expected) in filled.items():
+            instruction = template
+            for placeholder, value in values.items():
+                instruction = instruction.replace(placeholder, value)
+            assert "<" not in instruction and len(parse(instruction)) == 1, instruction
+            assert mod(MD, instruction) == expected, instruction
 
 
 # -- sample prompts ------------------------------------------------------------------------
@@ -692,12 +719,17 @@ def _big_prompt() -> str:
     return "# Big\n\nTone: Friendly\n\n" + "\n".join(body) + "\n\n## Rules\n\n1. Be concise.\n2. Cite sources.\n"
 
 
-@pytest.mark.parametrize("instruction", ["add rule: never use emojis", "change tone to sarcastic"])
-def test_one_megabyte_prompt_is_fast(instruction: str) -> None:
+# How fast a 1 MB prompt is modified is measured in benchmarks/ (bench_modify.py's 1 MB rows);
+# here: the edit is right, and a 30 s hang guard (the figure is milliseconds) stops a runaway.
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(("instruction", "old", "new"), [
+    ("add rule: never use emojis", "2. Cite sources.\n", "2. Cite sources.\n3. never use emojis\n"),
+    ("change tone to sarcastic", "Tone: Friendly\n", "Tone: Sarcastic\n"),
+])
+def test_one_megabyte_prompt_is_edited_in_place(instruction: str, old: str, new: str) -> None:
     text = _big_prompt()
-    assert len(text) > 1_000_000
-    best = min(_timed(lambda: modify_text(text, instruction)) for _ in range(3))
-    assert best < 0.1, f"{instruction!r} took {best * 1000:.1f} ms"
+    assert len(text) > 1_000_000 and text.count(old) == 1
+    assert modify_text(text, instruction).text == text.replace(old, new)
 
 
 @pytest.mark.parametrize(
@@ -713,31 +745,30 @@ def test_one_megabyte_prompt_is_fast(instruction: str) -> None:
         "1. " + " " * 1_000_000 + "x",
     ],
 )
+@pytest.mark.timeout(30)  # a hang guard: all eight take well under a second; the old engine took minutes
 def test_one_megabyte_line_does_not_hang(line: str) -> None:
     for instruction in ["add rule: x", "change tone to y", "default 2 sentences", "be more concise",
                         "make more verbose", "remove rule about x", "set Tone to z", "remove line containing zz"]:
-        started = time.perf_counter()
         try:
-            modify_text(line, instruction)
-        except InstructionError:
-            pass
-        assert time.perf_counter() - started < 2.0, instruction
+            out = modify_text(line, instruction).text
+        except InstructionError as exc:
+            one_line(exc)
+        else:
+            assert out != line, instruction
 
 
-def test_long_whitespace_instruction_is_fast() -> None:
-    for instruction in ["replace a" + " " * 9_000 + "b", "set a" + " " * 9_000 + "b", "add rule" + " " * 9_000 + ":"]:
-        started = time.perf_counter()
-        try:
-            parse(instruction)
-        except InstructionError:
-            pass
-        assert time.perf_counter() - started < 0.5
-
-
-def _timed(fn: object) -> float:
-    started = time.perf_counter()
-    fn()  # type: ignore[operator]
-    return time.perf_counter() - started
+# The parse time of long runs of spaces (a quadratic pattern costs about 0.2 s at 9,000) belongs
+# in benchmarks/bench_modifier.py; here: each gets its precise hint, under a hang guard.
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(("instruction", "hint"), [
+    ("replace a" + " " * 9_000 + "b", 'Write replace "old" with "new".'),
+    ("set a" + " " * 9_000 + "b", "Write set <Field> to <value>."),
+    ("add rule" + " " * 9_000 + ":", "Say the rule to add. Write add rule: <text>."),
+], ids=["replace", "set", "add-rule"])
+def test_long_whitespace_instruction_gets_its_hint(instruction: str, hint: str) -> None:
+    with pytest.raises(InstructionError) as info:
+        parse(instruction)
+    assert one_line(info.value) == hint
 
 
 def test_pure_no_redis_ui_or_difflib() -> None:

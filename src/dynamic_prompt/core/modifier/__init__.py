@@ -3,7 +3,8 @@
 Pure text in, text out: no Redis, no UI. ``modify_text`` is the one call most
 code needs; ``parse`` and ``apply_edits`` let a caller preview the edits (for a
 diff) before storing anything, and ``suggest`` completes half-typed
-instructions.
+instructions. The kinds of instruction are declared in :mod:`.forms`, one
+module each.
 
     >>> modify_text("Tone: Friendly\\n", "change tone to sarcastic").text
     'Tone: Sarcastic\\n'
@@ -18,13 +19,17 @@ from dynamic_prompt.core.models import Edit
 from dynamic_prompt.core.modifier.apply import apply_edits
 from dynamic_prompt.core.modifier.common import field_names
 from dynamic_prompt.core.modifier.doc import Lines
+from dynamic_prompt.core.modifier.forms import BY_OP, FORMS, InstructionForm
+from dynamic_prompt.core.modifier.forms.base import READS_THAT_WAY
 from dynamic_prompt.core.modifier.parser import KNOWN_FORMS, MAX_LENGTH, parse
 from dynamic_prompt.core.modifier.sections import Outline
 from dynamic_prompt.core.modifier.suggest import suggest
 
 __all__ = [
+    "FORMS",
     "KNOWN_FORMS",
     "MAX_LENGTH",
+    "InstructionForm",
     "ModifyResult",
     "apply_edits",
     "fields",
@@ -75,20 +80,8 @@ def fields(text: str) -> list[str]:
 
 
 def _noop_reason(edits: list[Edit]) -> str:
-    """Why an instruction changed nothing, for the error message."""
+    """Why an instruction changed nothing, for the error message (each form says it for its edits)."""
     if len(edits) != 1:
         return "together the edits leave the prompt as it was"
-    op, args = edits[0].op, edits[0].args
-    if op == "set_tone":
-        return f"the tone is already {args.get('tone', '')}"
-    if op == "set_field":
-        return f"{args.get('field', '')} is already {args.get('value', '')}"
-    if op == "replace":
-        return "the new text is the same as the old"
-    if op == "trait":
-        return f"the prompt already says to be {args.get('direction', '')} {args.get('trait', '')}"
-    if op == "verbosity":
-        return "verbosity is already at the end of its scale"
-    if op == "set_sentences":
-        return f"the default is already {args.get('sentences', '')} sentences"
-    return "the prompt already reads that way"
+    form = BY_OP.get(edits[0].op)
+    return form.noop_reason(edits[0].args) if form is not None else READS_THAT_WAY

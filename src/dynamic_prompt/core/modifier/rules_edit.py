@@ -20,7 +20,6 @@ from dynamic_prompt.core.modifier import topic as topics
 from dynamic_prompt.core.modifier.common import append_block, arg
 from dynamic_prompt.core.modifier.doc import Lines
 from dynamic_prompt.core.modifier.messages import clip, listing
-from dynamic_prompt.core.modifier.parser import parse
 from dynamic_prompt.core.modifier.rule_blocks import ITEM, RuleItem, RulesBlock
 from dynamic_prompt.core.modifier.sections import Outline
 
@@ -200,6 +199,9 @@ class _Picks:
         if self._rules is None:
             self._rules = topics.RuleTexts([it.text for _, it, _ in self.found])
         rules = self._rules
+        # Imported here: the parser reads the forms registry, whose remove_rule form uses this module.
+        from dynamic_prompt.core.modifier.parser import parse
+
         for instruction in (f"remove rule about {text}", f'remove rule about "{text}"'):
             try:
                 edits = parse(instruction)
