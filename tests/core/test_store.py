@@ -19,6 +19,7 @@ from dynamic_prompt.core.errors import (
     VersionNotFoundError,
 )
 from dynamic_prompt.store import PromptStore
+from tests.support.checks import BAD_NAMES, GOOD_NAMES, bad_name_reason, one_line, plant, wrong_type_line
 
 PROMPT = """# Assistant
 
@@ -168,18 +169,29 @@ async def test_malformed_changelog_entries_are_kept_readable(store: PromptStore,
 
 
 async def test_wrong_type_key_gives_clear_error(store: PromptStore, redis_sync: redis.Redis) -> None:
-    redis_sync.rpush("prompt:{bad}:active", "a", "b")
-    with pytest.raises(CorruptDataError, match="wrong type"):
+    plant(redis_sync, "prompt:{bad}:active", "list")
+    refused = wrong_type_line("prompt:{bad}:active", "list", "string")
+    with pytest.raises(CorruptDataError) as info:
         await store.state("bad")
-    with pytest.raises(CorruptDataError):
+    assert one_line(info.value) == refused
+    with pytest.raises(CorruptDataError) as info:
         await store.load("bad", PROMPT, kind="text", force=True)
-    assert redis_sync.lrange("prompt:{bad}:active", 0, -1) == ["a", "b"]
+    assert one_line(info.value) == refused
+    assert redis_sync.lrange("prompt:{bad}:active", 0, -1) == ["planted", "by another program"]
 
 
-@pytest.mark.parametrize("name", ["", "a b", "x{y}", "a:b", "a*", "../etc", "é", "n" * 65])
-async def test_bad_names_are_refused(store: PromptStore, name: str) -> None:
-    with pytest.raises(InvalidNameError):
+@pytest.mark.parametrize("name", list(BAD_NAMES.values()), ids=list(BAD_NAMES))
+async def test_bad_names_are_refused(store: PromptStore, redis_sync: redis.Redis, name: str) -> None:
+    with pytest.raises(InvalidNameError) as info:
         await store.load(name, PROMPT, kind="text")
+    assert bad_name_reason(name) in one_line(info.value)
+    assert redis_sync.dbsize() == 0
+
+
+@pytest.mark.parametrize("name", GOOD_NAMES)
+async def test_names_at_the_edges_are_accepted(store: PromptStore, name: str) -> None:
+    await store.load(name, PROMPT, kind="text")
+    assert await store.get_active(name) == PROMPT
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t", "a\x00b"])

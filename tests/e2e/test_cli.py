@@ -13,6 +13,8 @@ import pytest
 import redis
 
 from dynamic_prompt.store.fleet import ANNOUNCE_SCRIPT
+from tests.support import checks
+from tests.support.checks import BAD_NAMES, bad_name_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSISTANT = ROOT / "prompts" / "assistant.md"
@@ -35,12 +37,7 @@ def dprompt(*args: str, url: str | None = None, stdin: str | None = None,
 def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
     """Assert the process failed with exactly one error line on stderr (warnings may precede
     it) and no traceback."""
-    assert proc.returncode != 0
-    lines = [line for line in proc.stderr.strip().splitlines() if not line.startswith("warning: ")]
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
+    return checks.one_error_line(proc.returncode, proc.stderr, proc.stdout)
 
 
 def test_done_when_flow(server_url: str, redis_sync: redis.Redis) -> None:
@@ -85,9 +82,9 @@ def test_dry_run_changes_nothing(server_url: str, redis_sync: redis.Redis) -> No
         (["modify", "make it pop"], "Unknown instruction"),
         (["modify", "remove rule about quantum physics"], "rule"),
         (["load", "/no/such/file.md", "--force"], "No such file"),
-        (["load", "--name", "bad name", "x"], "Bad prompt name"),
+        (["load", "--name", BAD_NAMES["space"], "x"], bad_name_reason(BAD_NAMES["space"])),
         (["restore", "99"], "no version 99"),
-        (["load", "x", "--text", "--force", "--name", "n" * 200], "limit is 64"),
+        (["load", "x", "--text", "--force", "--name", "n" * 200], bad_name_reason("n" * 200)),
     ],
 )
 def test_bad_input_one_line_nothing_changed(server_url: str, redis_sync: redis.Redis,
@@ -159,8 +156,8 @@ def test_edit_conflict_is_reported_and_the_text_kept(server_url: str, redis_sync
 
 def test_password_never_printed(server_url: str) -> None:
     proc = dprompt("server", "status", url="redis://alice:pa55word-xyz@127.0.0.1:1/0")
-    assert "pa55word-xyz" not in proc.stdout + proc.stderr
-    assert "alice:***@" in proc.stdout
+    checks.no_secret(proc.stdout, proc.stderr, secrets=("pa55word-xyz",))
+    checks.shows_mask(proc.stdout, "alice")
 
 
 def test_embedded_default_start_share_stop(tmp_path: Path) -> None:
@@ -223,9 +220,16 @@ def test_fleet_lists_announced_agents_as_text_and_json(server_url: str, redis_sy
     assert "current" in rows["agent-now"] and "v2" in rows["agent-now"]
     assert "behind" in rows["agent-old"] and "v1" in rows["agent-old"]
     assert "\x1b" not in out and "\x07" not in out  # an agent id cannot run escapes on the terminal
+    # An agent that stopped announcing shows no read rate (its last one would say it still reads).
+    announce(keys=["dprompt:agents:default"], args=["agent-left", json.dumps(
+        {"agent_id": "agent-left", "version": 2, "hash": digest, "interval": 0.001, "reads_per_s": 9.5}), "300"])
+    left = {line.split()[1]: line for line in dprompt("fleet", url=server_url, check=True).stdout.splitlines()}
+    assert "gone" in left["agent-left"] and "9.5" not in left["agent-left"]
+    assert left["agent-left"].split()[4:6] == ["-", "reads/s"]
     only = json.loads(dprompt("fleet", "--name", "default", "--json", url=server_url, check=True).stdout)
     assert list(only) == ["default"]
-    assert {a["agent_id"]: a["behind"] for a in only["default"]} == {"agent-now": False, "agent-old": True}
+    assert {a["agent_id"]: a["behind"] for a in only["default"]} == {"agent-now": False, "agent-old": True,
+                                                                      "agent-left": False}
     assert one_error_line(dprompt("fleet", "--name", "bad{name", url=server_url)).startswith("error: ")
     # An agent reading a prompt that has no text yet is listed too.
     announce(keys=["dprompt:agents:ghost"], args=["early-agent", json.dumps(

@@ -29,6 +29,7 @@ from mcp.client.stdio import stdio_client  # noqa: E402
 from mcp.client.subscriptions import ResourceUpdated  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
 
+from tests.support.checks import BAD_NAMES, bad_name_reason, one_line  # noqa: E402
 from tests.support.servers import stop_process  # noqa: E402
 from tests.support.web import PROMPT as WEB_PROMPT  # noqa: E402
 from tests.support.web import Drip, Site  # noqa: E402
@@ -39,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMPT = (ROOT / "prompts" / "assistant.md").read_text("utf-8")
 TOOLS = {
     "list_prompts", "load_prompt", "get_active_prompt", "modify_prompt", "revert_prompt",
-    "restore_version", "show_diff", "get_history", "clear_prompts", "get_metadata", "health_check",
+    "restore_version", "revert_change", "show_diff", "get_history", "clear_prompts", "get_metadata",
+    "health_check",
 }  # fmt: skip
 
 
@@ -118,8 +120,7 @@ async def error(session: ClientSession, tool: str, **arguments: Any) -> str:
     result = await call(session, tool, **arguments)
     message = text(result)
     assert result.is_error, message
-    assert "\n" not in message and message.strip() == message and message
-    return message
+    return one_line(message)
 
 
 async def feed_ready(session: ClientSession | Client) -> None:
@@ -171,7 +172,7 @@ async def test_initialize_and_tool_schemas(server_url: str, redis_sync: redis.Re
     modify = tools["modify_prompt"].input_schema
     assert modify["required"] == ["instruction"]
     assert "add rule: <text>" in modify["properties"]["instruction"]["description"]
-    assert set(modify["properties"]) == {"instruction", "user_id", "dry_run", "name"}
+    assert set(modify["properties"]) == {"instruction", "user_id", "dry_run", "name", "note"}
     assert "yes, delete NAME" in tools["clear_prompts"].input_schema["properties"]["confirm"]["description"]
     assert tools["load_prompt"].input_schema["required"] == ["source"]
     # A model learns up front what this server reads, and what the operator could allow.
@@ -274,8 +275,8 @@ async def test_every_tool_round_trip(
 
 async def test_errors_are_one_line_tool_errors(server_url: str, redis_sync: redis.Redis, errlog: TextIO) -> None:
     async with connect(server_url, errlog, "--files-under", str(ROOT)) as (s, _):
-        assert "Bad prompt name" in await error(s, "get_active_prompt", name="bad name!")
-        assert "limit is 64" in await error(s, "get_history", name="x" * 65)
+        assert bad_name_reason(BAD_NAMES["bang"]) in await error(s, "get_active_prompt", name=BAD_NAMES["bang"])
+        assert bad_name_reason("x" * 65) in await error(s, "get_history", name="x" * 65)
         assert await error(s, "get_active_prompt", name="ghost") == (
             "There is no prompt named 'ghost'; load one first."
         )

@@ -9,6 +9,10 @@ on a single line. Nothing else should reach a user as a traceback.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dynamic_prompt.core.models import ConflictRegion
 
 
 class DynamicPromptError(Exception):
@@ -47,6 +51,32 @@ class ConflictError(DynamicPromptError):
         super().__init__(message)
         self.expected_version = expected_version
         self.current_version = current_version
+
+
+class RevertConflictError(ConflictError):
+    """Reverting the change of version N meets later changes of the same lines.
+
+    ``regions`` names each place (see :class:`~dynamic_prompt.core.models.ConflictRegion`:
+    line numbers and texts in version N and in the current text, and what the revert
+    would bring back); ``reverted_version`` is N, ``current_version`` the version the
+    revert was tried on. Nothing was written.
+    """
+
+    def __init__(self, regions: Sequence[ConflictRegion], *, reverted_version: int, current_version: int,
+                 name: str = "") -> None:
+        regions = tuple(regions)
+        of = f" of {name!r}" if name else ""
+        first = regions[0].describe(reverted_version) if regions else "no place named"
+        more = len(regions) - 1
+        extra = f", and {more} more place{'s' if more > 1 else ''}" if more else ""
+        super().__init__(
+            f"Cannot revert the change of v{reverted_version}{of}: a later change touched the same lines "
+            f"({first}{extra}); nothing was written.",
+            expected_version=reverted_version,
+            current_version=current_version,
+        )
+        self.regions: tuple[ConflictRegion, ...] = regions
+        self.reverted_version = reverted_version
 
 
 class InstructionError(DynamicPromptError, ValueError):

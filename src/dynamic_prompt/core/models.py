@@ -28,9 +28,9 @@ class Edit:
     """One structured change an instruction turns into, before it is applied.
 
     Attributes:
-        op: the kind of edit: ``set_tone``, ``add_rule``, ``remove_rule``,
-            ``set_sentences``, ``verbosity``, ``trait``, ``replace``,
-            ``set_field``, ``remove_line``, ``add_section``.
+        op: the kind of edit: the ``op`` of one of the instruction forms, which
+            the registry ``dynamic_prompt.core.modifier.forms.FORMS`` lists
+            (``set_tone``, ``add_rule``...).
         args: the edit's parameters (strings), e.g. ``{"rule": "Never use emojis"}``.
         instruction: the instruction text this edit came from.
     """
@@ -53,8 +53,10 @@ class ChangeEntry:
 
     The gem writes ``{"timestamp", "action", "user_id", "instruction"}`` (load
     entries carry ``"metadata": {"source": ...}``); this tool adds ``version``,
-    ``added`` and ``removed``. Entries other programs wrote badly are kept, as
-    ``action="unreadable"`` with the raw text in ``raw``, never dropped.
+    ``added`` and ``removed``, and ``note`` (a person's one-line reason, only when
+    given: the gem's readers ignore fields they do not know). Entries other programs
+    wrote badly are kept, as ``action="unreadable"`` with the raw text in ``raw``,
+    never dropped.
     """
 
     timestamp: float
@@ -66,6 +68,8 @@ class ChangeEntry:
     removed: int | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     raw: str | None = None
+    note: str = ""
+    """Why the change was made, as its author said it ("" when none was given)."""
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> ChangeEntry:
@@ -121,6 +125,7 @@ class ChangeEntry:
             added=opt_int(data.get("added")),
             removed=opt_int(data.get("removed")),
             metadata=metadata if isinstance(metadata, dict) else {},
+            note=text(data.get("note")),
         )
 
     @classmethod
@@ -147,7 +152,45 @@ class ChangeEntry:
             out["metadata"] = dict(self.metadata)
         if self.raw is not None:
             out["raw"] = self.raw
+        if self.note:
+            out["note"] = self.note
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictRegion:
+    """One place where reverting a change meets a later change of the same lines.
+
+    "old" is version N, the change being reverted; "new" is the current text.
+    Line numbers are 1-based; a region of no lines (a place between lines) gives the
+    number of the line it comes before. Line texts are shown without their newline
+    (still text from a prompt: pass them through ``inert`` before a terminal).
+
+    Attributes:
+        old_start: the region's first line in version N.
+        old_lines: version N's lines there (what the change wrote).
+        new_start: the region's first line in the current text.
+        new_lines: the current lines there (what later changes made of them).
+        before_lines: version N-1's lines there (what the revert would bring back).
+    """
+
+    old_start: int
+    old_lines: tuple[str, ...]
+    new_start: int
+    new_lines: tuple[str, ...]
+    before_lines: tuple[str, ...]
+
+    def describe(self, version: int) -> str:
+        """One phrase for a message: ``v4 line 2 'Tone: Dry' is now line 3 'Tone: Sarcastic'``."""
+        return f"v{version} {_span(self.old_start, self.old_lines)} is now {_span(self.new_start, self.new_lines)}"
+
+
+def _span(start: int, lines: tuple[str, ...]) -> str:
+    if not lines:
+        return f"nothing at line {start}"
+    first = lines[0] if len(lines[0]) <= 60 else lines[0][:57] + "..."
+    where = f"line {start}" if len(lines) == 1 else f"lines {start}-{start + len(lines) - 1}"
+    return f"{where} {first!r}" + (" ..." if len(lines) > 1 else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,9 @@ DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 
 MAX_AUTHOR_CHARS = 100
 
+MAX_NOTE_CHARS = 500
+"""The longest change note: one line a person reads in the history."""
+
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\xff\xfe", b"\xfe\xff")
 
@@ -118,8 +121,42 @@ def validate_author(name: object) -> str:
     return name
 
 
+def validate_note(note: object) -> str:
+    """Return ``note`` (a change's one-line reason, "" for none) if it can be recorded, else one clear line.
+
+    Notes go into the changelog and are shown in terminals and history lines, so, like
+    authors: text that is valid UTF-8, one line without control characters, and at most
+    :data:`MAX_NOTE_CHARS` characters. Surrounding spaces are dropped; a note of only
+    spaces is no note.
+    """
+    if not isinstance(note, str):
+        raise InvalidTextError(f"The note must be text, not {type(note).__name__}.")
+    shown = note.encode("unicode_escape").decode("ascii")[:60]
+    try:
+        note.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidTextError(
+            f"The note {shown!r} is not valid text (bytes that are not UTF-8?); nothing was written."
+        ) from None
+    note = note.strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise InvalidTextError(
+            f"The note is {len(note)} characters long; the limit is {MAX_NOTE_CHARS}; nothing was written."
+        )
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in note):
+        raise InvalidTextError(
+            f"The note {shown!r} contains a line break or control characters; write it as one plain line."
+        )
+    return note
+
+
 def line_count(text: str) -> int:
     """How many lines ``text`` has, the way the diff reads it: ``"a\\nb\\n"`` and ``"a\\nb"`` are 2."""
     if not text:
         return 0
     return text.count("\n") + (0 if text.endswith("\n") else 1)
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (about four characters a token for English prose)."""
+    return (len(text) + 3) // 4

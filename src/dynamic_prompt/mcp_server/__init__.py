@@ -3,8 +3,8 @@
 What a client gets:
 
 - **tools** for every operation of the seed's MCP server (load, get, modify,
-  revert, diff, history, clear, metadata, health) plus ``list_prompts`` and
-  ``restore_version``; see :mod:`dynamic_prompt.mcp_server.tools`;
+  revert, diff, history, clear, metadata, health) plus ``list_prompts``,
+  ``restore_version`` and ``revert_change``; see :mod:`dynamic_prompt.mcp_server.tools`;
 - **resources** ``prompt://NAME`` (``text/markdown``), one per stored prompt,
   with subscriptions: a write by anyone (this server, the dashboard, an agent,
   ``redis-cli``) reaches subscribed clients as ``notifications/resources/updated``,

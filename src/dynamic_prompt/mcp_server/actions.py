@@ -27,6 +27,7 @@ from dynamic_prompt.mcp_server.args import (
     NameArgs,
     NoArgs,
     RestoreArgs,
+    RevertChangeArgs,
 )
 from dynamic_prompt.mcp_server.common import ToolContext, ToolFailure, ToolOutput, iso, prompt_uri
 from dynamic_prompt.mcp_server.reading import read_for_model
@@ -86,7 +87,7 @@ async def load_prompt(ctx: ToolContext, a: LoadArgs) -> ToolOutput:
     """Load from a file, URL or literal text (as the operator's policy allows); refuses to replace unless ``force``."""
     name = validate_name(a.name)
     loaded = await read_for_model(ctx, a.source, a.kind)
-    result = await ctx.store.load(name, loaded, force=a.force, user=a.user_id)
+    result = await ctx.store.load(name, loaded, force=a.force, user=a.user_id, note=a.note)
     recorded = (result.entry.metadata.get("source") if result.entry else None) or None
     data = {
         "name": name,
@@ -141,7 +142,7 @@ async def modify_prompt(ctx: ToolContext, a: ModifyArgs) -> ToolOutput:
                 "diff": diff,
             },
         )
-    result = await ctx.store.modify(name, a.instruction, user=a.user_id)
+    result = await ctx.store.modify(name, a.instruction, user=a.user_id, note=a.note)
     before = result.previous or ""  # the text the instruction was applied to
     changes = await _off_loop(lambda: diffmod.summary(before, result.text), len(before) + len(result.text))
     entry = result.entry
@@ -162,7 +163,7 @@ async def modify_prompt(ctx: ToolContext, a: ModifyArgs) -> ToolOutput:
 async def revert_prompt(ctx: ToolContext, a: ChangeArgs) -> ToolOutput:
     """Make the original text active again, as a new version."""
     name = validate_name(a.name)
-    result = await ctx.store.revert(name, user=a.user_id)
+    result = await ctx.store.revert(name, user=a.user_id, note=a.note)
     text = (
         f"Reverted prompt {name!r} to its original text: now version {result.version}."
         if result.changed
@@ -174,7 +175,7 @@ async def revert_prompt(ctx: ToolContext, a: ChangeArgs) -> ToolOutput:
 async def restore_version(ctx: ToolContext, a: RestoreArgs) -> ToolOutput:
     """Make version ``a.version``'s text active again, as a new version."""
     name = validate_name(a.name)
-    result = await ctx.store.restore(name, a.version, user=a.user_id)
+    result = await ctx.store.restore(name, a.version, user=a.user_id, note=a.note)
     text = (
         f"Restored version {a.version} of prompt {name!r}: now version {result.version}."
         if result.changed
@@ -185,21 +186,55 @@ async def restore_version(ctx: ToolContext, a: RestoreArgs) -> ToolOutput:
     )
 
 
-async def show_diff(ctx: ToolContext, a: DiffArgs) -> ToolOutput:
-    """The change since the original (or a version): unified diff or summary lines."""
+async def revert_change(ctx: ToolContext, a: RevertChangeArgs) -> ToolOutput:
+    """Take out the change that made ``a.version``, keeping every later change (or only preview it)."""
     name = validate_name(a.name)
-    old, new = await ctx.store.diff(name, a.against_version)
-    base = "the original" if a.against_version is None else f"version {a.against_version}"
-    data: dict[str, Any] = {"name": name, "against": a.against_version, "changed": old != new}
+    result = await ctx.store.revert_change(name, a.version, user=a.user_id, note=a.note, dry_run=a.dry_run)
+    data: dict[str, Any] = {"name": name, "reverted": a.version, "version": result.version,
+                            "changed": result.changed, "dry_run": a.dry_run}
+    before = result.previous or ""
+    size = len(before) + len(result.text)
+    if a.dry_run and before != result.text:
+        diff = await _off_loop(
+            lambda: diffmod.unified(before, result.text, from_label=f"{name} v{result.version}",
+                                    to_label=f"{name} without the change of v{a.version}"), size)
+        data["diff"] = diff
+        return ToolOutput(f"Dry run: nothing was written. Prompt {name!r} would change like this:\n{diff}", data)
+    if not result.changed:
+        return _warned(result.message, data, result)
+    changes = await _off_loop(lambda: diffmod.summary(before, result.text), size)
+    data["changes"] = changes
+    return _warned(
+        "\n".join([*changes, (f"Reverted the change of version {a.version} of prompt {name!r}, keeping later "
+                              f"changes: now version {result.version}.")]),
+        data, result,
+    )
+
+
+async def show_diff(ctx: ToolContext, a: DiffArgs) -> ToolOutput:
+    """The change since the original (or a version), or between two versions: unified diff or summary lines."""
+    name = validate_name(a.name)
+    if a.to_version is not None and a.against_version is None:
+        raise ToolFailure("to_version needs against_version: the version to compare it with.")
+    if a.to_version is not None and a.against_version is not None:
+        old, new = await ctx.store.versions_diff(name, a.against_version, a.to_version)
+        base, label, to_label = (f"version {a.against_version}", f"{name} v{a.against_version}",
+                                 f"{name} v{a.to_version}")
+    else:
+        old, new = await ctx.store.diff(name, a.against_version)
+        base = "the original" if a.against_version is None else f"version {a.against_version}"
+        label = f"{name} original" if a.against_version is None else f"{name} v{a.against_version}"
+        to_label = f"{name} active"
+    data: dict[str, Any] = {"name": name, "against": a.against_version, "to": a.to_version, "changed": old != new}
     if old == new:
-        return ToolOutput(f"No changes: prompt {name!r} is the same as {base}.", data)
+        what = f"version {a.to_version}" if a.to_version is not None else f"prompt {name!r}"
+        return ToolOutput(f"No changes: {what} is the same as {base}.", data)
     size = len(old) + len(new)
     if a.format == "summary":
         lines = await _off_loop(lambda: diffmod.summary(old, new), size)
         data["summary"] = lines
         return ToolOutput("\n".join(lines), data)
-    label = f"{name} original" if a.against_version is None else f"{name} v{a.against_version}"
-    text = await _off_loop(lambda: diffmod.unified(old, new, from_label=label, to_label=f"{name} active"), size)
+    text = await _off_loop(lambda: diffmod.unified(old, new, from_label=label, to_label=to_label), size)
     data["diff"] = text
     return ToolOutput(text, data)
 
@@ -216,7 +251,8 @@ def _entry_line(entry: ChangeEntry) -> str:
     if entry.added is not None or entry.removed is not None:
         parts.append(f"(+{entry.added or 0}/-{entry.removed or 0} lines)")
     line = " ".join(parts)
-    return f"{line}: {detail}" if detail else line
+    line = f"{line}: {detail}" if detail else line
+    return f"{line} (note: {entry.note})" if entry.note else line
 
 
 async def get_history(ctx: ToolContext, a: HistoryArgs) -> ToolOutput:

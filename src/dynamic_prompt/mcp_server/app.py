@@ -48,7 +48,8 @@ MIME_TYPE = "text/markdown"
 INSTRUCTIONS = (
     "System prompts for LLM agents, stored in Redis and tuned live. Read a prompt with get_active_prompt "
     "or the resource prompt://NAME (subscribe to hear about changes by anyone); change it with "
-    "modify_prompt (dry_run previews the diff); go back with revert_prompt or restore_version; "
+    "modify_prompt (dry_run previews the diff); go back with revert_prompt or restore_version, or take out "
+    "one change and keep the later ones with revert_change; every write takes a one-line note (why); "
     "see changes with show_diff and get_history. Every stored prompt is also offered as an MCP prompt."
 )
 

@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dynamic_prompt.core.keys import DEFAULT_NAME, MAX_NAME_LENGTH
-from dynamic_prompt.core.modifier import KNOWN_FORMS
+from dynamic_prompt.core.modifier.forms import FORMS
+from dynamic_prompt.core.text import MAX_NOTE_CHARS
 from dynamic_prompt.mcp_server.common import NAME_PATTERN
 
 
@@ -34,6 +35,30 @@ def _user_field() -> Any:
         None,
         description="Who makes the change, recorded in the changelog. Default: the server's configured user.",
     )
+
+
+def _note_field() -> Any:
+    return Field(
+        "",
+        description=(
+            f"Why the change is made, in one line (at most {MAX_NOTE_CHARS} characters): kept in the changelog "
+            "entry and shown by get_history."
+        ),
+    )
+
+
+def _instruction_description() -> str:
+    """``modify_prompt``'s ``instruction``: every form, what it does and an example, one line each."""
+    lines = [
+        f"- {' / '.join(map(_quoted, form.forms))}: {form.description}; e.g. {_quoted(form.example)}"
+        for form in FORMS
+    ]
+    head, tail = "What to change, in plain words. Known forms:", "Join several instructions with ';'."
+    return "\n".join([head, *lines, tail])
+
+
+def _quoted(text: str) -> str:
+    return f"'{text}'"
 
 
 class Args(BaseModel):
@@ -76,6 +101,7 @@ class LoadArgs(Args):
     )
     name: str = _name_field()
     user_id: str | None = _user_field()
+    note: str = _note_field()
 
 
 class ModifyArgs(Args):
@@ -83,21 +109,21 @@ class ModifyArgs(Args):
 
     instruction: str = Field(
         min_length=1,
-        # Listed from the engine itself, so the schema a model reads never drifts from what it parses.
-        description="What to change, in plain words. Known forms: "
-        + "; ".join(f"'{form}'" for form in KNOWN_FORMS)
-        + ". Join several instructions with ';'.",
+        # From the engine's registry of forms: the schema a model reads never drifts from what it parses.
+        description=_instruction_description(),
     )
     user_id: str | None = _user_field()
     dry_run: bool = Field(False, description="Only show the diff the instruction would make; write nothing.")
     name: str = _name_field()
+    note: str = _note_field()
 
 
 class ChangeArgs(Args):
-    """A change with only a name and an author (``revert_prompt``)."""
+    """A change with only a name, an author and a note (``revert_prompt``)."""
 
     name: str = _name_field()
     user_id: str | None = _user_field()
+    note: str = _note_field()
 
 
 class RestoreArgs(Args):
@@ -106,6 +132,21 @@ class RestoreArgs(Args):
     version: int = Field(ge=1, description="The version to bring back (get_history shows each change's version).")
     name: str = _name_field()
     user_id: str | None = _user_field()
+    note: str = _note_field()
+
+
+class RevertChangeArgs(Args):
+    """``revert_change``."""
+
+    version: int = Field(
+        ge=1,
+        description="The version whose change to take out (the change from version-1 to version; get_history "
+        "shows each change's version).",
+    )
+    name: str = _name_field()
+    user_id: str | None = _user_field()
+    note: str = _note_field()
+    dry_run: bool = Field(False, description="Only show the diff the revert would make; write nothing.")
 
 
 class DiffArgs(Args):
@@ -116,6 +157,11 @@ class DiffArgs(Args):
         None,
         ge=1,
         description="Compare with this version instead of the original.",
+    )
+    to_version: int | None = Field(
+        None,
+        ge=1,
+        description="Compare against_version with this version instead of the active text (needs against_version).",
     )
     format: Literal["unified", "summary"] = Field(
         "unified", description="'unified' for a unified diff, 'summary' for short '~ / + / -' lines."

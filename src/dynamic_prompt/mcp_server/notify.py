@@ -38,7 +38,7 @@ from mcp.server.subscriptions import (
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from dynamic_prompt.core.errors import DynamicPromptError
-from dynamic_prompt.core.models import PromptEvent
+from dynamic_prompt.core.models import EventKind, PromptEvent
 from dynamic_prompt.live.feed import MODE_DISCONNECTED
 from dynamic_prompt.mcp_server.common import prompt_uri
 from dynamic_prompt.store import PromptStore
@@ -98,17 +98,17 @@ class ChangeNotifier:
             log.exception("could not deliver a change notification for %s", event)
 
     async def _handle(self, event: PromptEvent) -> None:
-        if event.kind == "mode":
+        if event.kind is EventKind.MODE:
             self._mode_changed(event.mode or MODE_DISCONNECTED)
-        elif event.kind == "resync":
+        elif event.kind is EventKind.RESYNC:
             await self._resync()
-        elif event.name is not None and event.kind in ("changed", "deleted"):
+        elif event.name is not None and event.kind in (EventKind.CHANGED, EventKind.DELETED):
             if self._known is not None:
                 had = event.name in self._known
-                if event.kind == "changed" and not had:
+                if event.kind is EventKind.CHANGED and not had:
                     self._known.add(event.name)
                     await self._lists_changed()
-                elif event.kind == "deleted" and had:
+                elif event.kind is EventKind.DELETED and had:
                     self._known.discard(event.name)
                     await self._lists_changed()
             await self._updated(prompt_uri(event.name))

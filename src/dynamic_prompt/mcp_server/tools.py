@@ -1,4 +1,4 @@
-"""The MCP tools: the seed server's methods, plus ``list_prompts`` and ``restore_version``.
+"""The MCP tools: the seed server's methods, plus ``list_prompts``, ``restore_version`` and ``revert_change``.
 
 Each tool is a :class:`ToolSpec`: a pydantic model for its arguments (see
 :mod:`.args`; the input schema is generated from it), a description written
@@ -33,6 +33,7 @@ from dynamic_prompt.mcp_server.args import (
     NameArgs,
     NoArgs,
     RestoreArgs,
+    RevertChangeArgs,
     input_schema,
 )
 from dynamic_prompt.mcp_server.common import ToolContext, ToolOutput
@@ -147,10 +148,21 @@ TOOLS: dict[str, ToolSpec] = {
             idempotent=True,
         ),
         ToolSpec(
+            "revert_change",
+            "Revert one change",
+            "Take out the change that made one version (from version-1 to version), keeping every change made "
+            "after it, as a new version: e.g. undo version 5's tone change while keeping the rules added in "
+            "versions 6 and 7. If a later change touched the same lines, nothing is written and the error names "
+            "them (compare with show_diff). dry_run=true previews the diff only.",
+            RevertChangeArgs,
+            actions.revert_change,
+        ),
+        ToolSpec(
             "show_diff",
             "Show changes",
-            "Show what changed in a prompt since its original (or since a given version): a unified diff, "
-            "or short summary lines ('~ changed', '+ added', '- removed').",
+            "Show what changed in a prompt since its original, since a given version (against_version), or "
+            "between two versions (against_version and to_version): a unified diff, or short summary lines "
+            "('~ changed', '+ added', '- removed').",
             DiffArgs,
             actions.show_diff,
             **_READ,
@@ -159,7 +171,8 @@ TOOLS: dict[str, ToolSpec] = {
             "get_history",
             "Get the changelog",
             "List a prompt's changelog, newest first: time, version, action (load, modify, revert, restore, "
-            "edit, ...), author, and the instruction or source.",
+            "revert-change, edit, rename, duplicate, ...), author, the instruction or source, and the note "
+            "the author gave, if any.",
             HistoryArgs,
             actions.get_history,
             **_READ,

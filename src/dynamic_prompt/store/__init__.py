@@ -6,11 +6,6 @@ commit (:mod:`.commit`) writes it as one atomic script (:mod:`.scripts`);
 :mod:`.fleet` reads and writes the agents' announcements.
 """
 
-from dynamic_prompt.store.prompt_store import (
-    Preview,
-    PromptStore,
-    default_user,
-    estimate_tokens,
-)
+from dynamic_prompt.store.prompt_store import Preview, PromptStore, default_user, estimate_tokens
 
 __all__ = ["Preview", "PromptStore", "default_user", "estimate_tokens"]

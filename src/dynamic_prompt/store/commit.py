@@ -19,7 +19,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import ConflictError, CorruptDataError, DynamicPromptError
 from dynamic_prompt.core.models import ChangeEntry
-from dynamic_prompt.core.text import human_size, validate_author, validate_text
+from dynamic_prompt.core.text import human_size, validate_author, validate_note, validate_text
 from dynamic_prompt.store import scripts
 from dynamic_prompt.store.calls import ServerCalls
 from dynamic_prompt.store.offload import count_changes
@@ -74,6 +74,7 @@ class CommitRequest:
         source: where a loaded text came from.
         metadata: extra fields of the changelog entry.
         lease: the write lease token this writer holds ("" for none).
+        note: why, in the author's words (one line; "" for none): the entry's ``note``.
     """
 
     text: str
@@ -88,6 +89,7 @@ class CommitRequest:
     source: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     lease: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class Committer:
         k = keymod.keys_for(name)
         text = validate_text(request.text, max_bytes=self._settings().max_bytes)
         user = validate_author(request.user) if request.user is not None else self._default_user()
+        note = validate_note(request.note)
         if request.old_text is None:
             added, removed = text.count("\n") + (0 if text.endswith("\n") else 1), 0
         else:
@@ -156,6 +159,7 @@ class Committer:
             added=added,
             removed=removed,
             metadata=dict(request.metadata) or ({"source": request.source} if request.source else {}),
+            note=note,
         )
         # Marks this write's changelog entry, so a commit whose reply was lost (and that
         # redis-py retried into a conflict) is recognised as done, not applied twice.
@@ -174,7 +178,9 @@ class Committer:
             request.lease,
             self._settings().max_bytes,
         ]
-        status, version = await self._run(k, args, name)
+        status, version, _ = await self.run_leased(
+            lambda: self._commit(keys=[*k.all(), k.lock], args=args), k.lock, name
+        )
         if status is CommitStatus.CONFLICT and request.expected is not None and version > request.expected:
             landed = await self._landed(k, write_id, request.expected)
             if landed is not None:
@@ -186,31 +192,39 @@ class Committer:
                 current_version=version,
             )
         if status is CommitStatus.TOOBIG:
-            raise CorruptDataError(
-                f"The key {k.active} holds {human_size(version)}, over the "
-                f"{human_size(self._settings().max_bytes)} limit (another program wrote it); nothing was "
-                f"written. Delete it with: dprompt clear --name {name}"
-            )
-        warnings = await self._index(name) if status is CommitStatus.OK else ()
+            raise self.too_big(k, version)
+        warnings = await self.index(name) if status is CommitStatus.OK else ()
         return CommitResult(status, version, entry, warnings)
 
-    async def _run(self, k: keymod.PromptKeys, args: list[Any], name: str) -> tuple[CommitStatus, int]:
+    def too_big(self, k: keymod.PromptKeys, size: int) -> CorruptDataError:
+        """The error for an active text another program made bigger than the size limit."""
+        return CorruptDataError(
+            f"The key {k.active} holds {human_size(size)}, over the "
+            f"{human_size(self._settings().max_bytes)} limit (another program wrote it); nothing was "
+            f"written. Delete it with: dprompt clear --name {k.name}"
+        )
+
+    async def run_leased(self, script: Callable[[], Awaitable[Any]], lock: str,
+                         name: str) -> tuple[CommitStatus, int, list[Any]]:
+        """Run a write script that answers ``[status, number, ...]``, waiting out another writer's lease.
+
+        A script that finds the prompt's lease held by someone else answers ``locked``;
+        it is run again once the lease is gone, for up to twice the lease's life.
+        """
         give_up = time.monotonic() + 2 * LEASE_MS / 1000
         while True:
-            raw_status, raw_version = await self._calls(
-                lambda: self._commit(keys=[*k.all(), k.lock], args=args), prompt=name
-            )
-            status = CommitStatus(raw_status.decode())
+            reply = await self._calls(script, prompt=name)
+            status = CommitStatus(reply[0].decode())
             if status is not CommitStatus.LOCKED or time.monotonic() > give_up:
-                return status, int(raw_version)
+                return status, int(reply[1]), list(reply[2:])
             # Another writer holds the lease for a moment: wait (cheaply) until it is free.
             while time.monotonic() < give_up:
-                held: int = await self._calls(lambda: self._client.exists(k.lock), key=k.lock)
+                held: int = await self._calls(lambda: self._client.exists(lock), key=lock)
                 if not held:
                     break
                 await asyncio.sleep(random.uniform(0.0002, 0.001))
 
-    async def _index(self, name: str) -> tuple[str, ...]:
+    async def index(self, name: str) -> tuple[str, ...]:
         """Put ``name`` in the prompt index after its write; a refusal is a warning, never an error.
 
         The index is a separate key (another slot in a cluster), so it cannot be part of

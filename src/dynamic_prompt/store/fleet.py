@@ -141,6 +141,12 @@ class AgentInfo:
             return "behind"
         return "stale" if self.stale else "current"
 
+    @property
+    def rate_now(self) -> float | None:
+        """Its read rate as far as anyone can tell now: None once it is gone (its last
+        announced rate would say it still reads)."""
+        return None if self.gone else self.reads_per_s
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (for ``--json`` output and the MCP server)."""
         return dataclasses.asdict(self)

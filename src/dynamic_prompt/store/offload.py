@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from dynamic_prompt.core import diff as diffmod
-from dynamic_prompt.core import modifier
+from dynamic_prompt.core import modifier, revert
 
 T = TypeVar("T")
 
@@ -36,3 +36,13 @@ async def count_changes(old: str, new: str) -> tuple[int, int]:
 async def modify_text(text: str, instruction: str) -> modifier.ModifyResult:
     """:func:`dynamic_prompt.core.modifier.modify_text`, off the loop for big texts."""
     return await _maybe_offload(len(text), lambda: modifier.modify_text(text, instruction))
+
+
+async def revert_change(before: str, after: str, current: str, *, version: int, name: str,
+                        current_version: int) -> str:
+    """:func:`dynamic_prompt.core.revert.revert_change`, off the loop for big texts."""
+    return await _maybe_offload(
+        len(before) + len(after) + len(current),
+        lambda: revert.revert_change(before, after, current, version=version, name=name,
+                                     current_version=current_version),
+    )

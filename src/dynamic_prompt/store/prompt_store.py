@@ -3,10 +3,16 @@
 :class:`PromptStore` is the asyncio API (the dashboard, the MCP server and the CLI
 use it); :class:`~dynamic_prompt.facade.DynamicPrompt` is the synchronous facade
 with the seed gem's method names, running this same code on a private event loop.
-The store is composed of three parts it owns: :class:`~.reads.Reads`,
-:class:`~.writes.Writes` (what to write) and :class:`~.commit.Committer` (how a
-write becomes one atomic script run), all sending commands through one
+The store is composed of the parts it owns: :class:`~.reads.Reads`,
+:class:`~.writes.Writes` (what text to write), :class:`~.manage.Manage` (whole
+prompts: rename, duplicate, clear) and :class:`~.commit.Committer` (how a write
+becomes one atomic script run), all sending commands through one
 :class:`~.calls.ServerCalls`.
+
+Every write takes ``note``: a person's one-line reason, kept in the changelog entry
+(``ChangeEntry.note``). A bad note (a line break, control characters, over
+:data:`~dynamic_prompt.core.text.MAX_NOTE_CHARS` characters) raises
+:class:`~dynamic_prompt.core.errors.InvalidTextError` and writes nothing.
 """
 
 from __future__ import annotations
@@ -24,12 +30,13 @@ from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.models import ChangeEntry, Edit, PromptState, PromptSummary, WriteResult
-from dynamic_prompt.core.text import validate_author
+from dynamic_prompt.core.text import estimate_tokens, validate_author
 from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.store.calls import ServerCalls
 from dynamic_prompt.store.commit import Committer
 from dynamic_prompt.store.fleet import AgentInfo
-from dynamic_prompt.store.reads import Reads, estimate_tokens
+from dynamic_prompt.store.manage import Manage
+from dynamic_prompt.store.reads import Reads
 from dynamic_prompt.store.sources import LoadedSource
 from dynamic_prompt.store.writes import Writes
 
@@ -86,6 +93,7 @@ class PromptStore:
         committer = Committer(calls, settings_now, lambda: self.clock(), lambda: self.user)
         self._reads = Reads(calls, settings_now, committer)
         self._writes = Writes(calls, settings_now, committer, self._reads)
+        self._manage = Manage(calls, settings_now, committer, self._reads, lambda: self.clock(), lambda: self.user)
 
     @classmethod
     def connect(cls, target: ServerTarget, settings: Settings | None = None, *,
@@ -159,16 +167,24 @@ class PromptStore:
         old = state.backup or "" if against is None else await self.version_text(name, against)
         return old, state.active or ""
 
+    async def versions_diff(self, name: str, a: int, b: int) -> tuple[str, str]:
+        """``(old, new)``: the texts of versions ``a`` and ``b``, read together.
+
+        A version that is not kept raises :class:`~dynamic_prompt.core.errors.VersionNotFoundError`
+        naming the versions that are.
+        """
+        return await self._reads.version_pair(name, a, b)
+
     # -- writes -----------------------------------------------------------------------
 
     async def load(self, name: str, source: str | LoadedSource, *, force: bool = False,
-                   user: str | None = None, kind: str = "auto") -> WriteResult:
+                   user: str | None = None, kind: str = "auto", note: str = "") -> WriteResult:
         """Load text from a file, URL or literal string; it becomes the active text and the backup.
 
         Refuses to replace an existing prompt unless ``force``; the replaced text
         stays restorable as a version.
         """
-        return await self._writes.load(name, source, force=force, user=user, kind=kind)
+        return await self._writes.load(name, source, force=force, user=user, kind=kind, note=note)
 
     async def preview(self, name: str, instruction: str) -> Preview:
         """What ``instruction`` would do to ``name`` now, without writing."""
@@ -176,7 +192,7 @@ class PromptStore:
         return Preview(name, state.version, state.active or "", new, edits)
 
     async def modify(self, name: str, instruction: str, *, user: str | None = None,
-                     dry_run: bool = False, base: PromptState | None = None) -> WriteResult:
+                     dry_run: bool = False, base: PromptState | None = None, note: str = "") -> WriteResult:
         """Apply a plain-language instruction; a lost race re-reads and re-applies it.
 
         An instruction that is not understood, whose target is absent or ambiguous,
@@ -185,10 +201,11 @@ class PromptStore:
         ``base``: the prompt as the caller last read it, to start from without a read
         (a prompt changed since is found by the commit, and the instruction re-applied).
         """
-        return await self._writes.modify(name, instruction, user=user, dry_run=dry_run, base=base)
+        return await self._writes.modify(name, instruction, user=user, dry_run=dry_run, base=base, note=note)
 
     async def set_active(self, name: str, text: str, *, expected_version: int | None,
-                         user: str | None = None, action: str = "edit", instruction: str = "") -> WriteResult:
+                         user: str | None = None, action: str = "edit", instruction: str = "",
+                         note: str = "") -> WriteResult:
         """Save text written by hand, if the prompt is still at ``expected_version``.
 
         A prompt changed meanwhile raises :class:`~dynamic_prompt.core.errors.ConflictError`
@@ -196,25 +213,73 @@ class PromptStore:
         overwritten. ``expected_version=None`` writes unconditionally (still as a new version).
         """
         return await self._writes.set_active(name, text, expected_version=expected_version, user=user,
-                                             action=action, instruction=instruction)
+                                             action=action, instruction=instruction, note=note)
 
-    async def revert(self, name: str = keymod.DEFAULT_NAME, *, user: str | None = None) -> WriteResult:
+    async def revert(self, name: str = keymod.DEFAULT_NAME, *, user: str | None = None,
+                     note: str = "") -> WriteResult:
         """Make the original (backup) text active again, as a new version (tries until it lands)."""
-        return await self._writes.revert(name, user=user)
+        return await self._writes.revert(name, user=user, note=note)
+
+    async def revert_change(self, name: str, version: int, *, user: str | None = None, note: str = "",
+                            dry_run: bool = False) -> WriteResult:
+        """Take out the change that made ``version``, keeping every later change, as a new version.
+
+        The inverse of the change from version N-1 to N is applied to the newest text
+        (tries again against the newest version until it lands, like :meth:`revert`).
+        Its changelog entry: action ``revert-change``, instruction ``revert the change
+        of vN``, metadata ``{"reverted_version": N}``. ``dry_run`` computes the text
+        (``WriteResult.text``, with ``previous`` the text now) and writes nothing.
+
+        Raises:
+            RevertConflictError: a later change touched the same lines; ``.regions``
+                names each place (a :class:`~dynamic_prompt.core.models.ConflictRegion`),
+                ``.reverted_version`` is N, ``.current_version`` the version it met.
+                Nothing is written.
+            VersionNotFoundError: version N is not kept, is the first version, or
+                version N-1 is no longer kept (one line says which).
+            PromptNotFoundError: the prompt has no text.
+        """
+        return await self._writes.revert_change(name, version, user=user, note=note, dry_run=dry_run)
 
     async def restore(self, name: str, version: int, *, user: str | None = None,
-                      expected_version: int | None = None) -> WriteResult:
+                      expected_version: int | None = None, note: str = "") -> WriteResult:
         """Make version ``version``'s text active again, as a new version.
 
         Tries again until it lands, unless ``expected_version`` is given: then a
         prompt changed meanwhile is a :class:`~dynamic_prompt.core.errors.ConflictError`.
         """
-        return await self._writes.restore(name, version, user=user, expected_version=expected_version)
+        return await self._writes.restore(name, version, user=user, expected_version=expected_version,
+                                          note=note)
 
-    async def undo(self, name: str = keymod.DEFAULT_NAME, *, user: str | None = None) -> WriteResult:
+    async def undo(self, name: str = keymod.DEFAULT_NAME, *, user: str | None = None,
+                   note: str = "") -> WriteResult:
         """Return to the text before the last change (a change made meanwhile is a conflict)."""
-        return await self._writes.undo(name, user=user)
+        return await self._writes.undo(name, user=user, note=note)
+
+    # -- whole prompts ------------------------------------------------------------------
+
+    async def rename(self, name: str, new_name: str, *, user: str | None = None, note: str = "") -> WriteResult:
+        """Give prompt ``name`` the name ``new_name``, keeping its whole history, in one atomic step.
+
+        Versions, changelog (plus a ``rename`` entry), original and meta move along; the
+        version number stays. Refuses (writing nothing): a missing prompt
+        (:class:`~dynamic_prompt.core.errors.PromptNotFoundError`), a ``new_name`` with
+        any key (:class:`~dynamic_prompt.core.errors.PromptExistsError`), the same
+        name (:class:`~dynamic_prompt.core.errors.InvalidNameError`), a prompt another
+        writer holds (:class:`~dynamic_prompt.core.errors.ConflictError`). The result
+        names ``new_name`` with its text and version.
+        """
+        return await self._manage.rename(name, new_name, user=user, note=note)
+
+    async def duplicate(self, name: str, new_name: str, *, user: str | None = None,
+                        note: str = "") -> WriteResult:
+        """A new prompt ``new_name`` starting from ``name``'s active text (its text and original).
+
+        Its first entry is a ``duplicate`` saying where it came from (metadata
+        ``duplicated_from``, ``from_version``). An existing ``new_name`` is refused.
+        """
+        return await self._manage.duplicate(name, new_name, user=user, note=note)
 
     async def clear(self, name: str = keymod.DEFAULT_NAME) -> bool:
         """Delete the prompt, its original, versions and changelog. True if anything was there."""
-        return await self._writes.clear(name)
+        return await self._manage.clear(name)

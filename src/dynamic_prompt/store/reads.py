@@ -27,7 +27,7 @@ from dynamic_prompt.core.errors import (
     VersionNotFoundError,
 )
 from dynamic_prompt.core.models import ChangeEntry, PromptMeta, PromptState, PromptSummary
-from dynamic_prompt.core.text import human_size, line_count
+from dynamic_prompt.core.text import estimate_tokens, human_size, line_count
 from dynamic_prompt.server.kinds import collect
 from dynamic_prompt.store import scripts
 from dynamic_prompt.store.calls import ServerCalls
@@ -64,11 +64,6 @@ def valid_names(candidates: Iterable[str]) -> set[str]:
 def listing_order(names: Iterable[str]) -> list[str]:
     """``default`` first, then the rest by name, case-blind."""
     return sorted(names, key=lambda n: (n != keymod.DEFAULT_NAME, n.lower()))
-
-
-def estimate_tokens(text: str) -> int:
-    """A rough token count (about four characters a token for English prose)."""
-    return (len(text) + 3) // 4
 
 
 class Reads:
@@ -173,10 +168,50 @@ class Reads:
         k = keymod.keys_for(name)
         raw = await self._calls(lambda: self._client.hget(k.versions, str(number)), key=k.versions)
         if raw is None:
-            kept = await self.versions(name)
-            span = f"kept: {kept[-1]}-{kept[0]}" if kept else "none are kept"
-            raise VersionNotFoundError(f"Prompt {name!r} has no version {number} ({span}).")
+            raise await self._no_version(name, number)
         return as_text(raw) or ""
+
+    async def version_texts(self, name: str, numbers: Sequence[int]) -> builtins.list[str | None]:
+        """The texts of versions ``numbers`` in one round trip (``None`` for one not kept)."""
+        k = keymod.keys_for(name)
+        fields = [str(n) for n in numbers]
+        raw = await self._calls(lambda: self._client.hmget(k.versions, fields), key=k.versions)
+        return [None if item is None else as_text(item) or "" for item in raw]
+
+    async def version_pair(self, name: str, a: int, b: int) -> tuple[str, str]:
+        """The texts of versions ``a`` and ``b``, read together; a version not kept is an error."""
+        old, new = await self.version_texts(name, [a, b])
+        if old is None or new is None:
+            raise await self._no_version(name, a if old is None else b)
+        return old, new
+
+    async def change_texts(self, name: str, version: int) -> tuple[str, str]:
+        """The texts before and after the change that made ``version`` (versions N-1 and N).
+
+        Each refusal is one line: N not kept, N the first version (nothing came before
+        it), or N-1 no longer kept (past the retention window).
+        """
+        before, after = await self.version_texts(name, [version - 1, version])
+        if after is None:
+            raise await self._no_version(name, version)
+        if version == 1:
+            raise VersionNotFoundError(
+                f"Version 1 is the first version of {name!r}: there is no text before it to revert its "
+                "change to (revert goes back to the original)."
+            )
+        if before is None:
+            raise VersionNotFoundError(
+                f"Prompt {name!r} no longer keeps version {version - 1} ({await self._kept(name)}), the text "
+                f"before the change of v{version}, so that change cannot be reverted."
+            )
+        return before, after
+
+    async def _kept(self, name: str) -> str:
+        kept = await self.versions(name)
+        return f"kept: {kept[-1]}-{kept[0]}" if kept else "none are kept"
+
+    async def _no_version(self, name: str, number: int) -> VersionNotFoundError:
+        return VersionNotFoundError(f"Prompt {name!r} has no version {number} ({await self._kept(name)}).")
 
     async def scan(self, pattern: str) -> list[str]:
         """Every key matching ``pattern``, as the server's kind scans (one loop for every part)."""

@@ -38,6 +38,12 @@ COMMIT = _PRELUDE + _source("commit.lua")
 Returns ``[status, version]``; see :class:`~dynamic_prompt.store.commit.CommitStatus`.
 """
 
+RENAME = _PRELUDE + _source("rename.lua")
+"""Move one prompt's keys to another name's (adopting an outside write first); all or nothing.
+
+Returns ``[status, version, text]``; see :class:`~dynamic_prompt.store.manage.Manage.rename`.
+"""
+
 CLEAR = _source("clear.lua")
 """Delete every key of one prompt and announce it."""
 

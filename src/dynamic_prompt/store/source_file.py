@@ -19,11 +19,7 @@ from collections.abc import Callable
 from dynamic_prompt.core.errors import SourceError
 from dynamic_prompt.core.models import LoadedSource
 from dynamic_prompt.core.text import decode_bytes, human_size, validate_text
-from dynamic_prompt.store.source_policy import (
-    PLAIN_ONLY,
-    SourcePolicy,
-    SourceRefusedError,
-)
+from dynamic_prompt.store.source_policy import PLAIN_ONLY, SourcePolicy, SourceRefusedError
 
 _CHUNK = 64 * 1024
 

@@ -29,12 +29,7 @@ from dynamic_prompt.core.models import LoadedSource
 from dynamic_prompt.core.text import DEFAULT_MAX_BYTES, decode_bytes, validate_text
 from dynamic_prompt.store.netguard import Budget, Cancellation
 from dynamic_prompt.store.source_file import read_file
-from dynamic_prompt.store.source_policy import (
-    Remedy,
-    SourcePolicy,
-    SourceRefusedError,
-    source_kind,
-)
+from dynamic_prompt.store.source_policy import Remedy, SourcePolicy, SourceRefusedError, source_kind
 from dynamic_prompt.store.source_url import read_url
 
 __all__ = [

@@ -1,23 +1,28 @@
-"""Every mutation of the store: load, modify, manual edit, revert, restore, undo, clear.
+"""The writes of a prompt's text: load, modify, manual edit, revert, restore, undo, revert one change.
 
 :class:`Writes` is owned by the :class:`~dynamic_prompt.store.PromptStore`. It decides
 what text to write; the :class:`~dynamic_prompt.store.commit.Committer` writes it.
 
 Two kinds of write, two rules against concurrent writers:
 
-* **Derived writes** (modify, revert, restore) mean "make it so": a modify re-reads
-  and re-applies its instruction, a revert makes the original active again, a restore
-  version N's text. When another writer lands first they simply try again against the
+* **Derived writes** (modify, revert, restore, revert_change) mean "make it so": a
+  modify re-reads and re-applies its instruction, a revert makes the original active
+  again, a restore version N's text, a revert_change takes the change of version N
+  out of the newest text. When another writer lands first they simply try again against the
   newest version, and a writer that keeps losing queues for the prompt's short lease,
   so a person's revert wins even against a stream of automated modifies.
 * **Writes from a version someone looked at** (a manual edit, undo, a restore with an
   ``expected_version``) report a real conflict instead: the person decides.
+
+Every write takes a ``note`` (a person's one-line reason, recorded in the changelog
+entry); a bad note is refused before anything is read or written.
+
+Deleting, renaming and copying whole prompts are in :mod:`.manage`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -29,14 +34,13 @@ from dynamic_prompt.core import modifier
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import (
     ConflictError,
-    DynamicPromptError,
     PromptExistsError,
     PromptNotFoundError,
     VersionNotFoundError,
 )
 from dynamic_prompt.core.models import Edit, PromptState, WriteResult
-from dynamic_prompt.core.text import validate_text
-from dynamic_prompt.store import offload, scripts
+from dynamic_prompt.core.text import validate_note, validate_text
+from dynamic_prompt.store import offload
 from dynamic_prompt.store.calls import ServerCalls
 from dynamic_prompt.store.commit import CommitRequest, CommitResult, CommitStatus, Committer
 from dynamic_prompt.store.reads import Reads
@@ -69,16 +73,16 @@ class Writes:
         self._settings = settings
         self._committer = committer
         self._reads = reads
-        self._clear = calls.client.register_script(scripts.CLEAR)
         self.retries = 0
         """Lost races so far: derived writes that re-read and tried again."""
 
     # -- loading ----------------------------------------------------------------------
 
     async def load(self, name: str, source: str | LoadedSource, *, force: bool, user: str | None,
-                   kind: str) -> WriteResult:
+                   kind: str, note: str = "") -> WriteResult:
         """Load text from a file, URL or literal string; it becomes the active text and the backup."""
         keymod.validate_name(name)
+        note = validate_note(note)
         loaded = (
             source
             if isinstance(source, LoadedSource)
@@ -92,6 +96,7 @@ class Writes:
         done = await self._committer.commit(name, CommitRequest(
             loaded.text, "load", user=user, expected=previous.version if previous.exists else None,
             old_text=previous.active, mode="load", force=force, set_backup=True, source=loaded.source,
+            note=note,
         ))
         if done.status is CommitStatus.EXISTS:
             raise PromptExistsError(
@@ -112,20 +117,21 @@ class Writes:
     # -- derived writes: they try again against the newest version -----------------------
 
     async def modify(self, name: str, instruction: str, *, user: str | None, dry_run: bool,
-                     base: PromptState | None = None) -> WriteResult:
+                     base: PromptState | None = None, note: str = "") -> WriteResult:
         """Apply a plain-language instruction; a lost race re-reads and re-applies it.
 
         ``base`` is the prompt as the caller last read it (the dashboard's state): the
         first attempt applies the instruction to it without reading; if the prompt has
         moved on since, the commit says so and the instruction is re-applied to the newest.
         """
+        note = validate_note(note)
         modifier.parse(instruction)  # a bad instruction fails before anything is read
 
         async def derive(state: PromptState) -> Derived:
             old = state.active or ""
             new = (await offload.modify_text(old, instruction)).text
             return Derived(new, CommitRequest(new, "modify", user=user, instruction=instruction.strip(),
-                                              old_text=old))
+                                              old_text=old, note=note))
 
         if dry_run:
             state = base if base is not None and base.exists else await self._reads.require(name)
@@ -141,26 +147,60 @@ class Writes:
         result = await offload.modify_text(state.active or "", instruction)
         return state, result.text, result.edits
 
-    async def revert(self, name: str, *, user: str | None) -> WriteResult:
+    async def revert(self, name: str, *, user: str | None, note: str = "") -> WriteResult:
         """Make the original (backup) text active again, as a new version."""
+        note = validate_note(note)
 
         async def derive(state: PromptState) -> Derived:
             if state.backup is None:
                 raise PromptNotFoundError(f"Prompt {name!r} has no original to revert to.")
-            return Derived(state.backup, CommitRequest(state.backup, "revert", user=user, old_text=state.active))
+            return Derived(state.backup, CommitRequest(state.backup, "revert", user=user, old_text=state.active,
+                                                       note=note))
 
         return await self._derived(name, derive, same="Already at the original; nothing to revert.")
 
+    async def revert_change(self, name: str, version: int, *, user: str | None, note: str = "",
+                            dry_run: bool = False) -> WriteResult:
+        """Take the change that made ``version`` out of the newest text, keeping every later change.
+
+        Versions never change once written, so versions N-1 and N are read once; each
+        attempt applies the inverse of their change to the prompt as it is then. A later
+        change of the same lines raises
+        :class:`~dynamic_prompt.core.errors.RevertConflictError` and writes nothing.
+        """
+        note = validate_note(note)
+        keymod.validate_name(name)
+        before, after = await self._reads.change_texts(name, version)
+
+        async def derive(state: PromptState) -> Derived:
+            current = state.active or ""
+            text = await offload.revert_change(before, after, current, version=version, name=name,
+                                               current_version=state.version)
+            return Derived(text, CommitRequest(
+                text, "revert-change", user=user, instruction=f"revert the change of v{version}",
+                metadata={"reverted_version": version}, old_text=current, note=note,
+            ))
+
+        same = f"The change of v{version} is not in the current text any more; nothing to revert."
+        if dry_run:
+            state = await self._reads.require(name)
+            derived = await derive(state)
+            validate_text(derived.text, max_bytes=self._settings().max_bytes)
+            message = same if derived.text == state.active else "dry run: nothing written"
+            return WriteResult(name, state.version, derived.text, False, None, message, previous=state.active)
+        return await self._derived(name, derive, same=same)
+
     async def restore(self, name: str, version: int, *, user: str | None,
-                      expected_version: int | None = None) -> WriteResult:
+                      expected_version: int | None = None, note: str = "") -> WriteResult:
         """Make version ``version``'s text active again, as a new version.
 
         With ``expected_version`` it is a write from a version someone looked at: a
         prompt changed meanwhile is a conflict. Without, it tries again until it lands.
         """
+        note = validate_note(note)
         text = await self._reads.version_text(name, version)
         request = CommitRequest(text, "restore", user=user, metadata={"from_version": version},
-                                instruction=f"restore version {version}")
+                                instruction=f"restore version {version}", note=note)
         same = f"Version {version} is already the active text."
         if expected_version is not None:
             state = await self._reads.require(name)
@@ -228,17 +268,19 @@ class Writes:
     # -- writes from a version someone looked at: a conflict is reported -----------------
 
     async def set_active(self, name: str, text: str, *, expected_version: int | None, user: str | None,
-                         action: str, instruction: str) -> WriteResult:
+                         action: str, instruction: str, note: str = "") -> WriteResult:
         """Save text written by hand, if the prompt is still at ``expected_version``."""
+        note = validate_note(note)
         state = await self._reads.state(name, with_backup=False)
         done = await self._committer.commit(name, CommitRequest(
             text, action, user=user, expected=expected_version, instruction=instruction, old_text=state.active,
-            mode="load" if not state.exists else "write", force=True, set_backup=not state.exists,
+            mode="load" if not state.exists else "write", force=True, set_backup=not state.exists, note=note,
         ))
         return self._result(name, done, text, expected_version)
 
-    async def undo(self, name: str, *, user: str | None) -> WriteResult:
+    async def undo(self, name: str, *, user: str | None, note: str = "") -> WriteResult:
         """Return to the text before the last change (the previous kept version)."""
+        note = validate_note(note)
         state = await self._reads.require(name)
         older = [v for v in await self._reads.versions(name) if v < state.version]
         if not older:
@@ -246,7 +288,7 @@ class Writes:
         text = await self._reads.version_text(name, older[0])
         return await self._once(name, state, CommitRequest(
             text, "undo", user=user, metadata={"from_version": older[0]},
-            instruction=f"undo to version {older[0]}",
+            instruction=f"undo to version {older[0]}", note=note,
         ))
 
     async def _once(self, name: str, state: PromptState, request: CommitRequest) -> WriteResult:
@@ -267,21 +309,6 @@ class Writes:
             expected_version=expected or 0,
             current_version=done.version,
         )
-
-    # -- clearing -----------------------------------------------------------------------
-
-    async def clear(self, name: str) -> bool:
-        """Delete the prompt with its original, versions and changelog; True if anything was there."""
-        k = keymod.keys_for(name)
-        deleted = await self._calls(
-            lambda: self._clear(keys=list(k.all()), args=[keymod.CHANGE_CHANNEL, name]), prompt=name
-        )
-        self._committer.forget(name)
-        # After the delete, and never an error: the index is a hint (the listing skips a
-        # name without text), and an error here would follow a delete that happened.
-        with contextlib.suppress(DynamicPromptError):
-            await self._calls(lambda: self._calls.client.srem(keymod.INDEX_KEY, name), key=keymod.INDEX_KEY)
-        return int(deleted) > 0
 
 
 def _with(request: CommitRequest, **changes: Any) -> CommitRequest:
