@@ -23,8 +23,9 @@ from dynamic_prompt.live.cache import CacheEntry, NearCache
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.store.fleet import ANNOUNCE_SCRIPT, fleet, parse_fleet
+from tests.support.checks import BAD_NAMES, bad_name_reason, one_line
 from tests.support.servers import TestServer
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually, eventually_async
 
 FAST = {"ping_interval": 0.2, "ping_timeout": 1.0, "poll_interval": 0.2}
 
@@ -168,10 +169,12 @@ def test_constructing_starts_nothing(private_server: TestServer) -> None:
     checker.close()
 
 
-def test_bad_name_is_one_clear_error(make_client: Callable[..., PromptClient]) -> None:
+@pytest.mark.parametrize("name", list(BAD_NAMES.values()), ids=list(BAD_NAMES))
+def test_bad_name_is_one_clear_error(make_client: Callable[..., PromptClient], name: str) -> None:
     client = make_client()
-    with pytest.raises(InvalidNameError):
-        client.get_active("bad name{")
+    with pytest.raises(InvalidNameError) as info:
+        client.get_active(name)
+    assert bad_name_reason(name) in one_line(info.value)
 
 
 def test_no_args_resolves_like_the_cli(server_url: str, redis_sync: redis.Redis,
@@ -427,8 +430,15 @@ async def test_async_client_reads_invalidates_and_closes_clean(private_server: T
             assert time.monotonic() < deadline
             await asyncio.sleep(0.005)
         assert client.stats().invalidations >= 1
-        agents = await client.fleet("a")
-        assert [a.agent_id for a in agents] == [client.agent_id] or agents == []
+        # The announcer runs beside the reads: wait until it has announced the text now served
+        # (an empty fleet, or one that still shows "one", until then); then the fleet is exactly
+        # this agent, current.
+        async def announced_current() -> list[Any]:
+            agents = await client.fleet("a")
+            return agents if any(not a.behind for a in agents) else []
+
+        agents = await eventually_async(announced_current, 5)
+        assert [(a.agent_id, a.prompt, a.behind, a.gone) for a in agents] == [(client.agent_id, "a", False, False)]
     assert set(asyncio.all_tasks()) == tasks
     deadline = time.monotonic() + 5
     while connections(checker) != conns:

@@ -87,10 +87,14 @@ async def test_config_and_tracking_refused_fall_back_to_channel_and_polling(star
         # A write by anyone else is found by the poll.
         client.set("prompt:active", "outside")
         await rec.wait_change("default", 5)
+        # A rename announces the old name with version 0: gone, not changed.
+        client.publish("dprompt:changes", '{"name": "old", "version": 0, "action": "rename"}')
+        await rec.wait_for(lambda e: e.name == "old", 5)
+        assert [e.kind for _, e in rec.events if e.name == "old"] == [EventKind.DELETED]
         client.publish("dprompt:changes", "garbage that is not json")
         client.publish("dprompt:changes", '{"name": "barrier", "version": 1}')
         await rec.wait_change("barrier", 5)  # published after the garbage: in order
-        assert all(e.name in (None, "p", "default", "barrier") for _, e in rec.events)
+        assert all(e.name in (None, "p", "old", "default", "barrier") for _, e in rec.events)
     client.close()
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from click.testing import CliRunner
 
 from dynamic_prompt import cli as climod
+from tests.support.checks import one_error_line
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,7 @@ def error_line(run: Run) -> str:
 
     ``warning:`` lines may come before it (a password on the command line is warned about).
     """
-    assert run.code != 0, run
-    lines = [line for line in run.stderr.strip().splitlines() if not line.startswith("warning: ")]
-    assert len(lines) == 1, run.stderr
-    assert "Traceback" not in run.all
-    assert lines[0].startswith("error: "), lines[0]
-    return lines[0]
+    return one_error_line(run.code, run.stderr, run.stdout)
 
 
 def ok(run: Run) -> Run:

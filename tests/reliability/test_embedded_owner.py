@@ -82,13 +82,13 @@ def listening(pid: int) -> tuple[list[int], list[str]]:
     return sorted(set(ports)), sorted(set(paths))
 
 
-def connect_target(env: dict[str, str]) -> redis.Redis:
+def connect_target(env: dict[str, str], socket_timeout: float = 10) -> redis.Redis:
     """A client for the embedded server, found the way every dprompt process finds it."""
     code = ("import json; from dynamic_prompt.server import resolve; from dynamic_prompt.core.config "
             "import load_settings; t = resolve(load_settings(), start_embedded=False); print(t.url)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, **env}, timeout=30, check=True).stdout.strip()
-    return redis.Redis.from_url(out, socket_timeout=10, decode_responses=True)
+    return redis.Redis.from_url(out, socket_timeout=socket_timeout, decode_responses=True)
 
 
 @pytest.fixture
@@ -146,13 +146,24 @@ def test_a_busy_server_is_waited_for(data_env: tuple[Path, dict[str, str]]) -> N
     data, env = data_env
     pid = start(env, data)
     client = connect_target(env)
+    probe = connect_target(env, socket_timeout=0.1)
+    probe.ping()
+
+    def server_is_busy() -> bool:
+        try:
+            probe.ping()
+        except redis.TimeoutError:
+            return True  # the script holds the server: nobody else gets an answer now
+        return False
+
     busy = threading.Thread(target=lambda: client.eval(
         "local t = redis.call('TIME'); local s = t[1] + t[2] / 1e6 "
         "while true do local n = redis.call('TIME'); if n[1] + n[2] / 1e6 - s > 2 then break end end "
         "return 1", 0))
     busy.start()
     try:
-        time.sleep(0.2)  # let the script start before the next dprompt looks
+        # Not a sleep: the script must be running when dprompt looks, or this tests nothing.
+        eventually(server_is_busy, timeout=2, interval=0)
         run = dprompt("get", env=env)
         assert run.returncode == 0, run.stderr
         assert run.stdout == TEXT
@@ -160,6 +171,7 @@ def test_a_busy_server_is_waited_for(data_env: tuple[Path, dict[str, str]]) -> N
     finally:
         busy.join()
         client.close()
+        probe.close()
 
 
 def test_a_server_someone_locked_with_a_password_is_reported(data_env: tuple[Path, dict[str, str]]) -> None:

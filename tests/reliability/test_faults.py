@@ -32,6 +32,7 @@ from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.store import PromptStore
 from tests.reliability.clirun import error_line, ok, run_cli
 from tests.reliability.conftest import ServerFactory, admin
+from tests.support.checks import one_line
 from tests.support.feedwatch import FeedWatcher
 from tests.support.proxy import FreezableProxy
 
@@ -40,9 +41,7 @@ FAST_FEED = {"ping_interval": 0.2, "ping_timeout": 1.0, "poll_interval": 0.3}
 
 
 def _one_line(exc: BaseException) -> str:
-    message = str(exc)
-    assert message and "\n" not in message
-    return message
+    return one_line(exc)
 
 
 @pytest.mark.parametrize("persist", [False, True], ids=["no-persistence", "aof"])

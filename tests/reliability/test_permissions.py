@@ -9,7 +9,6 @@ its first effect, by comparing DUMP snapshots of every key.
 from __future__ import annotations
 
 import pytest
-import redis
 
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import CorruptDataError, PermissionDeniedError
@@ -17,6 +16,7 @@ from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from tests.reliability.clirun import error_line, ok, run_cli
 from tests.reliability.conftest import ServerFactory, admin, dump_all
+from tests.support.checks import no_secret, one_line, plant, role_type, wrong_type_line
 
 TEXT = "# Agent\n\nTone: Calm\n\n## Rules\n1. Be kind.\n"
 
@@ -107,7 +107,7 @@ async def test_store_refuses_partial_permission_users_before_any_effect(acl_serv
         for attempt in attempts:
             with pytest.raises(PermissionDeniedError) as info:
                 await attempt()
-            assert "\n" not in str(info.value) and PASSWORDS[user] not in str(info.value)
+            no_secret(one_line(info.value), secrets=(PASSWORDS[user],))
             assert dump_all(r) == before, (user, attempt)
     finally:
         await store.aclose()
@@ -124,22 +124,12 @@ WRONG = [
 ]
 
 
-def _plant(r: redis.Redis, key: str, kind: str) -> None:
-    r.delete(key)
-    if kind == "list":
-        r.rpush(key, "planted", "by another program")
-    elif kind == "hash":
-        r.hset(key, "planted", "yes")
-    else:
-        r.set(key, "planted by another program")
-
-
 @pytest.mark.parametrize(("key", "kind"), WRONG)
 async def test_wrong_type_key_refuses_every_write_before_any_effect(
     acl_server, key: str, kind: str  # type: ignore[no-untyped-def]
 ) -> None:
     r = admin(acl_server)
-    _plant(r, key, kind)
+    plant(r, key, kind)
     before = dump_all(r)
     store = PromptStore.connect(ServerTarget(acl_server.url, "test"), Settings(user="admin"))
     try:
@@ -152,24 +142,24 @@ async def test_wrong_type_key_refuses_every_write_before_any_effect(
         for attempt in attempts:
             with pytest.raises(CorruptDataError) as info:
                 await attempt()
-            message = str(info.value)
-            assert "\n" not in message and key in message, message
+            assert one_line(info.value) == wrong_type_line(key, kind, role_type(key))
             assert dump_all(r) == before, (key, kind, attempt)
     finally:
         await store.aclose()
     line = error_line(run_cli("modify", "-n", "t", "change tone to dry", url=acl_server.url))
-    assert "wrong type" in line and key in line
+    assert line == "error: " + wrong_type_line(key, kind, role_type(key))
     assert dump_all(r) == before
 
 
 def test_active_key_of_the_wrong_type(acl_server) -> None:  # type: ignore[no-untyped-def]
     r = admin(acl_server)
-    _plant(r, "prompt:{t}:active", "list")
+    plant(r, "prompt:{t}:active", "list")
     before = dump_all(r)
-    for args in (["get", "-n", "t"], ["modify", "-n", "t", "change tone to dry"], ["history", "-n", "t"],
-                 ["info", "-n", "t"], ["diff", "-n", "t"]):
-        run = run_cli(*args, url=acl_server.url)
-        if run.code:
-            assert "wrong type" in error_line(run)
-    ok(run_cli("list", url=acl_server.url))  # the other prompts are still listed
+    refused = "error: " + wrong_type_line("prompt:{t}:active", "list", "string")
+    for args in (["get", "-n", "t"], ["modify", "-n", "t", "change tone to dry"], ["info", "-n", "t"],
+                 ["diff", "-n", "t"]):
+        assert error_line(run_cli(*args, url=acl_server.url)) == refused, args
+    # history reads only the changelog, list only the names: both still work, and say nothing.
+    for args in (["history", "-n", "t"], ["list"]):
+        assert ok(run_cli(*args, url=acl_server.url)).stderr == "", args
     assert dump_all(r) == before

@@ -16,6 +16,7 @@ Example ``config.toml``::
     tls_key_file = "/etc/ssl/dprompt-client.key"    # server asks for one (mutual TLS)
     tls_server_name = "prompts.internal"            # verify certificates against this name
     theme = "textual-dark"
+    read_only = false                               # the dashboard refuses every write
 
     [keymap]
     revert = "ctrl+r"
@@ -82,6 +83,8 @@ class Settings:
             host connected to (a Sentinel-discovered master is reached by its IP address).
         theme: the dashboard's Textual theme.
         keymap: binding id -> key(s), to rebind dashboard actions.
+        read_only: the dashboard shows everything live and refuses every write (a screen
+            left open on production); ``dprompt tui --read-only`` sets it for one run.
     """
 
     redis_url: str | None = None
@@ -96,6 +99,7 @@ class Settings:
     tls_server_name: str | None = None
     theme: str | None = None
     keymap: Mapping[str, str] = field(default_factory=dict)
+    read_only: bool = False
 
     def __repr__(self) -> str:
         # Masked: a crash report that prints locals must not show the password in redis_url.
@@ -126,6 +130,13 @@ def _optional_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise ConfigError(f"{where}: '{key}' must be a string.")
+    return value
+
+
+def _bool(data: Mapping[str, Any], key: str, where: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: '{key}' must be true or false.")
     return value
 
 
@@ -167,6 +178,7 @@ def load_settings(cli_url: str | None = None, *, path: Path | None = None) -> Se
         tls_server_name=_optional_str(data, "tls_server_name", where),
         theme=_optional_str(data, "theme", where),
         keymap=keymap,
+        read_only=_bool(data, "read_only", where),
     )
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         raise ConfigError(f"{where}: tls_cert_file and tls_key_file go together; give both or neither.")

@@ -10,16 +10,11 @@ from typing import Any
 from redis import exceptions as rexc
 
 from dynamic_prompt.core import keys as keymod
-from dynamic_prompt.core.errors import (
-    DynamicPromptError,
-)
+from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.live.client_base import ClientBase, Read
 from dynamic_prompt.live.engine import UNREACHABLE, ClientEngine
 from dynamic_prompt.server.errors import FAILURES, library_error
-from dynamic_prompt.store.fleet import (
-    AgentInfo,
-    fleet_async,
-)
+from dynamic_prompt.store.fleet import AgentInfo, fleet_async
 
 # -- the asyncio client -----------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """The near cache's state, with no IO: what agents read from process memory.
 
 :class:`NearCache` holds the text of each prompt a process reads, plus the
-bookkeeping that keeps it honest. The change feed and the fetchers live in
-:mod:`dynamic_prompt.live.client`; this module only decides what may be stored and
-what may be served, so its rules can be tested without a server.
+bookkeeping that keeps it honest. The change feed lives in
+:mod:`dynamic_prompt.live.feed`, the fetchers in :mod:`dynamic_prompt.live.engine`
+and the readers in :mod:`dynamic_prompt.live.client`; this module only decides what
+may be stored and what may be served, so its rules can be tested without a server.
 
 The rules:
 

@@ -54,13 +54,10 @@ from typing import Any
 
 import redis
 from redis import exceptions as rexc
-from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from dynamic_prompt.core import keys as keymod
-from dynamic_prompt.core.errors import (
-    DynamicPromptError,
-)
+from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.live.async_client import AsyncPromptClient
 from dynamic_prompt.live.cache import CacheEntry
 from dynamic_prompt.live.client_base import (
@@ -77,9 +74,8 @@ from dynamic_prompt.live.feed import FeedMode
 from dynamic_prompt.live.loop_thread import LoopThread
 from dynamic_prompt.server import sync_client
 from dynamic_prompt.server.errors import FAILURES, library_error
-from dynamic_prompt.store.fleet import (
-    AgentInfo,
-)
+from dynamic_prompt.server.target import retry_policy
+from dynamic_prompt.store.fleet import AgentInfo
 from dynamic_prompt.store.fleet import fleet as fleet_sync
 
 log = logging.getLogger(__name__)
@@ -246,7 +242,7 @@ class PromptClient(ClientBase):
                 return
             target = self.target
             sync = sync_client(target, timeout=self.timeout)
-            sync.set_retry(Retry(NoBackoff(), 1))
+            sync.set_retry(retry_policy(Retry, 1, backoff=False))  # connection errors only, at once
             runner = LoopThread(f"dynamic-prompt-client-{self.agent_id}")
 
             async def make() -> ClientEngine:

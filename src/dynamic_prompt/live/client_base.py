@@ -19,10 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from dynamic_prompt.core.config import Settings, load_settings
-from dynamic_prompt.core.errors import (
-    ConfigError,
-    ConnectionFailedError,
-)
+from dynamic_prompt.core.errors import ConfigError, ConnectionFailedError
 from dynamic_prompt.live.cache import CacheEntry, NearCache
 from dynamic_prompt.live.engine import UNREACHABLE
 from dynamic_prompt.live.feed import FeedMode

@@ -28,7 +28,6 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import NoBackoff
 
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.models import PromptEvent
@@ -36,6 +35,7 @@ from dynamic_prompt.live.cache import CacheEntry, NearCache
 from dynamic_prompt.live.feed import ChangeFeed, EventKind, FeedMode
 from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.server.errors import FAILURES, UNREACHABLE
+from dynamic_prompt.server.target import retry_policy
 from dynamic_prompt.store.fleet import ANNOUNCE_SCRIPT, KEEP_GONE_SECONDS, announcement
 
 
@@ -153,8 +153,9 @@ class ClientEngine:
         self.owner = owner
         self.target = target
         self.client: aioredis.Redis = async_client(target, timeout=owner.timeout)
-        # One quick retry covers a pooled connection that died with a server restart.
-        self.client.set_retry(AsyncRetry(NoBackoff(), 1))
+        # One immediate retry covers a pooled connection that died with a server restart;
+        # a timeout is not retried (the server may be hung: a second wait doubles the read).
+        self.client.set_retry(retry_policy(AsyncRetry, 1, backoff=False))
         self.feed = ChangeFeed(target, names=(), **owner.feed_options)
         self._announce_script = self.client.register_script(ANNOUNCE_SCRIPT)
         self._dirty: set[str] = set()

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -64,22 +63,24 @@ from redis import exceptions as rexc
 
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.models import EventKind, FeedMode, PromptEvent
+from dynamic_prompt.live.feed_events import (
+    INVALIDATE_CHANNEL,
+    NEEDED_FLAGS,
+    TRACKING_PREFIX,
+    active_name,
+    event_for_channel,
+    event_for_key,
+    merge_notify_flags,
+)
 from dynamic_prompt.live.poll import HashPoll
 from dynamic_prompt.server import ServerTarget, async_client
 
+__all__ = [
+    "MODE_CHANNEL", "MODE_DISCONNECTED", "MODE_NOTIFICATIONS", "MODE_POLLING", "MODE_TRACKING",
+    "NEEDED_FLAGS", "ChangeFeed", "EventKind", "FeedMode", "merge_notify_flags",
+]
+
 log = logging.getLogger(__name__)
-
-NEEDED_FLAGS = "K$gx"
-"""Keyspace events (K) for string writes ($), DEL/RENAME (g) and expiry (x)."""
-
-_ALIAS_A = "g$lshzxetd"  # what 'A' stands for in notify-keyspace-events
-
-INVALIDATE_CHANNEL = "__redis__:invalidate"
-"""Where RESP2 tracking delivers invalidations to the redirect target."""
-
-TRACKING_PREFIX = "prompt:"
-"""Every prompt key starts so (the gem's ``prompt:active`` and ``prompt:{name}:...``)."""
-
 
 # The names other modules import (kept as aliases of the enum members).
 MODE_NOTIFICATIONS = FeedMode.NOTIFICATIONS
@@ -94,49 +95,8 @@ class _Replan(Exception):
     """The session's mode no longer holds (CONFIG became refused): start a new session now."""
 
 
-def merge_notify_flags(current: str, needed: str = NEEDED_FLAGS) -> str:
-    """``current`` plus whatever of ``needed`` it lacks; never drops a flag.
-
-    >>> merge_notify_flags("Ex")
-    'ExK$g'
-    >>> merge_notify_flags("AK")
-    'AK'
-    """
-    have = set(current)
-    if "A" in have:
-        have |= set(_ALIAS_A)
-    missing = "".join(f for f in needed if f not in have)
-    return current + missing
-
-
 def _first_line(exc: BaseException, limit: int = 60) -> str:
     return str(exc).splitlines()[0][:limit] if str(exc) else type(exc).__name__
-
-
-def _active_name(key: str) -> str | None:
-    """The prompt whose active text ``key`` is, else None (meta etc. change in the same step)."""
-    parsed = keymod.parse_key(key)
-    return parsed[0] if parsed is not None and parsed[1] == "active" else None
-
-
-def _event_for_key(key: str, op: str) -> PromptEvent | None:
-    name = _active_name(key)
-    if name is None:
-        return None
-    if op in ("del", "expired", "evicted", "rename_from"):
-        return PromptEvent(name, EventKind.DELETED)
-    return PromptEvent(name, EventKind.CHANGED)
-
-
-def _event_for_channel(data: bytes) -> PromptEvent | None:
-    try:
-        payload = json.loads(data)
-        name = keymod.validate_name(payload["name"])
-        version = int(payload.get("version") or 0)
-    except Exception:  # noqa: BLE001 - anyone may publish anything on a channel
-        return None
-    kind = EventKind.DELETED if payload.get("action") == "clear" else EventKind.CHANGED
-    return PromptEvent(name, kind, version or None)
 
 
 def _feed_client(target: ServerTarget, timeout: float) -> aioredis.Redis:
@@ -355,11 +315,11 @@ class ChangeFeed:
         if kind == "pmessage":
             channel = message["channel"].decode("utf-8", "replace")
             key = channel.split(":", 1)[1] if ":" in channel else ""
-            event = _event_for_key(key, message["data"].decode("utf-8", "replace"))
+            event = event_for_key(key, message["data"].decode("utf-8", "replace"))
         elif kind == "message" and message["channel"] == INVALIDATE_CHANNEL.encode():
             await self._invalidated(client, callback, message["data"])
         elif kind == "message":
-            event = _event_for_channel(message["data"])
+            event = event_for_channel(message["data"])
         if event is not None:
             await self._emit(callback, event)
 
@@ -368,7 +328,7 @@ class ChangeFeed:
         if keys is None:
             await self._resync(callback)
             return
-        names = sorted({n for k in keys if (n := _active_name(k.decode("utf-8", "replace")))})
+        names = sorted({n for k in keys if (n := active_name(k.decode("utf-8", "replace")))})
         if not names:
             return
         # Tracking says "written", not how: one EXISTS round trip tells changed from deleted.

@@ -184,18 +184,20 @@ def _client_kwargs(
     return kwargs
 
 
-def retry_policy(retry_class: type[Any], retries: int | None) -> Any:
+def retry_policy(retry_class: type[Any], retries: int | None, *, backoff: bool = True) -> Any:
     """The one retry rule of every client: redis-py's ``Retry``, on connection errors only.
 
     A pooled connection that died with a server restart fails on first use; a command
     that never reached the server is safe to send again, and a repeated commit is
     recognised by its write id. A *timeout* is not retried: the server may be hung, and
     a second wait would only double the time to say so. ``retries=0`` (the change feed)
-    surfaces every fault, so the feed can resync after it.
+    surfaces every fault, so the feed can resync after it. ``backoff=False`` retries at
+    once: an agent's read has a 50 ms budget, and a dead pooled connection is replaced
+    by a fresh one, not by waiting.
     """
     if retries == 0:
         return retry_class(NoBackoff(), 0)
-    return retry_class(ExponentialBackoff(cap=0.5, base=0.05), retries or 2,
+    return retry_class(ExponentialBackoff(cap=0.5, base=0.05) if backoff else NoBackoff(), retries or 2,
                        supported_errors=(rexc.ConnectionError,))
 
 
