@@ -6,7 +6,6 @@ import ast
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import pairwise
@@ -491,21 +490,19 @@ def _big(n: int, tag: str = "") -> list[str]:
     ]
 
 
-def test_speed_is_not_quadratic_in_python() -> None:
-    # Loose bounds (10x the measured figures) that only an algorithmic
-    # regression breaks; the benchmark reports the real numbers.
+# The speed is bench_diff.py's to measure; here: the results on 20,000 lines, under a hang guard.
+# They take about 0.6 s; comparing every pair of lines in Python (a quadratic pass) would take
+# some 45 s for the comparisons alone, so the guard trips on that and on a hang, not on noise.
+@pytest.mark.timeout(30)
+def test_20000_line_diffs_are_right() -> None:
     old_lines = _big(20_000)
     new_lines = list(old_lines)
     for i in range(0, 20_000, 2_000):
         new_lines[i] += " (edited)"
     old, new = "\n".join(old_lines), "\n".join(new_lines)
-    start = time.perf_counter()
     assert count_changes(old, new) == (10, 10)
     assert len(line_diff(old, new)) == 20_010
-    assert time.perf_counter() - start < 2.0
 
     other = "\n".join(_big(20_000, tag="z"))
-    start = time.perf_counter()
     lines = line_diff(old, other)
-    assert time.perf_counter() - start < 10.0
     assert len(lines) == 40_000
