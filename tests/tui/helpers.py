@@ -54,7 +54,15 @@ async def settle(pilot: Pilot[None], timeout: float = 10.0) -> None:
 
 
 def lines_of(widget: Widget) -> list[str]:
-    """The widget's visible content lines as plain text (what a person sees)."""
+    """The widget's visible content lines as plain text (what a person sees).
+
+    A container's lines are cut from its screen as drawn (its children included).
+    """
+    if widget.is_container:
+        region = widget.content_region
+        strips = widget.screen._compositor.render_strips()
+        rows = strips[region.y : region.bottom]
+        return ["".join(s.text for s in row.crop(region.x, region.right)).rstrip() for row in rows]
     out = []
     for y in range(widget.size.height):
         strip = widget.render_line(y)

@@ -42,16 +42,17 @@ async def test_revert_asks_then_reverts(store: PromptStore, make_app: AppFactory
         assert "Tone: Friendly" in text_of(app.dashboard.prompt_view)
 
 
-async def test_undo_goes_back_one_change(store: PromptStore, make_app: AppFactory) -> None:
-    await _tuned(store)
+async def test_undo_with_nothing_of_yours_says_so_and_writes_nothing(
+    store: PromptStore, make_app: AppFactory
+) -> None:
+    await _tuned(store)  # written by someone else: this session has nothing of its own to undo
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+z")
-        await wait_for(pilot, lambda: app.dashboard.prompt_view.version == 4)
-        text = await store.get_active("default")
-        assert text is not None and "Sarcastic" in text and "emojis" not in text
-        assert app.dashboard.timeline.entries[0].action == "undo"
+        await pilot.press("ctrl+z")  # the input is empty: the key reaches the dashboard
+        await wait_for(pilot, lambda: any("Nothing of yours to undo" in n.message for n in app._notifications))
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert (await store.state("default")).version == 3
 
 
 async def test_restore_a_version_from_the_timeline_after_confirming(store: PromptStore, make_app: AppFactory) -> None:
@@ -170,14 +171,15 @@ async def test_new_prompt_from_typed_text(store: PromptStore, make_app: AppFacto
         assert await store.get_active("helper") == "I help.\n"
 
 
-async def test_search_filters_the_changelog(store: PromptStore, make_app: AppFactory) -> None:
+async def test_filter_the_changelog(store: PromptStore, make_app: AppFactory) -> None:
     await _tuned(store)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+f")
-        await pilot.press(*"emoji")
         timeline = app.dashboard.timeline
+        timeline.table.focus()
+        await pilot.press("slash")
+        await pilot.press(*"emoji")
         await wait_for(pilot, lambda: len(timeline.shown) == 1)
         assert timeline.shown[0].instruction == "add rule: never use emojis"
         await pilot.press("escape")
@@ -189,7 +191,7 @@ async def test_copy_puts_the_active_prompt_on_the_clipboard(store: PromptStore, 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+y")
+        await pilot.press("f4")
         await wait_for(pilot, lambda: app.clipboard == SAMPLE)
 
 
@@ -221,27 +223,50 @@ async def test_command_palette_runs_an_action(store: PromptStore, make_app: AppF
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+p")
-        await pilot.press(*"undo the last")
+        await pilot.press(*"revert to the original text")
         await pilot.pause(0.3)
         await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
         await wait_for(pilot, lambda: app.dashboard.prompt_view.version == 4)
-        assert app.dashboard.timeline.entries[0].action == "undo"
+        assert app.dashboard.timeline.entries[0].action == "revert"
 
 
 async def test_keymap_rebinds_an_action(store: PromptStore, make_app: AppFactory, settings: Settings) -> None:
     from dataclasses import replace
 
     await _tuned(store)
-    app = make_app(settings=replace(settings, keymap={"undo": "ctrl+k"}))
+    app = make_app(settings=replace(settings, keymap={"revert": "f9", "timeline.mark": "b"}))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        app.dashboard.prompt_list.focus()
-        await pilot.press("ctrl+z")  # no longer bound
-        await pilot.pause(0.2)
-        await settle(pilot)
-        assert app.dashboard.prompt_view.version == 3
-        await pilot.press("ctrl+k")
+        bound = {key: b.binding.id for key, b in app.screen.active_bindings.items()}
+        assert bound.get("f9") == "revert" and bound.get("ctrl+r") != "revert"
+        assert "f9 Revert" in text_of(app.dashboard.key_bar)
+        await pilot.press("f9")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
         await wait_for(pilot, lambda: app.dashboard.prompt_view.version == 4)
+        # A pane's key too: the changelog's mark.
+        app.dashboard.timeline.table.focus()
+        await pilot.press("down", "b")
+        assert app.dashboard.timeline.marked is not None and app.dashboard.timeline.marked.version == 3
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        keys = {a.id: k for k, a in app.screen.rows}
+        assert keys["revert"] == "f9" and keys["timeline.mark"] == "b"
+
+
+async def test_a_keymap_naming_no_action_is_said_once(
+    store: PromptStore, make_app: AppFactory, settings: Settings
+) -> None:
+    from dataclasses import replace
+
+    await store.load("default", SAMPLE, kind="text")
+    app = make_app(settings=replace(settings, keymap={"revrt": "f9"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        warnings = [n.message for n in app._notifications if "revrt" in n.message]
+        assert len(warnings) == 1 and "no action called revrt" in warnings[0]
 
 
 async def test_theme_is_applied_and_remembered(store: PromptStore, make_app: AppFactory, settings: Settings) -> None:

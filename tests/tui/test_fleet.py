@@ -48,6 +48,8 @@ async def test_rows_show_version_and_state_and_data_stays_literal() -> None:
         assert "v3" in lines["a-current"] and "current" in lines["a-current"]
         assert "v2" in lines["b-behind"] and "behind" in lines["b-behind"]
         assert "gone" in lines["c-gone"]
+        # A gone agent reads nothing now: no rate, not the last one it announced.
+        assert "12.5" not in lines["c-gone"] and " - " in lines["c-gone"]
         assert "[bold red]x[/]" in shown and "\x1b" not in shown  # markup and escapes shown, not run
         assert "stale" in shown and "12.5" in shown
         assert view.border_title == "Fleet: 3 agents, 1 behind, 1 gone"
@@ -67,7 +69,7 @@ async def test_dashboard_shows_agents_live(store: PromptStore, make_app: AppFact
             view = app.dashboard.query_one("#fleet", FleetView)
             assert not view.display  # hidden until asked for
             await pilot.press("f2")
-            assert view.display
+            await wait_for(pilot, lambda: view.display)
             await wait_for(pilot, lambda: "agent-7" in text_of(view))
             assert "current" in text_of(view) and "v1" in text_of(view)
             # Another agent still serving an old text appears, marked behind.

@@ -36,6 +36,23 @@ async def test_a_redis_cli_write_appears_in_every_pane(
         await wait_for(pilot, lambda: not screen.prompt_view.flash, timeout=5)
 
 
+async def test_an_outside_write_reaches_the_diff_while_an_instruction_that_cannot_apply_is_typed(
+    store: PromptStore, make_app: AppFactory, redis_sync: redis.Redis
+) -> None:
+    await store.load("default", SAMPLE, kind="text")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.dashboard
+        await pilot.press(*"remove rule about unicorns")  # no such rule: no preview to show
+        await wait_for(pilot, lambda: "unicorns" in text_of(screen.instruction_bar))
+        await wait_for(pilot, lambda: not screen.view.previewing)
+        redis_sync.set("prompt:active", SAMPLE.replace("Tone: Friendly", "Tone: Terse"))
+        await wait_for(pilot, lambda: "+ Tone: Terse" in text_of(screen.diff_view))
+        assert "Preview" not in str(screen.diff_view.border_title)
+        assert screen.instruction == "remove rule about unicorns"  # what was typed stays
+
+
 async def test_a_modify_by_another_store_appears(
     store: PromptStore, make_app: AppFactory, settings: Settings, target: ServerTarget
 ) -> None:
@@ -112,19 +129,21 @@ async def test_server_restart_disconnects_then_resyncs(tmp_path: object) -> None
         server.cleanup()
 
 
-async def test_a_failing_store_call_is_one_notification(store: PromptStore, make_app: AppFactory) -> None:
+async def test_a_failing_store_call_is_one_notification(
+    store: PromptStore, make_app: AppFactory, redis_sync: redis.Redis
+) -> None:
     await store.load("default", SAMPLE, kind="text")
+    await store.modify("default", "add rule: never use emojis")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = app.dashboard
-
-        async def broken(name: str = "default", **kwargs: object) -> object:
-            from dynamic_prompt.core.errors import ConnectionFailedError
-
-            raise ConnectionFailedError("Cannot reach the Redis server at test: connection refused.")
-
-        screen.store.undo = broken  # type: ignore[method-assign]
-        await pilot.press("ctrl+z")
-        await wait_for(pilot, lambda: any("Cannot reach" in n.message for n in app._notifications))
+        screen.timeline.table.focus()
+        await pilot.press("down")  # v1
+        # Another program leaves the versions key holding a list: restoring cannot read v1.
+        redis_sync.delete("prompt:versions")
+        redis_sync.rpush("prompt:versions", "not", "a", "hash")
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: any("wrong type" in n.message for n in app._notifications))
         assert app.is_running and app.screen is screen
+        assert redis_sync.lrange("prompt:versions", 0, -1) == ["not", "a", "hash"]

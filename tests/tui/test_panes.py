@@ -6,6 +6,8 @@ import redis
 
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui.widgets.prompt_view import PromptView
+from tests.support.checks import no_secret, shows_mask
+from tests.support.servers import TestServer
 from tests.tui.conftest import AppFactory
 from tests.tui.helpers import SAMPLE, SERVER_LABEL, lines_of, settle, text_of, wait_for
 
@@ -142,16 +144,33 @@ async def test_status_bar_shows_server_mode_version_size_tokens(store: PromptSto
         assert f"{size} B" in line and f"~{(size + 3) // 4} tokens" in line
 
 
-async def test_status_bar_masks_the_password_by_default(store: PromptStore, make_app: AppFactory) -> None:
+async def test_status_bar_masks_the_password_by_default() -> None:
+    """The real path: a server that requires a password, the URL that carries it, and no
+    label given, so the dashboard derives what it shows from the target itself."""
+    from dynamic_prompt.core.config import Settings
     from dynamic_prompt.server import ServerTarget
+    from dynamic_prompt.tui.app import DashboardApp
 
-    await store.load("default", SAMPLE, kind="text")
-    secret = ServerTarget(store.target.url.replace("redis://", "redis://:hunter2@"), "test")  # type: ignore[union-attr]
-    app = make_app(server_label=None)
-    app.server_label = secret.display
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.dashboard.state is not None)
-        assert "hunter2" not in text_of(app.dashboard.status)
+    password = "hunter2-Panes-5517"
+    server = TestServer([f"requirepass {password}"]).start()
+    try:
+        url = f"redis://:{password}@127.0.0.1:{server.port}/0"
+        seed = PromptStore.connect(ServerTarget(url, "test"), Settings(user="t"))
+        await seed.load("default", SAMPLE, kind="text")
+        await seed.aclose()
+        app = DashboardApp(ServerTarget(url, "--redis-url"), Settings(user="t"), remember_theme=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)  # live and loaded: the password did reach the server
+            line = text_of(app.dashboard.status)
+            # First: no password anywhere (so no failure message below can print one).
+            no_secret(line, app.server_label, app.title, app.sub_title, app.export_screenshot(),
+                      secrets=(password,))
+            shows_mask(line)
+            assert line.startswith("● live: notifications"), line
+            assert line.endswith(f"│  redis://:***@127.0.0.1:{server.port}/0"), line
+            assert "v1" in line
+    finally:
+        server.cleanup()
 
 
 async def test_a_missing_prompt_says_how_to_create_one(store: PromptStore, make_app: AppFactory) -> None:
@@ -172,7 +191,7 @@ async def test_a_1mb_prompt_stays_responsive(store: PromptStore, make_app: AppFa
         view: PromptView = app.dashboard.prompt_view
         assert view.lazy and "large" in str(view.border_subtitle)
         assert "0. rule number 0" in text_of(view)
-        view.scroll_to(y=20_000, animate=False)
+        view.scroll_to_line(20_000)
         await pilot.pause()
         assert "20000. rule number 20000" in text_of(view)
         assert len(view._line_cache) < 200  # only the visible lines were highlighted

@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui.app import DashboardApp
 from dynamic_prompt.tui.screens.confirm import ConfirmScreen, HelpScreen
+from dynamic_prompt.tui.screens.editor import EditorScreen
+from dynamic_prompt.tui.screens.forms import NameScreen
+from dynamic_prompt.tui.view import DiffMode
 from dynamic_prompt.tui.widgets import prompt_view
 from tests.tui.helpers import FIXED_NOW, SAMPLE, SERVER_LABEL, settle, wait_for
 
-SIZE = (140, 45)
+SIZE = (120, 40)
 
 
 @pytest.fixture
@@ -63,8 +67,10 @@ def seeded(frozen: None, redis_sync: redis.Redis, target: ServerTarget, settings
             await store.aclose()
 
     asyncio.run(seed())
-    return DashboardApp(target, settings, "default", clock=lambda: FIXED_NOW + 125,
-                        server_label=SERVER_LABEL, remember_theme=False)
+    app = DashboardApp(target, settings, "default", clock=lambda: FIXED_NOW + 125,
+                       server_label=SERVER_LABEL, remember_theme=False)
+    app.animation_level = "none"  # the tabs' underline would be shot mid-slide
+    return app
 
 
 def _no_blink(pilot: Pilot[Any]) -> None:
@@ -72,21 +78,54 @@ def _no_blink(pilot: Pilot[Any]) -> None:
         widget.cursor_blink = False  # type: ignore[attr-defined]
 
 
+def steady(run_before: Callable[[Pilot[Any]], Awaitable[None]]) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """``run_before``, then every input's cursor shown and still: a key press restarts an
+    input's blink timer even with blinking off, so the shot could land on either phase."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await run_before(pilot)
+        for widget in pilot.app.query(Input):
+            if widget._blink_timer is not None:
+                widget._blink_timer.pause()
+            widget._cursor_visible = True
+        await pilot.pause()
+
+    return run
+
+
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
+"""The main views, the help and the dialogs at the classic small terminal, a laptop's and a big one."""
+
+
+async def _diff_pane(pilot: Pilot[Any]) -> None:
+    """In the tabs layout (80x24), go to the diff's tab, where the shot is about the diff."""
+    app = pilot.app
+    assert isinstance(app, DashboardApp)
+    if app.dashboard.panes.tabs:
+        app.dashboard.panes.show("diff")
+        await pilot.pause()
+
+
 class TestDashboard:
-    def test_initial_view(self, snap_compare: Any, seeded: DashboardApp) -> None:
+    @SIZES
+    def test_initial_view(self, snap_compare: Any, seeded: DashboardApp, size: tuple[int, int]) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
+            _no_blink(pilot)
 
-        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(seeded, terminal_size=size, run_before=steady(run_before))
 
-    def test_side_by_side_diff(self, snap_compare: Any, seeded: DashboardApp) -> None:
+    @SIZES
+    def test_side_by_side_diff_wrapped(self, snap_compare: Any, seeded: DashboardApp, size: tuple[int, int]) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
+            _no_blink(pilot)
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: seeded.dashboard.diff_view.rows.mode == "split")  # type: ignore[union-attr]
+            await wait_for(pilot, lambda: seeded.dashboard.diff_view.rows.mode is DiffMode.SPLIT)  # type: ignore[union-attr]
+            await _diff_pane(pilot)
             await settle(pilot)
 
-        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(seeded, terminal_size=size, run_before=steady(run_before))
 
     def test_change_picked_in_timeline(self, snap_compare: Any, seeded: DashboardApp) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
@@ -98,47 +137,138 @@ class TestDashboard:
             await wait_for(pilot, lambda: "Change: v1 → v2" in str(seeded.dashboard.diff_view.border_title))
             await settle(pilot)
 
-        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=steady(run_before))
 
+    def test_two_versions_compared(self, snap_compare: Any, seeded: DashboardApp) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            table = seeded.dashboard.timeline.table
+            table.focus()
+            table.move_cursor(row=2)
+            await pilot.press("m")
+            table.move_cursor(row=0)
+            await pilot.press("c")
+            await wait_for(pilot, lambda: "v1" in str(seeded.dashboard.diff_view.border_title))
+            await settle(pilot)
 
-class TestInstruction:
-    def test_preview_while_typing(self, snap_compare: Any, seeded: DashboardApp) -> None:
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=steady(run_before))
+
+    def test_find_in_the_prompt(self, snap_compare: Any, seeded: DashboardApp) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
             _no_blink(pilot)
-            await pilot.press("ctrl+g", *"remove rule about refunds")
-            await wait_for(pilot, lambda: str(seeded.dashboard.diff_view.border_title).startswith("Preview"))
+            await pilot.press("ctrl+f", *"the")
+            await wait_for(pilot, lambda: "of" in str(seeded.dashboard.prompt_view.border_subtitle))
             await settle(pilot)
 
-        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=steady(run_before))
+
+    def test_read_only(self, snap_compare: Any, seeded: DashboardApp) -> None:
+        seeded.read_only = True
+
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            _no_blink(pilot)
+
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=steady(run_before))
+
+
+class TestInstruction:
+    @SIZES
+    def test_preview_while_typing(self, snap_compare: Any, seeded: DashboardApp, size: tuple[int, int]) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            _no_blink(pilot)
+            await pilot.press(*"remove rule about refunds")
+            await wait_for(pilot, lambda: str(seeded.dashboard.diff_view.border_title).startswith("Preview"))
+            await _diff_pane(pilot)
+            await settle(pilot)
+
+        assert snap_compare(seeded, terminal_size=size, run_before=steady(run_before))
 
     def test_unknown_instruction(self, snap_compare: Any, seeded: DashboardApp) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
             _no_blink(pilot)
-            await pilot.press("ctrl+g", *"make it pop", "enter")
+            await pilot.press(*"make it pop", "enter")
             await wait_for(pilot, lambda: seeded.dashboard.instruction_bar.has_class("-error"))
             await settle(pilot)
 
-        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=steady(run_before))
 
 
 class TestDialogs:
-    def test_revert_confirmation(self, snap_compare: Any, seeded: DashboardApp) -> None:
+    @SIZES
+    def test_revert_confirmation(self, snap_compare: Any, seeded: DashboardApp, size: tuple[int, int]) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
             await pilot.press("ctrl+r")
             await wait_for(pilot, lambda: isinstance(seeded.screen, ConfirmScreen))
 
-        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(seeded, terminal_size=size, run_before=steady(run_before))
 
-    def test_help(self, snap_compare: Any, seeded: DashboardApp) -> None:
+    @SIZES
+    def test_revert_one_change_confirmation(
+        self, snap_compare: Any, seeded: DashboardApp, size: tuple[int, int]
+    ) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            table = seeded.dashboard.timeline.table
+            table.focus()
+            table.move_cursor(row=1)
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(seeded.screen, ConfirmScreen))
+
+        assert snap_compare(seeded, terminal_size=size, run_before=steady(run_before))
+
+    @SIZES
+    def test_help(self, snap_compare: Any, seeded: DashboardApp, size: tuple[int, int]) -> None:
         async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
             await pilot.press("f1")
             await wait_for(pilot, lambda: isinstance(seeded.screen, HelpScreen))
 
-        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(seeded, terminal_size=size, run_before=steady(run_before))
+
+    @SIZES
+    def test_editor(self, snap_compare: Any, seeded: DashboardApp, size: tuple[int, int]) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            await pilot.press("ctrl+t")
+            await wait_for(pilot, lambda: isinstance(seeded.screen, EditorScreen))
+            for widget in seeded.screen.query("TextArea"):
+                widget.cursor_blink = False  # type: ignore[attr-defined]
+            _no_blink(pilot)
+            await pilot.pause()
+
+        assert snap_compare(seeded, terminal_size=size, run_before=steady(run_before))
+
+    @SIZES
+    def test_delete_confirmation(self, snap_compare: Any, seeded: DashboardApp, size: tuple[int, int]) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            listing = seeded.dashboard.prompt_list
+            if seeded.dashboard.panes.tabs:
+                seeded.dashboard.panes.show("prompts")
+            listing.focus()
+            listing.move_cursor(row=listing.names.index("triage"))
+            await pilot.press("delete")
+            await wait_for(pilot, lambda: isinstance(seeded.screen, ConfirmScreen))
+
+        assert snap_compare(seeded, terminal_size=size, run_before=steady(run_before))
+
+    def test_rename_dialog(self, snap_compare: Any, seeded: DashboardApp) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await settle(pilot)
+            listing = seeded.dashboard.prompt_list
+            listing.focus()
+            listing.move_cursor(row=listing.names.index("triage"))
+            await pilot.press("r")
+            await wait_for(pilot, lambda: isinstance(seeded.screen, NameScreen))
+            _no_blink(pilot)
+            await pilot.pause()
+
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=steady(run_before))
 
 
 class TestLive:
@@ -151,7 +281,7 @@ class TestLive:
             await wait_for(pilot, lambda: seeded.dashboard.prompt_view.flash)
             await settle(pilot)
 
-        assert snap_compare(seeded, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(seeded, terminal_size=SIZE, run_before=steady(run_before))
 
 
 class TestSafety:
@@ -165,4 +295,4 @@ class TestSafety:
         async def run_before(pilot: Pilot[Any]) -> None:
             await settle(pilot)
 
-        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(app, terminal_size=SIZE, run_before=steady(run_before))

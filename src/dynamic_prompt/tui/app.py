@@ -7,18 +7,19 @@ this module only wires the store, the settings and the screen together.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from textual.app import App
-from textual.binding import Binding
+from textual.app import App, SystemCommand
+from textual.screen import Screen
 from textual.theme import Theme
 
 from dynamic_prompt.core.config import Settings, save_setting
 from dynamic_prompt.core.keys import DEFAULT_NAME
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
-from dynamic_prompt.tui.actions import APP_ACTIONS, DASHBOARD_ACTIONS, Action, bindings
-from dynamic_prompt.tui.commands import DashboardCommands
+from dynamic_prompt.tui.actions import ALL_ACTIONS, APP_ACTIONS, Action, Scope, bindings, by_id
+from dynamic_prompt.tui.commands import SYSTEM_DUPLICATES, DashboardCommands
 from dynamic_prompt.tui.idle_gc import IdleCollector
 from dynamic_prompt.tui.screens.confirm import HelpScreen
 from dynamic_prompt.tui.screens.dashboard import DashboardScreen
@@ -37,6 +38,7 @@ class DashboardApp(App[None]):
         clock: returns "now" in epoch seconds (tests fix it for stable screenshots).
         server_label: what the status bar calls the server (default: the masked URL).
         remember_theme: save the theme to the config file when it changes.
+        read_only: refuse every write (default: the settings' ``read_only``).
     """
 
     TITLE = "dynamic-prompt"
@@ -53,6 +55,7 @@ class DashboardApp(App[None]):
         *,
         server_label: str | None = None,
         remember_theme: bool = True,
+        read_only: bool | None = None,
     ) -> None:
         super().__init__()
         self.target = target
@@ -61,12 +64,16 @@ class DashboardApp(App[None]):
         self.clock: Callable[[], float] = clock or time.time
         self.server_label = server_label if server_label is not None else target.display
         self.remember_theme = remember_theme
+        self.read_only = settings.read_only if read_only is None else read_only
         self.store = PromptStore.connect(target, settings)
         self._saved_theme = settings.theme
         if settings.theme and settings.theme in self.available_themes:
             self.theme = settings.theme
+        known = {a.id for a in ALL_ACTIONS}
+        self.unknown_keymap_ids = sorted(set(settings.keymap) - known)
+        """Keymap entries that name no action (said once, on start)."""
         if settings.keymap:
-            self.set_keymap(dict(settings.keymap))
+            self.set_keymap({k: v for k, v in settings.keymap.items() if k in known})
         self.idle_gc = IdleCollector(
             busy=lambda: not self.dashboard.settled,
             last_change=lambda: self.dashboard.last_change,
@@ -79,8 +86,12 @@ class DashboardApp(App[None]):
 
     def on_mount(self) -> None:
         """Show the dashboard; remember theme changes from now on."""
-        self.install_screen(DashboardScreen(self.store, self.prompt_name), "dashboard")
+        self.install_screen(DashboardScreen(self.store, self.prompt_name, read_only=self.read_only),
+                            "dashboard")
         self.push_screen("dashboard")
+        if self.unknown_keymap_ids:
+            self.notify(f"config [keymap]: no action called {', '.join(self.unknown_keymap_ids)}; "
+                        "F1 lists the ids.", severity="warning", markup=False)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         # Full garbage collections wait for quiet moments (see idle_gc): started after
         # the first frame, so what start-up built is frozen out of later passes.
@@ -96,15 +107,44 @@ class DashboardApp(App[None]):
         except OSError as exc:
             self.notify(f"Could not save the theme: {exc.strerror}.", severity="warning", markup=False)
 
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own commands, less the ones our actions already list (quit, keys)."""
+        for command in super().get_system_commands(screen):
+            if command.title not in SYSTEM_DUPLICATES:
+                yield command
+
     async def on_unmount(self) -> None:
         """Close the store's connections; give the garbage collector back."""
         self.idle_gc.stop()
         await self.store.aclose()
 
+    def key_of(self, action: Action) -> str:
+        """The key ``action`` is bound to now (the keymap applied)."""
+        if action.id == "palette":
+            return self.COMMAND_PALETTE_BINDING
+        return self._keymap.get(action.id, action.key)
+
     def bound_keys(self) -> list[tuple[str, Action]]:
-        """(key as bound now, action) for every action: the keymap applied."""
-        keymap = self._keymap
-        return [(keymap.get(a.id, a.key), a) for a in DASHBOARD_ACTIONS + APP_ACTIONS]
+        """(key as bound now, action) for every action, in the help screen's order."""
+        return [(self.key_of(a), a) for a in ALL_ACTIONS]
+
+    async def run_key_action(self, action_id: str) -> None:
+        """Run the action ``action_id`` where its key works (the key bar's clicks, the palette)."""
+        action = by_id(action_id)
+        if action.scope is Scope.APP:
+            await self.run_action(action.action)
+            return
+        screen = self.dashboard
+        if self.screen is not screen:
+            return  # a dialog is open: it answers first
+        where = {Scope.TIMELINE: screen.timeline, Scope.PROMPTS: screen.prompt_list}.get(action.scope, screen.keys)
+        if action.scope in (Scope.TIMELINE, Scope.PROMPTS):
+            where.focus()
+        await where.run_action(action.action)
+
+    async def action_run_key(self, action_id: str) -> None:
+        """The key bar's clicks: ``app.run_key('<action id>')``."""
+        await self.run_key_action(action_id)
 
     def action_help(self) -> None:
         """Show the keys."""
@@ -117,4 +157,4 @@ def run_dashboard(target: ServerTarget, settings: Settings, *, name: str = DEFAU
     DashboardApp(target, settings, name=name).run()
 
 
-__all__ = ["Binding", "DashboardApp", "run_dashboard"]
+__all__ = ["DashboardApp", "run_dashboard"]

@@ -1,4 +1,4 @@
-"""The command palette: every dashboard action, by name."""
+"""The command palette: every dashboard action once, by name, run where its key works."""
 
 from __future__ import annotations
 
@@ -7,39 +7,41 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from dynamic_prompt.tui.actions import APP_ACTIONS, DASHBOARD_ACTIONS, Action
+from dynamic_prompt.tui.actions import ALL_ACTIONS, SCOPE_NAMES, Action
 
 if TYPE_CHECKING:
     from dynamic_prompt.tui.app import DashboardApp
 
+PALETTE_ACTIONS: tuple[Action, ...] = tuple(a for a in ALL_ACTIONS if a.id != "palette")
+"""What the palette lists (the palette itself aside)."""
+
+SYSTEM_DUPLICATES = frozenset({"Quit", "Keys"})
+"""Textual's own palette commands that our actions already list (quit, the keys' help)."""
+
+
+def label(action: Action) -> str:
+    """``Revert change (changelog)``: the name a person searches for, and where it works."""
+    where = SCOPE_NAMES[action.scope]
+    return action.description if where in ("anywhere", "dashboard") else f"{action.description} ({where})"
+
 
 class DashboardCommands(Provider):
-    """Revert, undo, restore, edit, load, new, search, copy, diff views, help, quit."""
-
-    @property
-    def _actions(self) -> tuple[Action, ...]:
-        return DASHBOARD_ACTIONS + APP_ACTIONS
+    """Undo, redo, revert, restore, edit, find, load, new, the changelog's and the list's actions."""
 
     async def _run(self, action: Action) -> None:
         app: DashboardApp = self.app  # type: ignore[assignment]
-        if action in APP_ACTIONS:
-            await app.run_action(action.action)
-        else:
-            await app.dashboard.run_action(action.action)
-
-    def _label(self, action: Action) -> str:
-        return f"{action.description}: {action.help}"
+        await app.run_key_action(action.id)
 
     async def discover(self) -> Hits:
         """Every action, before anything is typed."""
-        for action in self._actions:
-            yield DiscoveryHit(self._label(action), partial(self._run, action), help=action.help)
+        for action in PALETTE_ACTIONS:
+            yield DiscoveryHit(label(action), partial(self._run, action), help=action.help)
 
     async def search(self, query: str) -> Hits:
         """Actions whose name or description matches ``query``."""
         matcher = self.matcher(query)
-        for action in self._actions:
-            label = self._label(action)
-            score = matcher.match(label)
+        for action in PALETTE_ACTIONS:
+            text = f"{label(action)}: {action.help}"
+            score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(label), partial(self._run, action), help=action.help)
+                yield Hit(score, matcher.highlight(label(action)), partial(self._run, action), help=action.help)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core.diff import DiffLine
+from dynamic_prompt.tui.view import DiffMode
 
 CONTEXT = 3
 
@@ -24,7 +25,7 @@ Row = tuple[str, str | DiffLine | Pair]
 class DiffRows:
     """What the diff pane draws: rows, the view they are for, and counts."""
 
-    mode: str  # "unified" | "split"
+    mode: DiffMode
     rows: tuple[Row, ...]
     added: int
     removed: int
@@ -53,11 +54,11 @@ def _header(group: list[DiffLine]) -> str:
     return f"@@ -{o} +{n} @@"
 
 
-def build(old: str, new: str, mode: str = "unified", context: int = CONTEXT) -> DiffRows:
+def build(old: str, new: str, mode: DiffMode = DiffMode.UNIFIED, context: int = CONTEXT) -> DiffRows:
     """The rows of the diff from ``old`` to ``new`` in ``mode``."""
     rows: list[Row] = []
     added = removed = 0
-    if mode == "split":
+    if mode is DiffMode.SPLIT:
         pairs = diffmod.side_by_side(old, new)
         changed = [
             i for i, (left, right) in enumerate(pairs)

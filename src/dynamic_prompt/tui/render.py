@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from pygments.lexers.markup import MarkdownLexer
 from pygments.token import _TokenType
+from rich.cells import chop_cells
 from rich.style import Style
 from rich.syntax import PygmentsSyntaxTheme
 from rich.text import Text
@@ -99,39 +100,94 @@ def spans_text(spans: Sequence[Span], base: Style, changed: Style) -> Text:
     return text
 
 
-def diff_line_text(
-    line: DiffLine,
-    number_width: int,
-    styles: dict[str, Style],
-) -> Text:
-    """A unified-diff row: old and new line numbers, the sign, the text with word marks."""
+def diff_line_parts(line: DiffLine, number_width: int, styles: dict[str, Style]) -> tuple[Text, Text]:
+    """A unified-diff row as (old and new line numbers and the sign, the text with word marks)."""
     sign = {"equal": " ", "delete": "-", "insert": "+"}[line.tag]
     old_no = "" if line.old_no is None else str(line.old_no)
     new_no = "" if line.new_no is None else str(line.new_no)
-    text = Text(no_wrap=True, end="")
-    text.append(f"{old_no:>{number_width}} {new_no:>{number_width}} ", styles["gutter"])
+    prefix = Text(no_wrap=True, end="")
+    prefix.append(f"{old_no:>{number_width}} {new_no:>{number_width}} ", styles["gutter"])
     base = styles.get(line.tag, Style())
-    text.append(f"{sign} ", base)
-    text.append_text(spans_text(line.spans, base, styles.get(line.tag + "-word", base)))
-    return text
+    prefix.append(f"{sign} ", base)
+    return prefix, spans_text(line.spans, base, styles.get(line.tag + "-word", base))
+
+
+def diff_line_text(line: DiffLine, number_width: int, styles: dict[str, Style]) -> Text:
+    """A unified-diff row: old and new line numbers, the sign, the text with word marks."""
+    prefix, content = diff_line_parts(line, number_width, styles)
+    prefix.append_text(content)
+    return prefix
+
+
+def side_parts(
+    line: DiffLine | None, number_width: int, styles: dict[str, Style], *, left: bool
+) -> tuple[Text, Text, Style]:
+    """One half of a side-by-side row: (line number, text with word marks, the cell's background)."""
+    if line is None:
+        return Text(" " * (number_width + 1), end=""), Text("", end=""), styles["empty"]
+    number = line.old_no if left else line.new_no
+    prefix = Text(f"{'' if number is None else number:>{number_width}} ", styles["gutter"], end="")
+    base = styles.get(line.tag, Style())
+    content = spans_text(line.spans, base, styles.get(line.tag + "-word", base))
+    fill = Style(bgcolor=base.bgcolor) if line.tag != "equal" and base.bgcolor else Style()
+    return prefix, content, fill
 
 
 def side_cell(
     line: DiffLine | None, width: int, number_width: int, styles: dict[str, Style], *, left: bool
 ) -> Text:
     """One half of a side-by-side row (``left``: the old side), cut or padded to ``width`` cells."""
-    text = Text(no_wrap=True, end="")
     if line is None:
-        text.append(" " * width, styles["empty"])
-        return text
-    number = line.old_no if left else line.new_no
-    text.append(f"{'' if number is None else number:>{number_width}} ", styles["gutter"])
-    base = styles.get(line.tag, Style())
-    text.append_text(spans_text(line.spans, base, styles.get(line.tag + "-word", base)))
-    text.truncate(width, overflow="ellipsis", pad=True)
-    if line.tag != "equal" and base.bgcolor:
-        text.stylize_before(Style(bgcolor=base.bgcolor))
-    return text
+        return Text(" " * width, styles["empty"], end="")
+    prefix, content, fill = side_parts(line, number_width, styles, left=left)
+    prefix.append_text(content)
+    prefix.truncate(width, overflow="ellipsis", pad=True)
+    if fill.bgcolor:
+        prefix.stylize_before(fill)
+    return prefix
+
+
+# -- soft wrap ------------------------------------------------------------------------
+
+WORD_BREAK_SLACK = 0.5
+"""A row may end up to this share of the width early, at a space, rather than cut a word
+(the narrow columns of a side-by-side diff need that much; each row still advances by at
+least half the width, so wrapping stays linear)."""
+
+
+def wrap_offsets(plain: str, width: int) -> list[int]:
+    """Where each row of ``plain`` starts when it is soft-wrapped to ``width`` cells.
+
+    Rows break after a space when one falls in the second half of the row, else
+    exactly at the width (a long word or URL is cut). An empty line is one row.
+    Linear in the line: one ``rfind`` per row, in C for ASCII text.
+    """
+    width = max(width, 1)
+    if not plain:
+        return [0]
+    if not plain.isascii():
+        starts, at = [0], 0
+        for part in chop_cells(plain, width)[:-1]:
+            at += len(part)
+            starts.append(at)
+        return starts
+    starts = [0]
+    at, n = 0, len(plain)
+    slack = max(1, int(width * WORD_BREAK_SLACK))
+    while n - at > width:
+        # A space just past the row's end breaks there too (the row is then exactly full).
+        cut = plain.rfind(" ", at + width - slack - 1, at + width + 1)
+        at = cut + 1 if cut > at else at + width
+        starts.append(at)
+    return starts
+
+
+def wrap_rows(text: Text, width: int) -> list[Text]:
+    """``text`` cut into the rows :func:`wrap_offsets` says, styles kept."""
+    starts = wrap_offsets(text.plain, width)
+    if len(starts) == 1:
+        return [text]
+    return list(text.divide(starts[1:]))
 
 
 # -- numbers and times ----------------------------------------------------------------

@@ -32,18 +32,30 @@ def ghost(value: str, suggestion: str) -> str | None:
     return completed if len(completed) > len(value) else None
 
 
-class InstructionSuggester(Suggester):
-    """Suggests the rest of an instruction for the prompt ``text()`` returns."""
+Found = Callable[[str, list[str]], None]
+"""Told (what was typed, its completions) once they are computed."""
 
-    def __init__(self, text: Callable[[], str | None]) -> None:
+
+class InstructionSuggester(Suggester):
+    """Suggests the rest of an instruction for the prompt ``text()`` returns.
+
+    The completions are computed once per keystroke, in a thread (a big prompt's rules
+    take a while to list), and serve both the ghost text in the input and, through
+    ``found``, the hint line under it.
+    """
+
+    def __init__(self, text: Callable[[], str | None], found: Found | None = None) -> None:
         # The prompt changes under the input, so results are not cached.
         super().__init__(use_cache=False, case_sensitive=True)
         self._text = text
+        self._found = found
 
     async def get_suggestion(self, value: str) -> str | None:
         """The first suggestion that continues what was typed."""
         text = self._text()
         found = await asyncio.to_thread(completions, value, text, 8)
+        if self._found is not None:
+            self._found(value, found)
         for suggestion in found:
             completed = ghost(value, suggestion)
             if completed is not None:

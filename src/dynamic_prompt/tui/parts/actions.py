@@ -1,7 +1,7 @@
-"""The person's actions on the dashboard: revert, undo, restore, edit, load, new.
+"""The person's actions on the dashboard: undo and redo, revert, restore, edit, prompts.
 
-Each write is a worker that asks first where a person would want to be asked
-(revert, restore, replacing an existing prompt), calls the store once, and posts
+Each write is a worker that asks first (every write that changes the live prompt
+asks, naming what changes), calls the store once, and posts
 :class:`~dynamic_prompt.tui.messages.Written`. The panes are not touched here: the
 change comes back through the feed, as every change by anyone does.
 """
@@ -19,14 +19,15 @@ from textual.widget import Widget
 from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core.errors import ConflictError, DynamicPromptError, PromptExistsError
 from dynamic_prompt.core.keys import validate_name
-from dynamic_prompt.core.models import PromptState
+from dynamic_prompt.core.models import PromptState, WriteResult
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui import diffrows
 from dynamic_prompt.tui.messages import StoreFailed, Written
 from dynamic_prompt.tui.render import safe
 from dynamic_prompt.tui.screens.confirm import ConfirmScreen
 from dynamic_prompt.tui.screens.editor import ConflictScreen, EditorScreen
-from dynamic_prompt.tui.screens.forms import NewPromptScreen, PathScreen
+from dynamic_prompt.tui.screens.forms import NameScreen, NewPromptScreen, PathScreen
+from dynamic_prompt.tui.view import DiffMode
 
 
 def summary_text(old: str, new: str, limit: int = 8) -> Text:
@@ -40,13 +41,30 @@ def summary_text(old: str, new: str, limit: int = 8) -> Text:
 
 @dataclass
 class ShowPrompt(Message):
-    """Point the dashboard at prompt ``name`` (a prompt was just created)."""
+    """Point the dashboard at prompt ``name`` (a prompt was just created or renamed)."""
 
     name: str
 
 
+@dataclass
+class Undone(Message):
+    """An undo (or a redo) of the person's own change ``reverted`` landed (``result``)."""
+
+    result: WriteResult
+    reverted: int
+    redo: bool = False
+
+
+@dataclass
+class Renamed(Message):
+    """Prompt ``old`` is now ``new`` (or was deleted: ``new`` is "")."""
+
+    old: str
+    new: str
+
+
 class Actions(Widget):
-    """Runs the person's writes as workers; posts Written, StoreFailed or ShowPrompt."""
+    """Runs the person's writes as workers; posts Written, Undone, Renamed, ShowPrompt or StoreFailed."""
 
     DEFAULT_CSS = "Actions { display: none; }"
 
@@ -62,7 +80,18 @@ class Actions(Widget):
     def _failed(self, exc: DynamicPromptError) -> None:
         self.post_message(StoreFailed(str(exc)))
 
-    # -- writes -----------------------------------------------------------------------
+    async def _texts(self, name: str, version: int) -> tuple[str, str] | None:
+        """(the text before ``version``'s change, the text it made), or None (said why)."""
+        try:
+            after = await self.store.version_text(name, version)
+            older = [v for v in await self.store.versions(name) if v < version]
+            before = await self.store.version_text(name, older[0]) if older else ""
+        except DynamicPromptError as exc:
+            self._failed(exc)
+            return None
+        return before, after
+
+    # -- reverting ----------------------------------------------------------------------
 
     @work(exclusive=True, group="action", exit_on_error=False)
     async def revert(self, state: PromptState) -> None:
@@ -79,12 +108,35 @@ class Actions(Widget):
             self._failed(exc)
 
     @work(exclusive=True, group="action", exit_on_error=False)
-    async def undo(self, state: PromptState) -> None:
-        """Go back to the text before the last change."""
+    async def revert_change(self, state: PromptState, version: int, *, undo: bool = False,
+                            redo: bool = False) -> None:
+        """Revert only the change that made ``version`` (later changes stay), after asking.
+
+        ``undo``/``redo``: the person's own undo or redo (the question says so).
+        """
+        texts = await self._texts(state.name, version)
+        if texts is None:
+            return
+        before, after = texts
+        verb = "Redo" if redo else "Undo" if undo else "Revert"
+        what = "your undone change" if redo else "your change" if undo else "the change"
+        title = f"{verb} {what} v{version} of {state.name}? (changes made after it stay)"
+        if not await self._confirm(title, summary_text(after, before), verb):
+            return
         try:
-            self.post_message(Written(await self.store.undo(state.name), "Undone"))
+            # The entry already says "revert the change of vN"; an undo or redo says which it was.
+            note = verb.lower() if undo or redo else ""
+            result = await self.store.revert_change(state.name, version, note=note)
+        except ConflictError as exc:
+            self.post_message(StoreFailed(f"Nothing was written: {exc}"))
+            return
         except DynamicPromptError as exc:
             self._failed(exc)
+            return
+        if undo or redo:
+            self.post_message(Undone(result, version, redo=redo))
+        else:
+            self.post_message(Written(result, f"Reverted the change of v{version}"))
 
     @work(exclusive=True, group="action", exit_on_error=False)
     async def restore(self, state: PromptState, version: int) -> None:
@@ -103,6 +155,8 @@ class Actions(Widget):
         except DynamicPromptError as exc:
             self._failed(exc)
 
+    # -- editing ------------------------------------------------------------------------
+
     @work(exclusive=True, group="action", exit_on_error=False)
     async def edit(self, state: PromptState) -> None:
         """Edit the text by hand; save only if nobody wrote meanwhile (or on request)."""
@@ -112,26 +166,27 @@ class Actions(Widget):
             if edited is None:
                 return
             try:
-                self.post_message(Written(await self.store.set_active(name, edited, expected_version=base), "Saved"))
+                result = await self.store.set_active(name, edited.text, expected_version=base, note=edited.note)
+                self.post_message(Written(result, "Saved"))
                 return
             except ConflictError as exc:
                 choice, theirs, now = await self._conflict(name, base, exc)
             except DynamicPromptError as exc:
                 self._failed(exc)
-                text = edited
+                text = edited.text
                 continue
             if choice == "overwrite":
                 try:
-                    result = await self.store.set_active(name, edited, expected_version=now)
+                    result = await self.store.set_active(name, edited.text, expected_version=now, note=edited.note)
                     self.post_message(Written(result, "Saved over their change"))
                     return
                 except DynamicPromptError as exc2:
                     self._failed(exc2)
-                    text = edited
+                    text = edited.text
             elif choice == "reload":
                 base, text = now, theirs
             else:
-                text = edited
+                text = edited.text
 
     async def _conflict(self, name: str, base: int, exc: ConflictError) -> tuple[str, str, int]:
         """Show their change since ``base``; returns (choice, their text, their version)."""
@@ -141,9 +196,11 @@ class Actions(Widget):
             started = await self.store.version_text(name, base)
         except DynamicPromptError:
             started = ""
-        rows = await asyncio.to_thread(diffrows.build, started, theirs, "unified")
+        rows = await asyncio.to_thread(diffrows.build, started, theirs, DiffMode.UNIFIED)
         choice = await self.app.push_screen_wait(ConflictScreen(str(exc), rows, current.version))
         return choice or "back", theirs, current.version
+
+    # -- loading and prompts ----------------------------------------------------------
 
     @work(exclusive=True, group="action", exit_on_error=False)
     async def load(self, name: str) -> None:
@@ -186,3 +243,53 @@ class Actions(Widget):
         source, kind = (new.path, "auto") if new.path else (new.text, "text")
         if await self._load(name, source, kind):
             self.post_message(ShowPrompt(name))
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def duplicate(self, name: str) -> None:
+        """Copy prompt ``name`` to a new name (asked for), then show the copy."""
+        new = await self.app.push_screen_wait(NameScreen(f"Duplicate {name} as", f"{name}-copy"))
+        if not new:
+            return
+        try:
+            result = await self.store.duplicate(name, validate_name(new))
+        except DynamicPromptError as exc:
+            self._failed(exc)
+            return
+        self.post_message(Written(result, f"Duplicated {name} as {new}"))
+        self.post_message(ShowPrompt(new))
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def rename(self, name: str) -> None:
+        """Rename prompt ``name`` (its history goes with it); agents reading the old name lose it."""
+        new = await self.app.push_screen_wait(NameScreen(f"Rename {name} to (agents that read {name!r} "
+                                                         "will find nothing under that name)", name))
+        if not new or new == name:
+            return
+        try:
+            result = await self.store.rename(name, validate_name(new))
+        except DynamicPromptError as exc:
+            self._failed(exc)
+            return
+        self.post_message(Renamed(name, new))
+        self.post_message(Written(result, f"Renamed {name} to {new}"))
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def delete(self, name: str) -> None:
+        """Delete prompt ``name`` with everything it has, after asking and naming what goes."""
+        try:
+            meta = await self.store.metadata(name)
+        except DynamicPromptError as exc:
+            self._failed(exc)
+            return
+        detail = (f"Its text (v{meta['version']}, {meta['size_bytes']:,} bytes), its original, "
+                  f"{meta['versions_kept']} kept versions and {meta['changelog_entries']} changelog entries "
+                  "are deleted. This cannot be undone; agents reading it will find nothing.")
+        if not await self._confirm(f"Delete prompt {name}?", detail, "Delete"):
+            return
+        try:
+            existed = await self.store.clear(name)
+        except DynamicPromptError as exc:
+            self._failed(exc)
+            return
+        self.app.notify(f"Deleted {name}." if existed else f"There was no prompt named {name}.", markup=False)
+        self.post_message(Renamed(name, ""))

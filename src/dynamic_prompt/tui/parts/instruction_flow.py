@@ -53,10 +53,10 @@ class InstructionFlow(Widget):
         self.post_message(DiffReady(f"Preview: {instruction.strip()[:60]}", rows, view, "preview", instruction))
 
     @work(exclusive=True, group="apply", exit_on_error=False)
-    async def apply(self, state: PromptState, instruction: str) -> None:
-        """Write ``instruction`` applied to ``state`` (Enter in the input)."""
+    async def apply(self, state: PromptState, instruction: str, note: str = "") -> None:
+        """Write ``instruction`` applied to ``state`` (Enter in the input), with the person's ``note``."""
         try:
-            result = await self.store.modify(state.name, instruction, base=state)
+            result = await self.store.modify(state.name, instruction, base=state, note=note)
         except DynamicPromptError as exc:
             self.post_message(problem(instruction, exc))
             return

@@ -25,7 +25,7 @@ from textual.widget import Widget
 
 from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core.errors import DynamicPromptError
-from dynamic_prompt.core.models import PromptEvent, PromptState
+from dynamic_prompt.core.models import EventKind, PromptEvent, PromptState
 from dynamic_prompt.live.feed import ChangeFeed
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
@@ -134,9 +134,9 @@ class Refresher(Widget):
         feed = self.feed = ChangeFeed(self.target)
 
         def deliver(event: PromptEvent) -> None:
-            if event.kind == "mode":
+            if event.kind is EventKind.MODE:
                 self.post_message(FeedMode(str(event.mode or ""), feed.reason))
-            elif event.kind == "resync":
+            elif event.kind is EventKind.RESYNC:
                 self.everything()
             elif event.name:
                 self.changed(event.name)

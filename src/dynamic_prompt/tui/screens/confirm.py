@@ -9,11 +9,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from dynamic_prompt.tui.actions import Action
+from dynamic_prompt.tui.actions import SCOPE_NAMES, Action
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -65,10 +65,17 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-class HelpScreen(ModalScreen[None]):
-    """The keys, as currently bound (after the keymap)."""
+WIDE_HELP = 110
+"""Terminal columns from which the help also shows each key's keymap id."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="HelpScreen")
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, as currently bound (after the keymap), in a box that scrolls."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="HelpScreen") + """
+    HelpScreen > Vertical { height: 90%; }
+    HelpScreen VerticalScroll { height: 1fr; }
+    """
     BINDINGS = [Binding("escape,q,f1", "dismiss", "Close", id="help.close")]
 
     def __init__(self, rows: Sequence[tuple[str, Action]]) -> None:
@@ -76,26 +83,32 @@ class HelpScreen(ModalScreen[None]):
         self.rows = rows
 
     def compose(self) -> ComposeResult:
-        """A table of key, action, description."""
+        """A table of key, where it works, what it does."""
+        # The keymap ids take room a small terminal needs for the descriptions.
+        with_ids = self.app.size.width >= WIDE_HELP
         table = Table(box=None, show_header=True, header_style="bold", expand=True)
-        table.add_column("key")
-        table.add_column("action")
-        table.add_column("what it does")
+        table.add_column("key", no_wrap=True)
+        table.add_column("where", no_wrap=True)
+        table.add_column("what it does", ratio=1)
+        if with_ids:
+            table.add_column("keymap id", no_wrap=True, style="dim")
         for key, action in self.rows:
-            table.add_row(Text(key), Text(action.id), Text(action.help))
-        for key, what in (
-            ("enter", "in the list: show that prompt; in the timeline: show that change's diff"),
-            ("c", "in the timeline: diff the active text against that version"),
-            ("tab", "next pane"),
-            ("ctrl+p", "command palette (every action, by name)"),
-        ):
-            table.add_row(Text(key), Text(""), Text(what))
+            cells = [Text("\n".join(k.strip() for k in key.split(","))), Text(SCOPE_NAMES[action.scope]),
+                     Text(action.help)]
+            table.add_row(*cells, *([Text(action.id)] if with_ids else []))
         with Vertical():
-            yield Static(Text("dynamic-prompt dashboard: keys"), classes="title")
-            yield Static(table)
-            yield Static(Text("Esc closes. Keys can be changed in config.toml under [keymap] (id = \"key\")."),
+            yield Static(Text("Keys  (arrows or the mouse scroll; Esc closes)"),
                          classes="title")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(table)
+            yield Static(Text("Keys can be changed in config.toml under [keymap] (id = \"key\"; the ids are "
+                              "listed here in a terminal of 110 columns or more); ctrl+p finds any action by name."))
+
+    def on_mount(self) -> None:
+        """The list scrolls with the arrows at once."""
+        self.query_one("#help-scroll", VerticalScroll).focus()
 
     async def action_dismiss(self, result: None = None) -> None:
         """Close."""
         self.dismiss(None)
+

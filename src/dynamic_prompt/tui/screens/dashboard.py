@@ -1,11 +1,13 @@
 """The dashboard screen: owns what is shown (a :class:`~dynamic_prompt.tui.view.View`), routes
-what its parts read to the panes, and turns keys into requests to its parts.
+what its parts read to the panes.
 
 Data flows one way. A write by anyone -> a feed event -> the :class:`Refresher` reads
 once -> messages -> the handlers here -> the panes. The parts own their workers:
 :class:`Refresher` (the feed and every read after a change), :class:`InstructionFlow`
 (preview and apply), :class:`Actions` (the person's other writes) and
 :class:`FleetWatch`. No part reads this screen's state; each is given what it needs.
+The person's requests (keys, the instruction input) are turned into work by
+:mod:`.dashboard_keys`; which panes show, by :mod:`.arrangement`.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Container, Vertical
+from textual.events import Resize
 from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import Footer
+from textual.widgets import Input, Tab, Tabs
 
+from dynamic_prompt.core.keys import DEFAULT_NAME
+from dynamic_prompt.core.models import FeedMode as LiveMode
 from dynamic_prompt.core.models import PromptState
-from dynamic_prompt.store import PromptStore, estimate_tokens
-from dynamic_prompt.tui.actions import DASHBOARD_ACTIONS, bindings
+from dynamic_prompt.store import PromptStore
+from dynamic_prompt.tui.actions import ALL_ACTIONS, Scope
+from dynamic_prompt.tui.layout import PANES
 from dynamic_prompt.tui.messages import (
     Applied,
     DiffReady,
@@ -36,15 +41,18 @@ from dynamic_prompt.tui.messages import (
     StoreFailed,
     Written,
 )
-from dynamic_prompt.tui.parts.actions import Actions, ShowPrompt
+from dynamic_prompt.tui.parts.actions import Actions, Renamed, ShowPrompt, Undone
 from dynamic_prompt.tui.parts.fleet_watch import FleetLoaded, FleetWatch
 from dynamic_prompt.tui.parts.instruction_flow import InstructionFlow
 from dynamic_prompt.tui.parts.refresher import Refresher
-from dynamic_prompt.tui.suggester import completions
-from dynamic_prompt.tui.view import BACKUP, DiffMode, DiffSource, View
+from dynamic_prompt.tui.screens.arrangement import Arrangement
+from dynamic_prompt.tui.screens.dashboard_keys import DashboardKeys
+from dynamic_prompt.tui.session import OwnChanges
+from dynamic_prompt.tui.view import BACKUP, View
 from dynamic_prompt.tui.widgets.diff_view import DiffView
 from dynamic_prompt.tui.widgets.fleet import FleetView
 from dynamic_prompt.tui.widgets.instruction import InstructionBar
+from dynamic_prompt.tui.widgets.key_bar import KeyBar
 from dynamic_prompt.tui.widgets.prompt_list import PromptList
 from dynamic_prompt.tui.widgets.prompt_view import PromptView
 from dynamic_prompt.tui.widgets.status_bar import StatusBar
@@ -53,29 +61,35 @@ from dynamic_prompt.tui.widgets.timeline import Timeline
 if TYPE_CHECKING:
     from dynamic_prompt.tui.app import DashboardApp
 
-PREVIEW_DELAY = 0.25
-"""Seconds of quiet typing before the instruction is previewed."""
+TICK = 5.0
+"""Seconds between redraws of relative times ("2m ago"); nothing is read for them."""
 
 WORKING = ("preview", "apply", "action", "highlight")
 """Worker groups whose results are about to change the screen."""
 
 
 class DashboardScreen(Screen[None]):
-    """Prompt list, active prompt, diff, timeline, instruction input, status bar."""
+    """Prompt list, active prompt, diff, timeline, instruction input, status bar, key bar.
 
-    BINDINGS = bindings(DASHBOARD_ACTIONS)
+    The panes and bars sit inside a :class:`DashboardKeys` container, whose bindings
+    (the dashboard's keys) therefore work wherever the focus is.
+    """
 
     app: DashboardApp
 
-    def __init__(self, store: PromptStore, name: str) -> None:
+    def __init__(self, store: PromptStore, name: str, *, read_only: bool = False) -> None:
         super().__init__(id="dashboard")
         self.store = store
         self.view = View(name)
         """What every pane shows (the prompt, and what the diff pane compares)."""
         self.state: PromptState | None = None
         """The shown prompt as last read."""
+        self.read_only = read_only
         self.instruction = ""
-        self._preview_timer: Timer | None = None
+        self.mine = OwnChanges()
+        """The person's own changes in this session (their undo and redo)."""
+        self.panes = Arrangement(self, self.follow_fleet)
+        """Which panes show (the layout for the terminal's size, the tab, the fleet pane)."""
 
     @property
     def current(self) -> str:
@@ -87,15 +101,20 @@ class DashboardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         """The panes, and the parts that feed them."""
         clock = self.app.clock
-        with Horizontal(id="top"):
-            yield PromptList(clock, id="prompts")
-            yield PromptView(id="prompt")
-            yield DiffView(id="diff")
-        yield Timeline(clock, id="timeline")
-        yield FleetView(id="fleet")
-        yield InstructionBar(self._active_text, id="instruction")
-        yield StatusBar(id="status")
-        yield Footer()
+        with DashboardKeys(id="body"):
+            yield Tabs(*(Tab(label, id=f"tab-{pane}") for pane, label in PANES), id="pane-tabs")
+            with Container(id="main"):
+                yield PromptList(clock, id="prompts")
+                with Vertical(id="prompt-pane"):
+                    yield Input(placeholder="find in the prompt (Enter / F3: next, shift+F3: previous, "
+                                "Esc: close)", id="find")
+                    yield PromptView(id="prompt")
+                yield DiffView(id="diff")
+                yield Timeline(clock, id="timeline")
+                yield FleetView(id="fleet")
+            yield InstructionBar(self._active_text, id="instruction")
+            yield StatusBar(id="status")
+            yield KeyBar(ALL_ACTIONS, self.app.key_of, id="keys")
         yield Refresher(self.store, self.app.target, self.view)
         yield InstructionFlow(self.store)
         yield Actions(self.store)
@@ -146,18 +165,59 @@ class DashboardScreen(Screen[None]):
         """The part that runs the person's other writes."""
         return self.query_one(Actions)
 
+    @property
+    def keys(self) -> DashboardKeys:
+        """The container that holds the panes and runs the dashboard's keys."""
+        return self.query_one("#body", DashboardKeys)
+
+    @property
+    def key_bar(self) -> KeyBar:
+        """The keys that matter now."""
+        return self.query_one("#keys", KeyBar)
+
     def _active_text(self) -> str | None:
         return self.state.active if self.state else None
 
     def on_mount(self) -> None:
-        """Titles and the first focus."""
+        """Titles, the first focus (the instruction input), the clock for relative times."""
         self.prompt_list.border_title = "Prompts"
         self.prompt_view.border_title = self.current
         self.diff_view.border_title = "Diff"
-        self.timeline.border_title = "Changelog"
         self.status.server = self.app.server_label
         self.status.prompt_name = self.current
-        self.prompt_list.focus()
+        self.status.read_only = self.read_only
+        self.key_bar.read_only = self.read_only
+        if self.read_only:
+            self.instruction_bar.read_only()
+        # Prompts are prose: whole lines show by default; F6 scrolls them sideways instead.
+        self.prompt_view.set_wrap(True)
+        self.diff_view.set_wrap(True)
+        self.instruction_bar.input.focus()
+        self.set_interval(TICK, self._tick, name="relative-times")
+
+    def on_resize(self, event: Resize) -> None:
+        """Arrange the panes for the terminal's size."""
+        self.panes.fit(event.size.width, event.size.height)
+
+    @on(Tabs.TabActivated, "#pane-tabs")
+    def _tab(self, event: Tabs.TabActivated) -> None:
+        if event.tab.id:
+            self.panes.show(event.tab.id.removeprefix("tab-"))
+
+    def _tick(self) -> None:
+        self.prompt_list.tick()
+        self.timeline.tick()
+
+    def on_descendant_focus(self) -> None:
+        """The key bar shows the focused pane's own keys first."""
+        focused = self.focused
+        scope = Scope.DASHBOARD
+        for node in focused.ancestors_with_self if focused is not None else ():
+            if node is self.timeline:
+                scope = Scope.TIMELINE
+            elif node is self.prompt_list:
+                scope = Scope.PROMPTS
+        self.key_bar.scope = scope
 
     @property
     def settled(self) -> bool:
@@ -171,7 +231,7 @@ class DashboardScreen(Screen[None]):
         """When the last read was asked for (monotonic seconds): the app's idle work waits."""
         return self.refresher.last_change
 
-    def _show(self, view: View) -> None:
+    def show_view(self, view: View) -> None:
         """Show ``view`` from now on; the refresher reads what it needs."""
         self.view = view
         self.refresher.show(view)
@@ -192,28 +252,13 @@ class DashboardScreen(Screen[None]):
             return
         self.state = state
         self.prompt_list.mark_current(state.name)
-        text = state.active or ""
-        view = self.prompt_view
-        view.show(text, state.version, message.changed, message.flash)
-        view.border_title = f"{state.name}  v{state.version}" if state.exists else state.name
+        self.prompt_view.show_state(state, message.changed, message.flash)
         if not state.exists:
-            view.border_subtitle = "no text yet: ctrl+l loads a file, ctrl+n creates a prompt"
             self.diff_view.show(None, note="(no prompt)")
-        else:
-            parts = [f"{len(view.lines)} lines"]
-            if message.changed:
-                parts.append(f"{len(message.changed)} changed from the original")
-            if view.lazy:
-                parts.append("large: highlighted line by line")
-            view.border_subtitle = ", ".join(parts)
         self.call_after_refresh(self.refresher.painted)
-        status = self.status
-        status.prompt_name = state.name
-        status.version = state.version
-        status.size_bytes = len(text.encode("utf-8", "replace"))
-        status.tokens = estimate_tokens(text)
-        if self.view.previewing and state.exists:
-            self.instruction_flow.preview(state, self.instruction, self.view)  # on the new text
+        self.status.show_state(state)
+        if self.instruction.strip() and state.exists:  # what is typed, previewed on the new text
+            self.keys.preview_typed()
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
@@ -222,7 +267,8 @@ class DashboardScreen(Screen[None]):
         shown = self.state
         if shown is not None and shown.name != message.name:
             # A switch to a prompt that cannot be read: stay on the one the panes show.
-            self._show(dataclasses.replace(self.view, name=shown.name, source=BACKUP))
+            self.show_view(dataclasses.replace(self.view, name=shown.name, source=BACKUP))
+            self.status.prompt_name = shown.name
             self.prompt_list.mark_current(shown.name)
             self.notify(f"Cannot show {message.name}: {message.message}", severity="error", markup=False)
             return
@@ -241,8 +287,12 @@ class DashboardScreen(Screen[None]):
 
     def _list_title(self) -> None:
         self.prompt_list.border_title = f"Prompts ({self.prompt_list.stored})"
-        self.query_one(FleetWatch).follow(self.prompt_list.names or [self.current],
-                                         self.query_one("#fleet", FleetView).display)
+        self.follow_fleet()
+
+    def follow_fleet(self) -> None:
+        """Read the fleet while its pane shows, and only then."""
+        if self.is_mounted:
+            self.query_one(FleetWatch).follow(self.prompt_list.names or [self.current], self.panes.fleet_visible)
 
     @on(HistoryLoaded)
     def _history_loaded(self, message: HistoryLoaded) -> None:
@@ -253,12 +303,10 @@ class DashboardScreen(Screen[None]):
     def _diff_ready(self, message: DiffReady) -> None:
         if message.view != self.view or message.instruction != (self.instruction if self.view.previewing else ""):
             return  # computed for what the screen showed before
-        rows = message.rows
-        view = self.diff_view
-        view.show(rows, note="No differences." if message.kind != "preview" else "The instruction changes nothing.")
-        view.border_title = message.title
-        mode = "side by side" if rows.mode == "split" else "unified"
-        view.border_subtitle = f"+{rows.added} -{rows.removed}  ·  {mode}"
+        preview = message.kind == "preview"
+        self.diff_view.show_ready(message.title, message.rows, preview=preview)
+        if preview and self.panes.shown == "prompt-pane":
+            self.panes.bring("diff")  # in tabs, what is typed is previewed where it can be seen
 
     @on(FleetLoaded)
     def _fleet_loaded(self, message: FleetLoaded) -> None:
@@ -273,67 +321,75 @@ class DashboardScreen(Screen[None]):
         result = message.result
         if result.changed:
             self.notify(f"{message.done}: now v{result.version}.", markup=False)
+            self.mine.wrote(result.name, result.version)
         else:
             self.notify(result.message or "Nothing changed.", markup=False)
         for warning in result.warnings:
             self.notify(warning, severity="warning", markup=False)
         self._feed_down_reread(result.name)
 
+    @on(Undone)
+    def _undone(self, message: Undone) -> None:
+        result = message.result
+        verb = "Redid" if message.redo else "Undid"
+        if not result.changed:
+            self.notify(result.message or "Nothing changed.", markup=False)
+            return
+        if message.redo:
+            self.mine.redid(result.name, result.version)
+        else:
+            self.mine.undid(result.name, result.version)
+        self.notify(f"{verb} your change v{message.reverted}: now v{result.version}.", markup=False)
+        self._feed_down_reread(result.name)
+
+    @on(Renamed)
+    def _renamed(self, message: Renamed) -> None:
+        if message.new:
+            self.mine.renamed(message.old, message.new)
+            if message.old == self.current:
+                self.focus_prompt(message.new)
+        else:
+            self.mine.forget(message.old)
+            if message.old == self.current:  # the shown prompt is gone: show another one
+                others = [n for n in self.prompt_list.names if n != message.old]
+                self.focus_prompt(others[0] if others else DEFAULT_NAME)
+        self.refresher.everything()
+
     def _feed_down_reread(self, name: str) -> None:
         """The feed brings our own writes back too; only while it is down, ask for the read."""
-        if self.status.mode == "disconnected":
+        if self.status.mode == LiveMode.DISCONNECTED:
             self.refresher.changed(name)
 
     # -- the instruction input --------------------------------------------------------
-
-    @on(InstructionBar.Typed)
-    def _typed(self, message: InstructionBar.Typed) -> None:
-        self.instruction = message.value
-        if self._preview_timer is not None:
-            self._preview_timer.stop()
-        previewing = bool(message.value.strip())
-        if previewing != self.view.previewing:
-            self._show(dataclasses.replace(self.view, previewing=previewing))
-        if not previewing:
-            self.instruction_bar.show_hint(())
-            return
-        self.instruction_bar.show_hint(completions(message.value, self._active_text(), 4))
-        self._preview_timer = self.set_timer(PREVIEW_DELAY, self._preview_now)
-
-    def _preview_now(self) -> None:
-        if self.state is not None and self.state.exists and self.view.previewing:
-            self.instruction_flow.preview(self.state, self.instruction, self.view)
-
-    @on(InstructionBar.Apply)
-    def _apply(self, message: InstructionBar.Apply) -> None:
-        state = self.state
-        if state is None or not state.exists:
-            self.instruction_bar.show_error(f"There is no prompt named {self.current!r} yet: load one first.")
-            return
-        self.instruction_flow.apply(state, message.value)
 
     @on(InstructionProblem)
     def _instruction_problem(self, message: InstructionProblem) -> None:
         if message.instruction != self.instruction:
             return  # the person has typed on since
-        self.instruction_bar.show_error(message.message, message.suggestions)
+        self.instruction_bar.show_error(message.message)
+        if self.view.previewing:  # no preview to show: the diff pane goes back to the live diff
+            self.show_view(dataclasses.replace(self.view, previewing=False))
 
     @on(Applied)
     def _applied(self, message: Applied) -> None:
         if message.instruction == self.instruction:
             self.instruction = ""
             self.instruction_bar.clear()
-            self._show(dataclasses.replace(self.view, previewing=False))
-        self.notify(f"v{message.result.version}: {message.instruction.strip()[:80]}", markup=False)
-        for warning in message.result.warnings:
+            self.show_view(dataclasses.replace(self.view, previewing=False))
+        result = message.result
+        if result.changed:
+            self.mine.wrote(result.name, result.version)
+        self.notify(f"v{result.version}: {message.instruction.strip()[:80]}", markup=False)
+        for warning in result.warnings:
             self.notify(warning, severity="warning", markup=False)
-        self._feed_down_reread(message.result.name)
+        self._feed_down_reread(result.name)
 
     # -- picking ----------------------------------------------------------------------
 
     @on(PromptList.Picked)
     def _picked(self, message: PromptList.Picked) -> None:
         self.focus_prompt(message.name)
+        self.panes.bring("prompt-pane")
 
     @on(ShowPrompt)
     def _show_prompt(self, message: ShowPrompt) -> None:
@@ -343,96 +399,6 @@ class DashboardScreen(Screen[None]):
         """Point every pane at prompt ``name`` (once it has been read; if it cannot be, nothing moves)."""
         if name == self.current:
             return
-        self._show(View(name, mode=self.view.mode, previewing=self.view.previewing))
+        self.show_view(View(name, mode=self.view.mode, previewing=self.view.previewing))
         self.status.prompt_name = name
-
-    @on(Timeline.Picked)
-    def _entry_picked(self, message: Timeline.Picked) -> None:
-        if message.entry.version is None:
-            self.notify("That entry has no version number (written by another tool).", markup=False)
-            return
-        self._show(dataclasses.replace(self.view, source=DiffSource.change(message.entry.version)))
-
-    @on(Timeline.Compare)
-    def _entry_compare(self, message: Timeline.Compare) -> None:
-        if message.entry.version is None:
-            self.notify("That entry has no version number (written by another tool).", markup=False)
-            return
-        self._show(dataclasses.replace(self.view, source=DiffSource.version(message.entry.version)))
-
-    # -- keys -------------------------------------------------------------------------
-
-    def _require_state(self) -> PromptState | None:
-        if self.state is None or not self.state.exists:
-            self.notify(f"There is no prompt named {self.current!r} yet: load a file or create one.",
-                        severity="warning", markup=False)
-            return None
-        return self.state
-
-    def action_revert(self) -> None:
-        """Revert to the original text (asks first)."""
-        if (state := self._require_state()) is not None:
-            self.actions.revert(state)
-
-    def action_undo(self) -> None:
-        """Undo the last change."""
-        if (state := self._require_state()) is not None:
-            self.actions.undo(state)
-
-    def action_restore(self) -> None:
-        """Restore the version picked in the timeline (asks first)."""
-        state = self._require_state()
-        if state is None:
-            return
-        entry = self.timeline.selected
-        if entry is None or entry.version is None:
-            self.notify("Pick a changelog entry with a version first (the timeline, below).",
-                        severity="warning", markup=False)
-            return
-        self.actions.restore(state, entry.version)
-
-    def action_edit(self) -> None:
-        """Edit the text by hand (saves with conflict detection)."""
-        if (state := self._require_state()) is not None:
-            self.actions.edit(state)
-
-    def action_load(self) -> None:
-        """Load a file into this prompt."""
-        self.actions.load(self.current)
-
-    def action_new_prompt(self) -> None:
-        """Create a new prompt from text or a file."""
-        self.actions.new_prompt()
-
-    def action_copy(self) -> None:
-        """Copy the active prompt to the clipboard."""
-        state = self._require_state()
-        if state is not None and state.active is not None:
-            self.app.copy_to_clipboard(state.active)
-            self.notify(f"Copied {state.name} v{state.version} ({len(state.active):,} characters).",
-                        markup=False)
-
-    def action_search(self) -> None:
-        """Open the changelog filter."""
-        self.timeline.start_search()
-
-    def action_toggle_diff(self) -> None:
-        """Switch between unified and side-by-side diffs."""
-        mode = DiffMode.SPLIT if self.view.mode is DiffMode.UNIFIED else DiffMode.UNIFIED
-        self._show(dataclasses.replace(self.view, mode=mode))
-        self._preview_now()
-
-    def action_diff_backup(self) -> None:
-        """Diff against the original again."""
-        self._show(dataclasses.replace(self.view, source=BACKUP))
-
-    def action_focus_instruction(self) -> None:
-        """Move to the instruction input."""
-        self.instruction_bar.input.focus()
-
-    def action_toggle_fleet(self) -> None:
-        """Show or hide the fleet pane."""
-        view = self.query_one("#fleet", FleetView)
-        view.display = not view.display
-        self._list_title()
-
+        self.timeline.marked = None

@@ -2,60 +2,89 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Static, TextArea
+from textual.widgets import Button, Footer, Input, Static, TextArea
 
 from dynamic_prompt.tui.diffrows import DiffRows
-from dynamic_prompt.tui.screens.confirm import DIALOG_CSS
+from dynamic_prompt.tui.screens.confirm import DIALOG_CSS, ConfirmScreen
 from dynamic_prompt.tui.widgets.diff_view import DiffView
 
 
-class EditorScreen(ModalScreen[str | None]):
-    """Edit ``text`` (version ``version`` of ``name``); dismisses with the new text or None."""
+@dataclass(frozen=True)
+class Edited:
+    """What the editor gathered: the new text, and the note saying why."""
+
+    text: str
+    note: str = ""
+
+
+class EditorScreen(ModalScreen[Edited | None]):
+    """Edit ``text`` (version ``version`` of ``name``); dismisses with :class:`Edited`, or None.
+
+    Esc with unsaved changes asks before throwing them away.
+    """
 
     DEFAULT_CSS = """
     EditorScreen { align: center middle; }
     EditorScreen > Vertical { width: 95%; height: 95%; border: thick $accent; background: $surface; }
     EditorScreen .title { height: 1; padding: 0 1; text-style: bold; }
     EditorScreen TextArea { height: 1fr; }
+    EditorScreen #editor-note { height: 3; }
     """
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="editor.save"),
         Binding("escape", "cancel", "Cancel", id="editor.cancel", priority=True),
     ]
 
-    def __init__(self, name: str, version: int, text: str) -> None:
+    def __init__(self, name: str, version: int, text: str, *, started: str | None = None) -> None:
         super().__init__()
         self.prompt_name = name
         self.version = version
         self.text = text
+        self.started = text if started is None else started
+        """What the person had before this editing session (their own text after a conflict)."""
 
     def compose(self) -> ComposeResult:
-        """Title, the editor, the footer."""
+        """Title, the editor, the note, the footer."""
         with Vertical():
             yield Static(
-                Text(f"Editing {self.prompt_name} (from v{self.version}) — ctrl+s saves, Esc cancels"),
+                Text(f"Editing {self.prompt_name} (from v{self.version}): ctrl+s saves, Esc cancels"),
                 classes="title",
             )
             yield TextArea(self.text, id="editor", soft_wrap=True, show_line_numbers=True, tab_behavior="indent")
+            yield Input(placeholder="note: why this change (optional)", id="editor-note", max_length=500)
         yield Footer()
 
     def on_mount(self) -> None:
         """Start typing at once."""
         self.query_one("#editor", TextArea).focus()
 
-    def action_save(self) -> None:
-        """Close with the edited text."""
-        self.dismiss(self.query_one("#editor", TextArea).text)
+    @property
+    def edited(self) -> str:
+        """The text as it is in the editor now."""
+        return self.query_one("#editor", TextArea).text
 
-    def action_cancel(self) -> None:
-        """Close without saving."""
-        self.dismiss(None)
+    def action_save(self) -> None:
+        """Close with the edited text and the note."""
+        self.dismiss(Edited(self.edited, self.query_one("#editor-note", Input).value.strip()))
+
+    @work(exclusive=True, group="editor-cancel")
+    async def action_cancel(self) -> None:
+        """Close without saving; with unsaved changes, ask first."""
+        if self.edited == self.text:
+            self.dismiss(None)
+            return
+        question = ConfirmScreen("Discard your changes?", "What you typed here is not saved anywhere.",
+                                 "Discard")
+        if await self.app.push_screen_wait(question):
+            self.dismiss(None)
 
 
 class ConflictScreen(ModalScreen[str]):

@@ -101,3 +101,36 @@ class NewPromptScreen(ModalScreen[NewPrompt | None]):
     def action_cancel(self) -> None:
         """Close without creating anything."""
         self.dismiss(None)
+
+
+class NameScreen(ModalScreen[str | None]):
+    """Ask for a prompt name (duplicate to, rename to); dismisses with it, or None."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="NameScreen")
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="name.cancel")]
+
+    def __init__(self, title: str, value: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        """Title and name box."""
+        with Vertical():
+            yield Static(Text(self.title_text), classes="title")
+            yield Input(self.value, placeholder="name (letters, digits, . _ -)", id="name")
+            with Horizontal(classes="buttons"):
+                yield Button("OK", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        value = self.query_one("#name", Input).value.strip()
+        if value:
+            self.dismiss(value)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without a name."""
+        self.dismiss(None)

@@ -7,7 +7,16 @@ from rich.text import Text
 
 from dynamic_prompt.core.diff import DiffLine
 from dynamic_prompt.tui.diffrows import DiffRows
-from dynamic_prompt.tui.render import diff_line_text, safe, side_cell
+from dynamic_prompt.tui.render import (
+    diff_line_parts,
+    diff_line_text,
+    safe,
+    side_cell,
+    side_parts,
+    wrap_offsets,
+    wrap_rows,
+)
+from dynamic_prompt.tui.view import DiffMode
 from dynamic_prompt.tui.widgets.lazy_lines import LazyLines
 
 
@@ -41,6 +50,13 @@ class DiffView(LazyLines):
         self.rows: DiffRows | None = None
         self.note = "No changes."
 
+    def show_ready(self, title: str, rows: DiffRows, *, preview: bool) -> None:
+        """Show a computed diff under ``title``; the subtitle counts its lines and says its layout."""
+        self.show(rows, note="The instruction changes nothing." if preview else "No differences.")
+        self.border_title = title
+        mode = "side by side" if rows.mode is DiffMode.SPLIT else "unified"
+        self.border_subtitle = f"+{rows.added} -{rows.removed}  ·  {mode}" + ("  ·  wrapped" if self.wrap else "")
+
     def show(self, rows: DiffRows | None, note: str = "No changes.") -> None:
         """Display ``rows`` (``None`` or empty: show ``note`` instead)."""
         self.rows = rows
@@ -49,7 +65,7 @@ class DiffView(LazyLines):
         count = len(rows.rows) if rows and rows.rows else 1
         self.gutter_width = 0
         width = 0
-        if rows and rows.mode == "unified":
+        if rows and rows.mode is DiffMode.UNIFIED:
             width = 2 * self.number_width + 4 + max(
                 (len(r[1].text) for r in rows.rows if isinstance(r[1], DiffLine)), default=0
             )
@@ -83,8 +99,80 @@ class DiffView(LazyLines):
             return diff_line_text(value, self.number_width, styles)
         assert isinstance(value, tuple)
         left, right = value
-        half = max((self.size.width - 1) // 2, 10)
+        half = self._half()
         text = side_cell(left, half, self.number_width, styles, left=True)
         text.append("│", styles["gutter"])
         text.append_text(side_cell(right, half, self.number_width, styles, left=False))
         return text
+
+    def _half(self) -> int:
+        return max((self.scrollable_content_region.width - 1) // 2, 10)
+
+    # -- soft wrap: a row's text continues under itself, the numbers and sign stay put ----
+
+    def line_plain(self, index: int) -> str:
+        """The row's plain text (unified: numbers, sign and text)."""
+        if not self.rows or not self.rows.rows:
+            return self.note
+        kind, value = self.rows.rows[index]
+        if kind == "hunk":
+            return safe(str(value))
+        if isinstance(value, DiffLine):
+            return " " * (2 * self.number_width + 4) + safe(value.text)
+        return ""
+
+    def row_count(self, index: int, width: int) -> int:
+        """Rows of the diff row; side by side, the taller of its two cells."""
+        value = self.rows.rows[index][1] if self.rows and self.rows.rows else None
+        if isinstance(value, tuple):  # as _side_rows cuts them: the text beside its number
+            text_width = max(self._half() - self.number_width - 1, 1)
+            return max(len(wrap_offsets(safe(side.text), text_width)) if side is not None else 1
+                       for side in value)
+        if isinstance(value, DiffLine):  # as _hang cuts it: the text beside the numbers and sign
+            return len(wrap_offsets(safe(value.text), max(width - 2 * self.number_width - 4, 1)))
+        return super().row_count(index, width)
+
+    def line_rows(self, index: int, width: int) -> list[Text]:
+        """The diff row wrapped: its text continues under itself, the numbers and sign stay put."""
+        if not self.rows or not self.rows.rows or self.rows.rows[index][0] == "hunk":
+            return super().line_rows(index, width)
+        value = self.rows.rows[index][1]
+        styles = self._styles()
+        if isinstance(value, DiffLine):
+            prefix, content = diff_line_parts(value, self.number_width, styles)
+            return _hang(prefix, content, width)
+        assert isinstance(value, tuple)
+        half = self._half()
+        cells = [self._side_rows(side, half, styles, left) for side, left in ((value[0], True), (value[1], False))]
+        height = max(len(c) for c in cells)
+        out = []
+        for k in range(height):
+            row = Text(end="")
+            for n, cell in enumerate(cells):
+                if n:
+                    row.append("│", styles["gutter"])
+                row.append_text(cell[k] if k < len(cell) else Text(" " * half, cell[-1].style, end=""))
+            out.append(row)
+        return out
+
+    def _side_rows(self, line: DiffLine | None, half: int, styles: dict[str, Style], left: bool) -> list[Text]:
+        prefix, content, fill = side_parts(line, self.number_width, styles, left=left)
+        rows = _hang(prefix, content, half)
+        for row in rows:
+            row.truncate(half, pad=True)
+            if fill.bgcolor:
+                row.stylize_before(fill)
+        return rows
+
+
+def _hang(prefix: Text, content: Text, width: int) -> list[Text]:
+    """``prefix`` then ``content`` wrapped to what is left of ``width``, later rows indented under it."""
+    room = max(width - prefix.cell_len, 1)
+    rows = wrap_rows(content, room)
+    indent = Text(" " * prefix.cell_len, end="")
+    out = []
+    for k, row in enumerate(rows):
+        line = (prefix if k == 0 else indent).copy()
+        line.append_text(row)
+        out.append(line)
+    return out

@@ -43,7 +43,6 @@ class FleetView(DataTable[Text]):
     """A table of agents by prompt; hidden until the person asks for it."""
 
     DEFAULT_CSS = """
-    FleetView { height: 10; border: round $primary-background; display: none; }
     FleetView:focus { border: round $accent; }
     """
 
@@ -77,7 +76,7 @@ class FleetView(DataTable[Text]):
                 label,
                 Text(f"v{agent.version}" if agent.version else "-", justify="right"),
                 state_text(agent),
-                Text(f"{agent.reads_per_s:,.1f}", justify="right"),
+                Text("-" if agent.rate_now is None else f"{agent.rate_now:,.1f}", justify="right"),
                 Text(f"{age(agent.age)} ago", style="dim"),
                 Text(safe(agent.mode), style="dim"),
                 key=key,

@@ -11,6 +11,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
 from dynamic_prompt.core.models import PromptSummary
+from dynamic_prompt.tui.actions import PROMPT_LIST_ACTIONS, bindings
 from dynamic_prompt.tui.render import age, safe
 
 
@@ -25,12 +26,22 @@ class PromptList(DataTable[Text]):
     PromptList { height: 1fr; }
     """
 
+    BINDINGS = [*bindings(PROMPT_LIST_ACTIONS)]
+
     class Picked(Message):
         """A person picked prompt ``name``."""
 
         def __init__(self, name: str) -> None:
             super().__init__()
             self.name = name
+
+    class Manage(Message):
+        """Duplicate, rename or delete prompt ``name`` (``what``: the action's id)."""
+
+        def __init__(self, name: str, what: str) -> None:
+            super().__init__()
+            self.name = name
+            self.what = what
 
     def __init__(self, clock: Callable[[], float], *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, show_row_labels=False)
@@ -97,6 +108,32 @@ class PromptList(DataTable[Text]):
                 pass
             return
         self._redraw_row(name)
+
+    def tick(self) -> None:
+        """Redraw the relative times ("2m ago") of every row; nothing is read."""
+        for name in self.names:
+            self.update_cell(name, "changed", self._cells(name)[2], update_width=True)
+
+    @property
+    def highlighted(self) -> str | None:
+        """The prompt under the cursor."""
+        return self.names[self.cursor_row] if 0 <= self.cursor_row < len(self.names) else None
+
+    def _manage(self, what: str) -> None:
+        if self.highlighted is not None and self.highlighted in self.summaries:
+            self.post_message(self.Manage(self.highlighted, what))
+
+    def action_duplicate(self) -> None:
+        """Copy the highlighted prompt to a new name."""
+        self._manage("duplicate")
+
+    def action_rename(self) -> None:
+        """Rename the highlighted prompt."""
+        self._manage("rename")
+
+    def action_delete(self) -> None:
+        """Delete the highlighted prompt (the screen asks first)."""
+        self._manage("delete")
 
     def mark_current(self, name: str) -> None:
         """Move the ``●`` to prompt ``name``."""

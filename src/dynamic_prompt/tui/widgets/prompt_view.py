@@ -15,7 +15,8 @@ from rich.text import Text
 from textual import work
 from textual.timer import Timer
 
-from dynamic_prompt.tui.render import highlight, split_lines
+from dynamic_prompt.core.models import PromptState
+from dynamic_prompt.tui.render import highlight, split_lines, wrap_rows
 from dynamic_prompt.tui.widgets.lazy_lines import LazyLines
 
 LEX_DELAY = 0.08
@@ -38,6 +39,8 @@ class PromptView(LazyLines):
         "prompt-view--changed",
         "prompt-view--marker",
         "prompt-view--flash",
+        "prompt-view--match",
+        "prompt-view--current-match",
     }
 
     DEFAULT_CSS = """
@@ -45,6 +48,8 @@ class PromptView(LazyLines):
     PromptView > .prompt-view--marker { color: $success; }
     PromptView > .prompt-view--changed { background: $success 12%; }
     PromptView > .prompt-view--flash { background: $warning 40%; }
+    PromptView > .prompt-view--match { background: $accent 35%; }
+    PromptView > .prompt-view--current-match { background: $accent; color: $text; text-style: bold; }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -60,6 +65,26 @@ class PromptView(LazyLines):
         self._line_cache: dict[str, Text] = {}
         self._flash_timer: Timer | None = None
         self._lex_timer: Timer | None = None
+        self.search_query = ""
+        """What the search looks for (case-insensitive); "" when not searching."""
+        self.matches: list[tuple[int, int, int]] = []
+        """(line, start, end) of every match of :attr:`search_query`, in order."""
+        self.current = -1
+        """Index into :attr:`matches` of the one the search is at."""
+
+    def show_state(self, state: PromptState, changed: frozenset[int], flash: frozenset[int]) -> None:
+        """Show ``state``'s text, titled with its name and version, and what the lines are."""
+        self.show(state.active or "", state.version, changed, flash)
+        self.border_title = f"{state.name}  v{state.version}" if state.exists else state.name
+        if not state.exists:
+            self.border_subtitle = "no text yet: ctrl+l loads a file, ctrl+n creates a prompt"
+            return
+        parts = [f"{len(self.lines)} lines"]
+        if changed:
+            parts.append(f"{len(changed)} changed from the original")
+        if self.lazy:
+            parts.append("large: highlighted line by line")
+        self.border_subtitle = ", ".join(parts)
 
     def show(
         self,
@@ -84,6 +109,8 @@ class PromptView(LazyLines):
             self._flash_timer = self.set_timer(FLASH_SECONDS, self._end_flash)
         self.gutter_width = len(str(max(len(self.lines), 1))) + 2
         width = max(map(len, self.lines), default=0)
+        if not same and self.search_query:
+            self._find(self.search_query, keep=True)
         self.set_lines(len(self.lines), width)
         if not same and not self.lazy and self.lines:
             # Lex in context once the text has been quiet a moment: the new text paints
@@ -94,6 +121,56 @@ class PromptView(LazyLines):
             self._lex_timer = self.set_timer(
                 LEX_DELAY, lambda: self._highlight_in_context(generation)
             )
+
+    def line_plain(self, index: int) -> str:
+        """The display line (its wrapped rows are worked out from it)."""
+        return self.lines[index]
+
+    # -- search -------------------------------------------------------------------------
+
+    def search(self, query: str) -> int:
+        """Mark every match of ``query`` (case-insensitive) and go to the first; how many there are."""
+        self._find(query, keep=False)
+        if self.matches:
+            self.goto_match(0)
+        self.invalidate()
+        return len(self.matches)
+
+    def _find(self, query: str, *, keep: bool) -> None:
+        self.search_query = query
+        old = self.matches[self.current] if keep and 0 <= self.current < len(self.matches) else None
+        self.matches = []
+        needle = query.casefold()
+        if needle:
+            for number, line in enumerate(self.lines):
+                low = line.casefold()
+                if len(low) != len(line):  # casefolding changed lengths (e.g. "ß"): match as written
+                    low, needle_here = line, query
+                else:
+                    needle_here = needle
+                at = low.find(needle_here)
+                while at >= 0:
+                    self.matches.append((number, at, at + len(needle_here)))
+                    at = low.find(needle_here, at + max(len(needle_here), 1))
+        if old is not None and old in self.matches:
+            self.current = self.matches.index(old)
+        else:
+            self.current = 0 if self.matches and keep else -1
+
+    def goto_match(self, step: int) -> tuple[int, int]:
+        """Move ``step`` matches on (0: stay; negative: back), wrapping around; (position, count)."""
+        if not self.matches:
+            return 0, 0
+        self.current = (max(self.current, 0) + step) % len(self.matches)
+        line = self.matches[self.current][0]
+        self.scroll_to_line(line, center=True)
+        self.invalidate()
+        return self.current + 1, len(self.matches)
+
+    def end_search(self) -> None:
+        """Stop marking matches."""
+        self.search_query, self.matches, self.current = "", [], -1
+        self.invalidate()
 
     def _end_flash(self) -> None:
         self.flash = frozenset()
@@ -155,18 +232,54 @@ class PromptView(LazyLines):
         return text
 
     def line_text(self, index: int) -> Text:
-        """The highlighted line, tinted when it differs from the backup."""
-        number = index + 1
-        text = self._highlighted(index).copy()
-        if number in self.flash or number in self.changed:
+        """The highlighted line, tinted (to the pane's edge) when it differs from the backup."""
+        text = self._marked(index)
+        if self._tint(index) is not None:
             fill = max(self.virtual_size.width - self.gutter_width, self.size.width) - text.cell_len
             if fill > 0:
-                text.append(" " * fill)
-        if number in self.flash:
-            text.stylize_before(self._background("prompt-view--flash"))
-        elif number in self.changed:
-            text.stylize_before(self._background("prompt-view--changed"))
+                text.append(" " * fill, self._tint(index))
         return text
+
+    def line_rows(self, index: int, width: int) -> list[Text]:
+        """Wrapped rows, each tinted to the pane's edge (the padding must not wrap)."""
+        rows = wrap_rows(self._marked(index), width)
+        tint = self._tint(index)
+        if tint is not None:
+            for row in rows:
+                if row.cell_len < width:
+                    row.append(" " * (width - row.cell_len), tint)
+        return rows
+
+    def _tint(self, index: int) -> Style | None:
+        number = index + 1
+        if number in self.flash:
+            return self._background("prompt-view--flash")
+        if number in self.changed:
+            return self._background("prompt-view--changed")
+        return None
+
+    def _marked(self, index: int) -> Text:
+        """The highlighted line with its tint and the search's matches (no padding)."""
+        text = self._highlighted(index).copy()
+        tint = self._tint(index)
+        if tint is not None:
+            text.stylize_before(tint)
+        if self.matches:
+            current = self.matches[self.current] if 0 <= self.current < len(self.matches) else None
+            for match in self._matches_on(index):
+                style = "prompt-view--current-match" if match == current else "prompt-view--match"
+                text.stylize(self.get_component_rich_style(style), match[1], match[2])
+        return text
+
+    def _matches_on(self, index: int) -> list[tuple[int, int, int]]:
+        from bisect import bisect_left
+
+        k = bisect_left(self.matches, (index, -1, -1))
+        out = []
+        while k < len(self.matches) and self.matches[k][0] == index:
+            out.append(self.matches[k])
+            k += 1
+        return out
 
     def _background(self, component: str) -> Style:
         style = self.get_component_rich_style(component)
