@@ -95,10 +95,10 @@ class DynamicPrompt:
     # -- the seed's API ---------------------------------------------------------------
 
     def load(self, source: str, force: bool = False, *, name: str | None = None,
-             user_id: str | None = None) -> str:
+             user_id: str | None = None, note: str = "") -> str:
         """Load from a file path, http(s) URL or literal text; returns the loaded text."""
         result: WriteResult = self._run(
-            lambda s: s.load(name or self.name, source, force=force, user=user_id)
+            lambda s: s.load(name or self.name, source, force=force, user=user_id, note=note)
         )
         return result.text
 
@@ -107,16 +107,16 @@ class DynamicPrompt:
         return self._run(lambda s: s.get_active(name or self.name))
 
     def modify(self, instruction: str, user_id: str | None = None, *, name: str | None = None,
-               dry_run: bool = False) -> str:
-        """Apply a plain-language instruction; returns the new text."""
+               dry_run: bool = False, note: str = "") -> str:
+        """Apply a plain-language instruction (``note``: why, kept in the changelog); returns the new text."""
         result: WriteResult = self._run(
-            lambda s: s.modify(name or self.name, instruction, user=user_id, dry_run=dry_run)
+            lambda s: s.modify(name or self.name, instruction, user=user_id, dry_run=dry_run, note=note)
         )
         return result.text
 
-    def revert(self, *, name: str | None = None, user_id: str | None = None) -> str:
+    def revert(self, *, name: str | None = None, user_id: str | None = None, note: str = "") -> str:
         """Make the original text active again; returns it."""
-        return self._run(lambda s: s.revert(name or self.name, user=user_id)).text
+        return self._run(lambda s: s.revert(name or self.name, user=user_id, note=note)).text
 
     def diff(self, *, name: str | None = None) -> str:
         """The seed-style summary of changes from the original (``~``/``+``/``-`` lines)."""
@@ -144,16 +144,47 @@ class DynamicPrompt:
         """Version numbers whose text is kept, newest first."""
         return self._run(lambda s: s.versions(name or self.name))
 
-    def restore(self, version: int, *, name: str | None = None, user_id: str | None = None) -> str:
+    def restore(self, version: int, *, name: str | None = None, user_id: str | None = None,
+                note: str = "") -> str:
         """Make an earlier version active again (as a new version); returns its text."""
-        return self._run(lambda s: s.restore(name or self.name, version, user=user_id)).text
+        return self._run(lambda s: s.restore(name or self.name, version, user=user_id, note=note)).text
+
+    def revert_change(self, version: int, *, name: str | None = None, user_id: str | None = None,
+                      note: str = "") -> str:
+        """Take out only the change that made ``version``, keeping every later change; returns the new text.
+
+        Raises :class:`~dynamic_prompt.core.errors.RevertConflictError` (writing nothing)
+        when a later change rewrote the same lines.
+        """
+        return self._run(
+            lambda s: s.revert_change(name or self.name, version, user=user_id, note=note)
+        ).text
+
+    def rename(self, new_name: str, *, name: str | None = None, user_id: str | None = None,
+               note: str = "") -> str:
+        """Give the prompt the name ``new_name`` with its whole history; returns the new name.
+
+        An instance created for the old name follows it (its ``name`` becomes ``new_name``).
+        """
+        old = name or self.name
+        self._run(lambda s: s.rename(old, new_name, user=user_id, note=note))
+        if old == self.name:
+            self.name = validate_name(new_name)
+        return new_name
+
+    def duplicate(self, new_name: str, *, name: str | None = None, user_id: str | None = None,
+                  note: str = "") -> str:
+        """Start prompt ``new_name`` from this prompt's active text; returns that text."""
+        return self._run(
+            lambda s: s.duplicate(name or self.name, new_name, user=user_id, note=note)
+        ).text
 
     def set_active(self, text: str, expected_version: int | None = None, *,
-                   name: str | None = None, user_id: str | None = None) -> int:
+                   name: str | None = None, user_id: str | None = None, note: str = "") -> int:
         """Save a manual edit if the prompt is still at ``expected_version``; returns the new version."""
         return self._run(
             lambda s: s.set_active(name or self.name, text, expected_version=expected_version,
-                                   user=user_id)
+                                   user=user_id, note=note)
         ).version
 
     def metadata(self, *, name: str | None = None) -> dict[str, Any]:

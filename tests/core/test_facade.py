@@ -43,3 +43,25 @@ def test_close_leaves_no_thread(settings: Settings, redis_sync: redis.Redis) -> 
     assert "dynamic-prompt-loop" in {t.name for t in threading.enumerate()}
     dp.close()
     assert {t.name for t in threading.enumerate()} == before
+
+
+def test_reverting_one_change_renaming_duplicating_and_notes(settings: Settings, redis_sync: redis.Redis) -> None:
+    with DynamicPrompt(settings=settings, name="support") as dp:
+        dp.load(PROMPT, note="first cut")
+        dp.modify("change tone to sarcastic", user_id="alice", note="livelier")
+        dp.modify("add rule: Never use emojis", user_id="bob")
+        text = dp.revert_change(2, user_id="carol", note="too sharp")  # alice's change only
+        assert text == PROMPT.replace("2. Be honest.\n", "2. Be honest.\n3. Never use emojis\n")
+        history = dp.history(limit=4)
+        assert [(h["action"], h["user_id"], h.get("note", "")) for h in history] == [
+            ("revert-change", "carol", "too sharp"),
+            ("modify", "bob", ""),
+            ("modify", "alice", "livelier"),
+            ("load", "tester", "first cut"),
+        ]
+        assert dp.duplicate("support-eu") == text
+        assert dp.rename("helpdesk") == "helpdesk"
+        assert dp.name == "helpdesk" and dp.get_active() == text  # the instance follows its prompt
+        assert dp.get_active(name="support") is None
+        assert sorted(p.name for p in dp.list()) == ["helpdesk", "support-eu"]
+        assert dp.metadata()["version"] == 4 and len(dp.history(limit=10)) == 5  # history kept, plus a rename entry

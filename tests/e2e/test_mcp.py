@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMPT = (ROOT / "prompts" / "assistant.md").read_text("utf-8")
 TOOLS = {
     "list_prompts", "load_prompt", "get_active_prompt", "modify_prompt", "revert_prompt",
-    "restore_version", "revert_change", "show_diff", "get_history", "clear_prompts", "get_metadata",
-    "health_check",
+    "restore_version", "revert_change", "rename_prompt", "duplicate_prompt", "show_diff", "get_history",
+    "clear_prompts", "get_metadata", "health_check",
 }  # fmt: skip
 
 

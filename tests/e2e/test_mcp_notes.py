@@ -144,3 +144,28 @@ async def test_show_diff_of_two_versions(server_url: str, redis_sync: redis.Redi
         assert text(same) == "No changes: version 2 is the same as version 2."
         assert "to_version needs against_version" in await error(s, "show_diff", to_version=2)
         assert "has no version 7" in await error(s, "show_diff", against_version=1, to_version=7)
+
+
+async def test_rename_and_duplicate_keep_the_history_and_refuse_a_taken_name(
+    server_url: str, redis_sync: redis.Redis, errlog: TextIO
+) -> None:
+    async with connect(server_url, errlog) as (s, _):
+        await ok(s, "load_prompt", source=PROMPT, kind="text", name="support")
+        await ok(s, "modify_prompt", instruction="change tone to sarcastic", name="support")
+        done = await ok(s, "rename_prompt", name="support", new_name="helpdesk", note="one team now")
+        assert text(done) == "Renamed prompt 'support' to 'helpdesk', keeping its history: version 2."
+        assert done.structured_content == {"name": "helpdesk", "old_name": "support", "version": 2}
+        assert redis_sync.get("prompt:{support}:active") is None
+        active = redis_sync.get("prompt:{helpdesk}:active")
+        assert active is not None and "Tone: Sarcastic" in active
+        history = await ok(s, "get_history", name="helpdesk", limit=5)
+        assert history.structured_content is not None
+        assert [e["action"] for e in history.structured_content["entries"]] == ["rename", "modify", "load"]
+
+        copy = await ok(s, "duplicate_prompt", name="helpdesk", new_name="helpdesk-eu")
+        assert text(copy) == "Started prompt 'helpdesk-eu' from 'helpdesk''s active text: version 1."
+        assert redis_sync.get("prompt:{helpdesk-eu}:active") == active
+
+        taken = await error(s, "rename_prompt", name="helpdesk-eu", new_name="helpdesk")
+        assert taken == "Prompt 'helpdesk' already exists; rename refuses to replace it (nothing was changed)."
+        assert redis_sync.get("prompt:{helpdesk-eu}:active") == active  # nothing was written

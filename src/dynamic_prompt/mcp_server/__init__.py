@@ -4,7 +4,8 @@ What a client gets:
 
 - **tools** for every operation of the seed's MCP server (load, get, modify,
   revert, diff, history, clear, metadata, health) plus ``list_prompts``,
-  ``restore_version`` and ``revert_change``; see :mod:`dynamic_prompt.mcp_server.tools`;
+  ``restore_version``, ``revert_change``, ``rename_prompt`` and ``duplicate_prompt``;
+  see :mod:`dynamic_prompt.mcp_server.tools`;
 - **resources** ``prompt://NAME`` (``text/markdown``), one per stored prompt,
   with subscriptions: a write by anyone (this server, the dashboard, an agent,
   ``redis-cli``) reaches subscribed clients as ``notifications/resources/updated``,

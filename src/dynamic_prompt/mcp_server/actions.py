@@ -21,11 +21,13 @@ from dynamic_prompt.mcp_server.args import (
     ChangeArgs,
     ClearArgs,
     DiffArgs,
+    DuplicateArgs,
     HistoryArgs,
     LoadArgs,
     ModifyArgs,
     NameArgs,
     NoArgs,
+    RenameArgs,
     RestoreArgs,
     RevertChangeArgs,
 )
@@ -209,6 +211,22 @@ async def revert_change(ctx: ToolContext, a: RevertChangeArgs) -> ToolOutput:
                               f"changes: now version {result.version}.")]),
         data, result,
     )
+
+
+async def rename_prompt(ctx: ToolContext, a: RenameArgs) -> ToolOutput:
+    """Give prompt ``a.name`` the name ``a.new_name``, with its whole history."""
+    name, new_name = validate_name(a.name), validate_name(a.new_name)
+    result = await ctx.store.rename(name, new_name, user=a.user_id, note=a.note)
+    return _warned(f"Renamed prompt {name!r} to {new_name!r}, keeping its history: version {result.version}.",
+                   {"name": new_name, "old_name": name, "version": result.version}, result)
+
+
+async def duplicate_prompt(ctx: ToolContext, a: DuplicateArgs) -> ToolOutput:
+    """Start prompt ``a.new_name`` from ``a.name``'s active text."""
+    name, new_name = validate_name(a.name), validate_name(a.new_name)
+    result = await ctx.store.duplicate(name, new_name, user=a.user_id, note=a.note)
+    return _warned(f"Started prompt {new_name!r} from {name!r}'s active text: version {result.version}.",
+                   {"name": new_name, "source": name, "version": result.version}, result)
 
 
 async def show_diff(ctx: ToolContext, a: DiffArgs) -> ToolOutput:

@@ -149,6 +149,24 @@ class RevertChangeArgs(Args):
     dry_run: bool = Field(False, description="Only show the diff the revert would make; write nothing.")
 
 
+class RenameArgs(Args):
+    """``rename_prompt``."""
+
+    name: str = _name_field()
+    new_name: str = Field(description="The prompt's new name (letters, digits, '.', '_' and '-'; not in use).")
+    user_id: str | None = _user_field()
+    note: str = _note_field()
+
+
+class DuplicateArgs(Args):
+    """``duplicate_prompt``."""
+
+    name: str = _name_field()
+    new_name: str = Field(description="The name of the new prompt (letters, digits, '.', '_' and '-'; not in use).")
+    user_id: str | None = _user_field()
+    note: str = _note_field()
+
+
 class DiffArgs(Args):
     """``show_diff``."""
 

@@ -1,4 +1,4 @@
-"""The MCP tools: the seed server's methods, plus ``list_prompts``, ``restore_version`` and ``revert_change``.
+"""The MCP tools: the seed server's methods, plus listing, restoring, reverting one change, rename, duplicate.
 
 Each tool is a :class:`ToolSpec`: a pydantic model for its arguments (see
 :mod:`.args`; the input schema is generated from it), a description written
@@ -27,11 +27,13 @@ from dynamic_prompt.mcp_server.args import (
     ChangeArgs,
     ClearArgs,
     DiffArgs,
+    DuplicateArgs,
     HistoryArgs,
     LoadArgs,
     ModifyArgs,
     NameArgs,
     NoArgs,
+    RenameArgs,
     RestoreArgs,
     RevertChangeArgs,
     input_schema,
@@ -156,6 +158,24 @@ TOOLS: dict[str, ToolSpec] = {
             "them (compare with show_diff). dry_run=true previews the diff only.",
             RevertChangeArgs,
             actions.revert_change,
+        ),
+        ToolSpec(
+            "rename_prompt",
+            "Rename a prompt",
+            "Give a prompt a new name, keeping its original, every kept version and its changelog (plus a rename "
+            "entry), in one atomic step. Agents reading the old name find no text there afterwards. Refuses, "
+            "writing nothing, when the prompt does not exist or the new name is taken.",
+            RenameArgs,
+            actions.rename_prompt,
+            destructive=True,
+        ),
+        ToolSpec(
+            "duplicate_prompt",
+            "Duplicate a prompt",
+            "Start a new prompt from an existing prompt's active text (its text and its original); its first "
+            "changelog entry says where it came from. Refuses, writing nothing, when the new name is taken.",
+            DuplicateArgs,
+            actions.duplicate_prompt,
         ),
         ToolSpec(
             "show_diff",
