@@ -28,6 +28,7 @@ class Arrangement:
         """The pane the tabs layout shows (an id from :data:`~dynamic_prompt.tui.layout.PANES`)."""
         self.fleet_shown = False
         """Whether the wide layouts show the fleet pane (F2)."""
+        self._fitted = False
 
     @property
     def tabs(self) -> bool:
@@ -35,8 +36,12 @@ class Arrangement:
         return self.mode is Layout.TABS
 
     def fit(self, columns: int, rows: int) -> None:
-        """Take the layout for a terminal of ``columns`` x ``rows``."""
-        self.set_layout(layout_for(columns, rows))
+        """Take the layout for a terminal of ``columns`` x ``rows`` (nothing to do if it is the same)."""
+        mode = layout_for(columns, rows)
+        if mode is not self.mode or not self._fitted:
+            # A change of classes restyles the whole screen: only when the layout really changes.
+            self._fitted = True
+            self.set_layout(mode)
 
     def set_layout(self, mode: Layout) -> None:
         """Show every pane (wide, compact) or one at a time with tabs."""
