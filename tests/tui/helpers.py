@@ -10,6 +10,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 
 from dynamic_prompt.tui.app import DashboardApp
+from dynamic_prompt.tui.screens.confirm import ConfirmScreen
 
 SAMPLE = """# Support assistant
 
@@ -51,6 +52,18 @@ async def settle(pilot: Pilot[None], timeout: float = 10.0) -> None:
     await wait_for(pilot, ready, timeout)
     await pilot.pause()
     await wait_for(pilot, ready, timeout)
+
+
+async def answer(pilot: Pilot[None], key: str) -> ConfirmScreen:
+    """Wait for a confirmation, answer it with ``key`` (``y``/``n``) and wait until it closes;
+    returns the answered dialog (its ``title_text`` and ``detail`` say what it asked)."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+    dialog = app.screen
+    assert isinstance(dialog, ConfirmScreen)
+    await pilot.press(key)
+    await wait_for(pilot, lambda: app.screen is not dialog)
+    return dialog
 
 
 def lines_of(widget: Widget) -> list[str]:

@@ -12,7 +12,7 @@ from dynamic_prompt.tui.screens.confirm import ConfirmScreen, HelpScreen
 from dynamic_prompt.tui.screens.editor import ConflictScreen, EditorScreen
 from dynamic_prompt.tui.screens.forms import NewPromptScreen, PathScreen
 from tests.tui.conftest import AppFactory
-from tests.tui.helpers import SAMPLE, settle, text_of, wait_for
+from tests.tui.helpers import SAMPLE, answer, settle, text_of, wait_for
 
 SIZE = (140, 45)
 
@@ -29,14 +29,11 @@ async def test_revert_asks_then_reverts(store: PromptStore, make_app: AppFactory
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("n")  # declined: nothing changes
-        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await answer(pilot, "n")  # declined: nothing changes
         await settle(pilot)
         assert (await store.state("default")).version == 3
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "y")
         await wait_for(pilot, lambda: app.dashboard.prompt_view.version == 4)
         assert (await store.get_active("default")) == SAMPLE
         assert "Tone: Friendly" in text_of(app.dashboard.prompt_view)
@@ -64,9 +61,7 @@ async def test_restore_a_version_from_the_timeline_after_confirming(store: Promp
         table.focus()
         table.move_cursor(row=2)  # v1, the load
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert "version 1" in app.screen.title_text
-        await pilot.press("y")
+        assert "version 1" in (await answer(pilot, "y")).title_text
         await wait_for(pilot, lambda: app.dashboard.prompt_view.version == 4)
         assert await store.get_active("default") == SAMPLE
 
@@ -136,8 +131,7 @@ async def test_load_a_file_asks_before_replacing(store: PromptStore, make_app: A
         await wait_for(pilot, lambda: isinstance(app.screen, PathScreen))
         app.screen.query_one("#path").value = str(path)  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "y")
         await wait_for(pilot, lambda: app.dashboard.prompt_view.text == "Loaded from a file\n")
         assert (await store.state("default")).backup == "Loaded from a file\n"
 
@@ -226,8 +220,7 @@ async def test_command_palette_runs_an_action(store: PromptStore, make_app: AppF
         await pilot.press(*"revert to the original text")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "y")
         await wait_for(pilot, lambda: app.dashboard.prompt_view.version == 4)
         assert app.dashboard.timeline.entries[0].action == "revert"
 
@@ -243,8 +236,7 @@ async def test_keymap_rebinds_an_action(store: PromptStore, make_app: AppFactory
         assert bound.get("f9") == "revert" and bound.get("ctrl+r") != "revert"
         assert "f9 Revert" in text_of(app.dashboard.key_bar)
         await pilot.press("f9")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "y")
         await wait_for(pilot, lambda: app.dashboard.prompt_view.version == 4)
         # A pane's key too: the changelog's mark.
         app.dashboard.timeline.table.focus()

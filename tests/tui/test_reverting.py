@@ -6,11 +6,10 @@ from __future__ import annotations
 import redis
 
 from dynamic_prompt.store import PromptStore
-from dynamic_prompt.tui.screens.confirm import ConfirmScreen
 from dynamic_prompt.tui.screens.editor import EditorScreen
 from dynamic_prompt.tui.screens.forms import NameScreen
 from tests.tui.conftest import AppFactory
-from tests.tui.helpers import SAMPLE, settle, text_of, wait_for
+from tests.tui.helpers import SAMPLE, answer, settle, text_of, wait_for
 
 SIZE = (160, 48)
 
@@ -41,9 +40,8 @@ async def test_reverting_one_change_three_versions_back_keeps_the_two_later_ones
         await settle(pilot)
         await _pick_version(pilot, app, 2)
         await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert "v2" in app.screen.title_text and "changes made after it stay" in app.screen.title_text
-        await pilot.press("y")
+        question = (await answer(pilot, "y")).title_text
+        assert "v2" in question and "changes made after it stay" in question
         await wait_for(pilot, lambda: app.dashboard.prompt_view.version == 5)
         text = await store.get_active("default")
         assert text is not None
@@ -64,8 +62,7 @@ async def test_reverting_a_change_a_later_one_rewrote_shows_the_conflict_and_wri
         await settle(pilot)
         await _pick_version(pilot, app, 2)
         await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "y")
         await wait_for(pilot, lambda: any("Nothing was written" in n.message for n in app._notifications))
         message = next(n.message for n in app._notifications if "Nothing was written" in n.message)
         assert "Tone" in message  # the conflicting line is named
@@ -176,10 +173,8 @@ async def test_duplicate_rename_and_delete_from_the_prompt_list(
         listing.focus()
         listing.move_cursor(row=listing.names.index("support-trial"))
         await pilot.press("delete")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        detail = str(app.screen.detail)
+        detail = str((await answer(pilot, "y")).detail)
         assert "changelog entries" in detail and "kept versions" in detail  # names what goes
-        await pilot.press("y")
         await wait_for(pilot, lambda: "support-trial" not in listing.names)
         assert await store.get_active("support-trial") is None
         assert await store.get_active("support") is not None  # the original stays

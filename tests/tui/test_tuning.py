@@ -9,7 +9,7 @@ from dynamic_prompt.tui.layout import Layout
 from dynamic_prompt.tui.screens.confirm import ConfirmScreen, HelpScreen
 from dynamic_prompt.tui.screens.editor import EditorScreen
 from tests.tui.conftest import AppFactory
-from tests.tui.helpers import SAMPLE, lines_of, settle, text_of, wait_for
+from tests.tui.helpers import SAMPLE, answer, lines_of, settle, text_of, wait_for
 
 SIZE = (160, 48)
 
@@ -23,15 +23,6 @@ async def _apply(pilot, app, instruction: str) -> None:  # type: ignore[no-untyp
     await pilot.press("enter")
     await wait_for(pilot, lambda: screen.prompt_view.version == before + 1)
     await settle(pilot)
-
-
-async def _answer(pilot, app, key: str) -> str:  # type: ignore[no-untyped-def]
-    """Wait for a confirmation, answer it with ``key``; returns its question."""
-    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-    question = app.screen.title_text
-    await pilot.press(key)
-    await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
-    return question
 
 
 async def test_focus_starts_in_the_instruction_input(store: PromptStore, make_app: AppFactory) -> None:
@@ -84,23 +75,23 @@ async def test_undo_and_redo_step_through_the_persons_own_changes_and_ask(
         await settle(pilot)
         # First undo: the tone change (theirs stays). It asks; declining writes nothing.
         await pilot.press("ctrl+z")
-        assert "v3" in await _answer(pilot, app, "n")
+        assert "v3" in (await answer(pilot, "n")).title_text
         await settle(pilot)
         assert (await store.state("default")).version == 4
         await pilot.press("ctrl+z")
-        assert "v3" in await _answer(pilot, app, "y")
+        assert "v3" in (await answer(pilot, "y")).title_text
         await wait_for(pilot, lambda: app.dashboard.prompt_view.version == 5)
         text = await store.get_active("default")
         assert text is not None and "Tone: Friendly" in text and "emojis" in text and "team name" in text
         # Second undo: further back, the emoji rule.
         await pilot.press("ctrl+z")
-        assert "v2" in await _answer(pilot, app, "y")
+        assert "v2" in (await answer(pilot, "y")).title_text
         await wait_for(pilot, lambda: app.dashboard.prompt_view.version == 6)
         text = await store.get_active("default")
         assert text is not None and "emojis" not in text and "team name" in text
         # Redo: the emoji rule comes back; the tone stays undone.
         await pilot.press("ctrl+y")
-        await _answer(pilot, app, "y")
+        await answer(pilot, "y")
         await wait_for(pilot, lambda: app.dashboard.prompt_view.version == 7)
         text = await store.get_active("default")
         assert text is not None and "emojis" in text and "Tone: Friendly" in text and "team name" in text
@@ -200,10 +191,10 @@ async def test_the_editor_asks_before_discarding(store: PromptStore, make_app: A
         editor = app.screen
         editor.query_one("#editor").text = "Half-written thought\n"  # type: ignore[attr-defined]
         await pilot.press("escape")
-        assert "Discard" in await _answer(pilot, app, "n")
+        assert "Discard" in (await answer(pilot, "n")).title_text
         assert app.screen is editor and editor.edited == "Half-written thought\n"
         await pilot.press("escape")
-        await _answer(pilot, app, "y")
+        await answer(pilot, "y")
         await wait_for(pilot, lambda: not isinstance(app.screen, EditorScreen))
         await settle(pilot)
         assert (await store.state("default")).version == 1 and await store.get_active("default") == SAMPLE
