@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -23,8 +23,8 @@ import redis
 from dynamic_prompt import AsyncPromptClient, PromptClient
 from dynamic_prompt.core.errors import ConnectionFailedError
 from dynamic_prompt.live.client import Read
+from tests.reliability.conftest import ServerFactory
 from tests.support.proxy import FreezableProxy
-from tests.support.redis7 import private_server, server_kinds
 from tests.support.servers import TestServer
 from tests.support.waiting import eventually, eventually_async
 
@@ -34,23 +34,6 @@ BOUND = 1.0
 OUTAGE = 3.0
 """How long reads run during the outage: longer than the socket timeout plus ``retry_after``."""
 
-ServerFactory = Callable[..., TestServer]
-
-
-@pytest.fixture(params=server_kinds())
-def make_server(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
-    started: list[TestServer] = []
-
-    def factory(extra: list[str] | None = None) -> TestServer:
-        server = private_server(request.param, extra)
-        started.append(server)
-        return server
-
-    yield factory
-    for server in started:
-        if server.proc is not None:
-            os.kill(server.proc.pid, signal.SIGCONT)  # a stopped server cannot exit
-        server.cleanup()
 
 
 def timed_reads(read: Callable[[], Read], seconds: float) -> list[tuple[float, Read]]:
@@ -110,9 +93,9 @@ class Outage:
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("how", ["frozen-link", "sigstop"])
 def test_reads_during_an_outage_serve_last_known_good_without_blocking(
-    make_server: ServerFactory, how: str
+    make_kind_server: ServerFactory, how: str
 ) -> None:
-    server = make_server()
+    server = make_kind_server()
     admin = redis.Redis.from_url(server.url, decode_responses=True)
     admin.set("prompt:{p}:active", "one")
     outage = Outage(server, how)
@@ -139,8 +122,8 @@ def test_reads_during_an_outage_serve_last_known_good_without_blocking(
 
 
 @pytest.mark.timeout(90)
-def test_many_threads_reading_during_a_hung_server_never_block(make_server: ServerFactory) -> None:
-    server = make_server()
+def test_many_threads_reading_during_a_hung_server_never_block(make_kind_server: ServerFactory) -> None:
+    server = make_kind_server()
     admin = redis.Redis.from_url(server.url, decode_responses=True)
     admin.set("prompt:{p}:active", "one")
     admin.set("prompt:{q}:active", "q-one")
@@ -174,9 +157,9 @@ def test_many_threads_reading_during_a_hung_server_never_block(make_server: Serv
 
 @pytest.mark.timeout(90)
 async def test_async_reads_during_a_frozen_link_serve_last_known_good_without_blocking(
-    make_server: ServerFactory,
+    make_kind_server: ServerFactory,
 ) -> None:
-    server = make_server()
+    server = make_kind_server()
     admin = redis.Redis.from_url(server.url, decode_responses=True)
     admin.set("prompt:{p}:active", "one")
     outage = Outage(server, "frozen-link")
@@ -212,9 +195,9 @@ async def test_async_reads_during_a_frozen_link_serve_last_known_good_without_bl
 
 
 @pytest.mark.timeout(60)
-def test_a_first_read_during_an_outage_still_waits_and_raises(make_server: ServerFactory) -> None:
+def test_a_first_read_during_an_outage_still_waits_and_raises(make_kind_server: ServerFactory) -> None:
     """No last-known-good text: nothing to serve, so the read waits for the server, then raises."""
-    server = make_server()
+    server = make_kind_server()
     outage = Outage(server, "frozen-link")
     client = PromptClient(outage.url, announce=False, timeout=0.5, feed_options=FAST)
     try:

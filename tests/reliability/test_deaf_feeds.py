@@ -8,37 +8,18 @@ writer is a plain redis-py client, as redis-cli or the Ruby gem would be.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import pytest
 import redis
 
 from dynamic_prompt import PromptClient
 from dynamic_prompt.live.feed import NEEDED_FLAGS
-from tests.support.redis7 import private_server, server_kinds
-from tests.support.servers import TestServer
+from tests.reliability.conftest import ServerFactory
 from tests.support.waiting import eventually
 
 FAST = {"ping_interval": 0.2, "ping_timeout": 1.0, "poll_interval": 0.2}
 SLOW_POLL = {"ping_interval": 0.2, "ping_timeout": 1.0, "poll_interval": 30.0}
 """A 30 s poll: a change seen within seconds was not found by the poll."""
 
-ServerFactory = Callable[..., TestServer]
-
-
-@pytest.fixture(params=server_kinds())
-def make_server(request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
-    """Private servers of one kind (``make_server(extra_lines)``), all stopped afterwards."""
-    started: list[TestServer] = []
-
-    def factory(extra: list[str] | None = None) -> TestServer:
-        server = private_server(request.param, extra)
-        started.append(server)
-        return server
-
-    yield factory
-    for server in started:
-        server.cleanup()
 
 
 def serving_from_memory(client: PromptClient, name: str) -> bool:
@@ -54,9 +35,9 @@ def flags(admin: redis.Redis) -> str:
 
 @pytest.mark.parametrize("cleared_to", ["", "El"], ids=["empty", "another-apps-flags"])
 def test_cleared_flags_are_restored_and_the_missed_write_is_served(
-    make_server: ServerFactory, cleared_to: str
+    make_kind_server: ServerFactory, cleared_to: str
 ) -> None:
-    server = make_server()
+    server = make_kind_server()
     admin = redis.Redis.from_url(server.url, decode_responses=True)
     admin.set("prompt:{p}:active", "one")
     with PromptClient(server.url, announce=False, feed_options=FAST) as client:
@@ -80,8 +61,8 @@ def test_cleared_flags_are_restored_and_the_missed_write_is_served(
 
 
 @pytest.mark.parametrize("flush", ["flushdb", "flushall"])
-def test_a_flush_is_noticed_and_the_prompt_is_gone(make_server: ServerFactory, flush: str) -> None:
-    server = make_server()
+def test_a_flush_is_noticed_and_the_prompt_is_gone(make_kind_server: ServerFactory, flush: str) -> None:
+    server = make_kind_server()
     admin = redis.Redis.from_url(server.url, decode_responses=True)
     admin.set("prompt:{p}:active", "one")
     admin.set("prompt:active", "the default")
@@ -98,9 +79,9 @@ def test_a_flush_is_noticed_and_the_prompt_is_gone(make_server: ServerFactory, f
     admin.close()
 
 
-def test_a_flush_of_another_db_costs_a_re_read_not_the_text(make_server: ServerFactory) -> None:
+def test_a_flush_of_another_db_costs_a_re_read_not_the_text(make_kind_server: ServerFactory) -> None:
     """Tracking is not per database: a flush elsewhere resyncs us, and the text survives it."""
-    server = make_server()
+    server = make_kind_server()
     admin = redis.Redis.from_url(server.url, decode_responses=True)
     admin.set("prompt:{p}:active", "kept")
     with PromptClient(server.url, announce=False, feed_options=SLOW_POLL) as client:
@@ -123,9 +104,9 @@ def test_a_flush_of_another_db_costs_a_re_read_not_the_text(make_server: ServerF
     ids=["config-renamed", "acl-without-config"],
 )
 def test_config_refused_an_outside_write_arrives_by_tracking(
-    make_server: ServerFactory, extra: list[str], user: str | None
+    make_kind_server: ServerFactory, extra: list[str], user: str | None
 ) -> None:
-    server = make_server(extra)
+    server = make_kind_server(extra)
     url = server.url if user is None else f"redis://{user}@127.0.0.1:{server.port}/0"
     writer = redis.Redis.from_url(server.url, decode_responses=True)  # redis-cli, the Ruby gem
     writer.set("prompt:{p}:active", "one")
@@ -147,8 +128,8 @@ def test_config_refused_an_outside_write_arrives_by_tracking(
     writer.close()
 
 
-def test_config_and_tracking_refused_fall_back_to_channel_and_poll(make_server: ServerFactory) -> None:
-    server = make_server(['rename-command CONFIG ""', 'rename-command CLIENT ""'])
+def test_config_and_tracking_refused_fall_back_to_channel_and_poll(make_kind_server: ServerFactory) -> None:
+    server = make_kind_server(['rename-command CONFIG ""', 'rename-command CLIENT ""'])
     writer = redis.Redis.from_url(server.url, decode_responses=True)
     writer.set("prompt:{p}:active", "one")
     with PromptClient(server.url, announce=False, feed_options=FAST) as client:
@@ -160,8 +141,8 @@ def test_config_and_tracking_refused_fall_back_to_channel_and_poll(make_server: 
     writer.close()
 
 
-def test_config_revoked_mid_session_switches_to_tracking(make_server: ServerFactory) -> None:
-    server = make_server(["user agent on >agent-pw ~* &* +@all"])
+def test_config_revoked_mid_session_switches_to_tracking(make_kind_server: ServerFactory) -> None:
+    server = make_kind_server(["user agent on >agent-pw ~* &* +@all"])
     admin = redis.Redis.from_url(server.url, decode_responses=True)
     admin.set("prompt:{p}:active", "one")
     url = f"redis://agent:agent-pw@127.0.0.1:{server.port}/0"
