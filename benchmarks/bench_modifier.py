@@ -31,26 +31,10 @@ BEFORE = "e33494e"
 LIMIT = float(os.environ.get("BENCH_MODIFIER_LIMIT", "30"))
 _MEMORY = 6 * 1024**3  # the old engine can build gigabyte texts: cap each run's address space
 
-_VOCAB = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
-          "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango"]
-
+sys.path.insert(0, str(ROOT))  # the prompts are the tests' (plain text, no import of the product)
+from tests.support.big_prompts import VOCAB, hundred_thousand_rules, one_letter_rules  # noqa: E402
 
 # -- prompts and instructions (plain text: the child process may run the old engine) ----------
-
-
-def rules_100k(extra: str = "") -> str:
-    """About 4 MB: 100,000 numbered rules of four words each."""
-    r = random.Random(7)
-    lines = ["# Agent", "", "Tone: Friendly", "", "## Rules", ""]
-    lines += [f"{k}. " + " ".join(r.choice(_VOCAB) for _ in range(4)) + f" r{k}." for k in range(1, 100_001)]
-    if extra:
-        lines.append(f"100001. {extra}")
-    return "\n".join(lines) + "\n"
-
-
-def one_letter_rules(n: int) -> str:
-    """``n`` bulleted one-letter rules."""
-    return "# Agent\nTone: Calm\n\n## Rules\n" + "".join(f"- {chr(97 + k % 26)}\n" for k in range(n))
 
 
 def all_words_rules() -> str:
@@ -58,7 +42,7 @@ def all_words_rules() -> str:
     r = random.Random(1)
     lines = ["## Rules"]
     for k in range(1, 30_001):
-        words = _VOCAB[:]
+        words = VOCAB[:]
         r.shuffle(words)
         lines.append(f"{k}. " + " ".join(words))
     return "\n".join(lines) + "\n"
@@ -88,7 +72,7 @@ def consonant_words(chars: int) -> str:
 
 def real_words(chars: int) -> str:
     r = random.Random(3)
-    return " ".join(r.choice(_VOCAB) for _ in range(chars // 4))[:chars].strip()
+    return " ".join(r.choice(VOCAB) for _ in range(chars // 4))[:chars].strip()
 
 
 Case = tuple[str, Callable[[], str], Callable[[], str], str]
@@ -96,15 +80,15 @@ Case = tuple[str, Callable[[], str], Callable[[], str], str]
 
 CASES: list[Case] = [
     ("remove rule about <9,950 chars, no such words>, 100,000 rules",
-     rules_100k, lambda: "remove rule about " + consonant_words(9_950), "modify"),
+     hundred_thousand_rules, lambda: "remove rule about " + consonant_words(9_950), "modify"),
     ("remove rule about <9,950 chars of rule words>, 100,000 rules",
-     rules_100k, lambda: "remove rule about " + real_words(9_950), "modify"),
+     hundred_thousand_rules, lambda: "remove rule about " + real_words(9_950), "modify"),
     ("remove rule about <typo>, 100,000 rules (fuzzy still runs)",
-     lambda: rules_100k("Never invent APIs."), lambda: "remove rule about invnted APIs", "modify"),
+     lambda: hundred_thousand_rules("Never invent APIs."), lambda: "remove rule about invnted APIs", "modify"),
     ("remove rule about zzqqxx, 200,000 one-letter rules (fuzzy over budget)",
      lambda: one_letter_rules(200_000), lambda: "remove rule about zzqqxx", "modify"),
     ("remove rule about <20 words in all of 30,000 rules> (stems)",
-     all_words_rules, lambda: "remove rule about " + " ".join(reversed(_VOCAB)), "modify"),
+     all_words_rules, lambda: "remove rule about " + " ".join(reversed(VOCAB)), "modify"),
     ("remove rule 5, 1,000,000 one-letter rules (refused)",
      lambda: one_letter_rules(1_000_000), lambda: "remove rule 5", "modify"),
     ("add rule: <9,990 chars of words>, 200,000 one-letter rules",
@@ -120,7 +104,7 @@ CASES: list[Case] = [
     ('16 x replace "a" with "aa" (doubling), 500 chars (refused)',
      lambda: "a" * 500 + "\n", lambda: "; ".join(['replace "a" with "aa"'] * 16), "modify"),
     ("suggest remove rule about <200 chars>, 100,000 rules",
-     rules_100k, lambda: "remove rule about " + real_words(200), "suggest"),
+     hundred_thousand_rules, lambda: "remove rule about " + real_words(200), "suggest"),
 ]
 
 

@@ -23,24 +23,7 @@ from hypothesis import strategies as st
 
 from dynamic_prompt.core.errors import InstructionError
 from dynamic_prompt.core.modifier import apply_edits, modify_text, parse, rules, suggest
-
-_VOCAB = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
-          "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango"]
-
-
-def hundred_thousand_rules(extra: str = "") -> str:
-    """About 4 MB: a numbered rules block of 100,000 rules of four words each (plus ``extra`` last)."""
-    r = random.Random(7)
-    lines = ["# Agent", "", "Tone: Friendly", "", "## Rules", ""]
-    lines += [f"{k}. " + " ".join(r.choice(_VOCAB) for _ in range(4)) + f" r{k}." for k in range(1, 100_001)]
-    if extra:
-        lines.append(f"100001. {extra}")
-    return "\n".join(lines) + "\n"
-
-
-def one_letter_rules(n: int) -> str:
-    """``n`` bulleted one-letter rules (a million of them fit in 4 MB)."""
-    return "# Agent\nTone: Calm\n\n## Rules\n" + "".join(f"- {chr(97 + k % 26)}\n" for k in range(n))
+from tests.support.big_prompts import VOCAB, hundred_thousand_rules, one_letter_rules
 
 
 def consonant_words(chars: int) -> str:
@@ -76,7 +59,7 @@ class TestTopicOnHugePrompts:
         text = hundred_thousand_rules()
         r = random.Random(3)
         topic = consonant_words(9_950) if kind == "no such words" else " ".join(
-            r.choice(_VOCAB) for _ in range(1_500))[:9_950].strip()
+            r.choice(VOCAB) for _ in range(1_500))[:9_950].strip()
         words = len(topic.split())
         assert refusal(text, "remove rule about " + topic) == (
             f"No rule contains '{clipped(topic)}', and a topic this long ({len(topic):,} characters, "
@@ -113,11 +96,11 @@ class TestTopicOnHugePrompts:
         r = random.Random(1)
         lines = ["## Rules"]
         for k in range(1, 30_001):
-            words = _VOCAB[:]
+            words = VOCAB[:]
             r.shuffle(words)
             lines.append(f"{k}. " + " ".join(words))
         text = "\n".join(lines) + "\n"
-        topic = " ".join(reversed(_VOCAB))
+        topic = " ".join(reversed(VOCAB))
         message = refusal(text, "remove rule about " + topic)
         assert message.startswith(f"'{clipped(topic)}' matches 30,000 rules: {clipped(lines[1])}, 2. ")
         assert message.endswith(', and 29,990 more; say which, e.g. "remove rule 1".')
@@ -140,7 +123,7 @@ class TestTopicOnHugePrompts:
         # of the 200,000 rules), now 0.5 s.
         text = one_letter_rules(200_000)
         r = random.Random(5)
-        rule = "Always " + " ".join(r.choice(_VOCAB) for _ in range(2_000))[:9_980]
+        rule = "Always " + " ".join(r.choice(VOCAB) for _ in range(2_000))[:9_980]
         assert modify_text(text, "add rule: " + rule).text == text + f"- {rule}\n"
 
 
