@@ -1,4 +1,4 @@
-"""Run a :class:`ChangeFeed` in the background and wait for what it reports."""
+"""Run a change feed (one server, or every primary of a cluster) in the background and wait for what it reports."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dynamic_prompt.core.models import PromptEvent
-from dynamic_prompt.live.feed import ChangeFeed
+from dynamic_prompt.live.cluster_feed import feed_for
 from dynamic_prompt.server import ServerTarget
 
 
@@ -17,7 +17,7 @@ class FeedWatcher:
     """A feed task plus every event it delivered, stamped with ``time.monotonic()``."""
 
     def __init__(self, target: ServerTarget, **kwargs: Any) -> None:
-        self.feed = ChangeFeed(target, **kwargs)
+        self.feed = feed_for(target, **kwargs)
         self.events: list[tuple[float, PromptEvent]] = []
         self.task: asyncio.Task[None] | None = None
 

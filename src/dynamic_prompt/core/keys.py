@@ -87,42 +87,85 @@ class PromptKeys:
         return (self.active, self.backup, self.meta, self.versions, self.changelog)
 
 
+@dataclass(frozen=True, slots=True)
+class KeyLayout:
+    """Where each prompt's keys live on one kind of server.
+
+    On a standalone or Sentinel server the prompt named ``default`` is the gem's
+    untagged ``prompt:active`` / ``prompt:backup`` / ``prompt:changelog``. In a
+    cluster those hash to three different slots, so no script could write them
+    together: there ``default`` is tagged like every other prompt,
+    ``prompt:{default}:active`` and so on, and the untagged keys are not a prompt.
+
+    Attributes:
+        gem_default: whether ``default`` uses the gem's untagged keys.
+    """
+
+    gem_default: bool = True
+
+    def keys_for(self, name: str) -> PromptKeys:
+        """The key layout for ``name`` (validated)."""
+        validate_name(name)
+        prefix = "prompt:" if name == DEFAULT_NAME and self.gem_default else f"prompt:{{{name}}}:"
+        return PromptKeys(
+            name=name,
+            active=prefix + "active",
+            backup=prefix + "backup",
+            meta=prefix + "meta",
+            versions=prefix + "versions",
+            changelog=prefix + "changelog",
+            lock=prefix + "lock",
+        )
+
+    def parse_key(self, key: str) -> tuple[str, str] | None:
+        """Map a key back to ``(prompt name, part)``, or ``None`` if it is not a prompt key.
+
+        >>> GEM_LAYOUT.parse_key("prompt:{support}:active")
+        ('support', 'active')
+        >>> GEM_LAYOUT.parse_key("prompt:changelog")
+        ('default', 'changelog')
+        >>> TAGGED_LAYOUT.parse_key("prompt:{default}:active")
+        ('default', 'active')
+        """
+        m = _NAMESPACED_RE.match(key)
+        if m:
+            name = m.group(1)
+            if (name == DEFAULT_NAME and self.gem_default) or not _NAME_RE.match(name) \
+                    or len(name) > MAX_NAME_LENGTH:
+                return None
+            return name, m.group(2)
+        m = _GEM_RE.match(key)
+        if m and self.gem_default:
+            return DEFAULT_NAME, m.group(1)
+        return None
+
+    @property
+    def active_patterns(self) -> tuple[str, ...]:
+        """Glob patterns (SCAN / PSUBSCRIBE) that match every prompt's active key."""
+        return ACTIVE_KEY_PATTERNS if self.gem_default else ("prompt:{*}:active",)
+
+
+GEM_LAYOUT = KeyLayout(gem_default=True)
+"""Standalone and Sentinel servers: ``default`` shares the gem's keys."""
+
+TAGGED_LAYOUT = KeyLayout(gem_default=False)
+"""Redis Cluster: every prompt, ``default`` included, under its own hash tag."""
+
+
 def keys_for(name: str) -> PromptKeys:
-    """The key layout for ``name`` (validated); ``default`` maps to the gem's keys."""
-    validate_name(name)
-    if name == DEFAULT_NAME:
-        prefix = "prompt:"
-    else:
-        prefix = f"prompt:{{{name}}}:"
-    return PromptKeys(
-        name=name,
-        active=prefix + "active",
-        backup=prefix + "backup",
-        meta=prefix + "meta",
-        versions=prefix + "versions",
-        changelog=prefix + "changelog",
-        lock=prefix + "lock",
-    )
+    """The key layout for ``name`` (validated) on a standalone server; ``default`` maps to the gem's keys."""
+    return GEM_LAYOUT.keys_for(name)
 
 
 def parse_key(key: str) -> tuple[str, str] | None:
-    """Map a key back to ``(prompt name, part)``, or ``None`` if it is not a prompt key.
+    """:meth:`KeyLayout.parse_key` on a standalone server.
 
     >>> parse_key("prompt:{support}:active")
     ('support', 'active')
     >>> parse_key("prompt:changelog")
     ('default', 'changelog')
     """
-    m = _NAMESPACED_RE.match(key)
-    if m:
-        name = m.group(1)
-        if name == DEFAULT_NAME or not _NAME_RE.match(name) or len(name) > MAX_NAME_LENGTH:
-            return None
-        return name, m.group(2)
-    m = _GEM_RE.match(key)
-    if m:
-        return DEFAULT_NAME, m.group(1)
-    return None
+    return GEM_LAYOUT.parse_key(key)
 
 
 ACTIVE_KEY_PATTERNS = ("prompt:active", "prompt:{*}:active")

@@ -55,7 +55,8 @@ _SCHEME_AUTHORITY = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*:)?//(.*)$", re.DOTAL
 _PARAM = re.compile(r"([?&;#])([^=&;#?]+)=([^&;#]*)")
 # Schemes whose path can never legitimately contain "@": there, an "@" after
 # the first "/" means a password with a raw "/" or "?" in it.
-_NO_AT_IN_PATH = ("redis:", "rediss:", "unix:", "valkey:", "valkeys:", "redis+sentinel:", "rediss+sentinel:")
+_NO_AT_IN_PATH = ("redis:", "rediss:", "unix:", "valkey:", "valkeys:", "redis+sentinel:", "rediss+sentinel:",
+                  "redis+cluster:", "rediss+cluster:")
 
 
 def mask_url(url: str) -> str:

@@ -95,7 +95,7 @@ class AsyncPromptClient(ClientBase):
     async def fleet(self, name: str = keymod.DEFAULT_NAME) -> list[AgentInfo]:
         """The agents reading ``name`` (this one included), marked behind / gone."""
         engine = await self._ensure_started()
-        return await fleet_async(engine.client, name)
+        return await fleet_async(engine.client, name, layout=self.target.kind.layout)
 
     async def _ensure_started(self) -> ClientEngine:
         if self._engine is not None:

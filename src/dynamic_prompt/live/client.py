@@ -69,7 +69,7 @@ from dynamic_prompt.live.client_base import (
     Read,
     default_agent_id,
 )
-from dynamic_prompt.live.engine import UNREACHABLE, ClientEngine, cache_entry
+from dynamic_prompt.live.engine import PAIR_SCRIPT, UNREACHABLE, ClientEngine, cache_entry, read_pair
 from dynamic_prompt.live.feed import FeedMode
 from dynamic_prompt.live.loop_thread import LoopThread
 from dynamic_prompt.server import sync_client
@@ -177,15 +177,18 @@ class PromptClient(ClientBase):
             return self._fallback(name, strict, None)
         token = self.cache.token(name)
         seq = self.cache.next_seq()
-        k = keymod.keys_for(name)
+        k = self.target.kind.layout.keys_for(name)
         sync = self._sync
         try:
             if sync is None:
                 raise DynamicPromptError("This PromptClient is closed.")
-            with sync.pipeline(transaction=True) as pipe:
-                pipe.get(k.active)
-                pipe.hget(k.meta, "version")
-                raw, version = pipe.execute()
+            if self.target.kind.sharded:
+                raw, version = read_pair(sync.eval(PAIR_SCRIPT, 2, k.active, k.meta))
+            else:
+                with sync.pipeline(transaction=True) as pipe:
+                    pipe.get(k.active)
+                    pipe.hget(k.meta, "version")
+                    raw, version = pipe.execute()
         except UNREACHABLE as exc:
             self.failed(exc)
             return self._fallback(name, strict, exc)
@@ -228,7 +231,7 @@ class PromptClient(ClientBase):
         """The agents reading ``name`` (this one included), marked behind / gone."""
         self._ensure_started()
         assert self._sync is not None
-        return fleet_sync(self._sync, name)
+        return fleet_sync(self._sync, name, layout=self.target.kind.layout)
 
     # -- lifecycle --------------------------------------------------------------------
 

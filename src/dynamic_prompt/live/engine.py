@@ -32,7 +32,8 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.models import PromptEvent
 from dynamic_prompt.live.cache import CacheEntry, NearCache
-from dynamic_prompt.live.feed import ChangeFeed, EventKind, FeedMode
+from dynamic_prompt.live.cluster_feed import feed_for
+from dynamic_prompt.live.feed import EventKind, FeedMode
 from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.server.errors import FAILURES, UNREACHABLE
 from dynamic_prompt.server.target import retry_policy
@@ -134,6 +135,16 @@ def _settle(target: concurrent.futures.Future[CacheEntry], source: asyncio.Futur
         target.set_result(source.result())
 
 
+PAIR_SCRIPT = "return {redis.call('GET', KEYS[1]), redis.call('HGET', KEYS[2], 'version')}"
+"""One prompt's active text and version, read atomically in one command (cluster reads).
+
+On a cluster a MULTI is refused mid-migration (its keys' slot moved: MOVED, ASK)
+and redis-py does not follow it; a single command naming one slot's keys is
+redirected and retried by redis-py like any other. A missing key comes back as
+``false``, which RESP turns into a nil: the same replies as GET and HGET.
+"""
+
+
 def cache_entry(raw: bytes | None, version: bytes | None, seq: int) -> CacheEntry:
     """A cache entry from a GET and an HGET reply."""
     try:
@@ -146,6 +157,12 @@ def cache_entry(raw: bytes | None, version: bytes | None, seq: int) -> CacheEntr
     return CacheEntry(raw.decode("utf-8", "replace"), number, hashlib.sha1(raw).hexdigest(), seq)
 
 
+def read_pair(reply: Any) -> list[Any]:
+    """:data:`PAIR_SCRIPT`'s reply as ``[text or None, version or None]`` (Lua drops a trailing nil)."""
+    items = list(reply or [])
+    return (items + [None, None])[:2]
+
+
 class ClientEngine:
     """The background work of one client, on one event loop: feed, refresher, announcer."""
 
@@ -156,8 +173,7 @@ class ClientEngine:
         # One immediate retry covers a pooled connection that died with a server restart;
         # a timeout is not retried (the server may be hung: a second wait doubles the read).
         self.client.set_retry(retry_policy(AsyncRetry, 1, backoff=False))
-        self.feed = ChangeFeed(target, names=(), **owner.feed_options)
-        self._announce_script = self.client.register_script(ANNOUNCE_SCRIPT)
+        self.feed = feed_for(target, names=(), **owner.feed_options)
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._poke = asyncio.Event()
@@ -209,17 +225,31 @@ class ClientEngine:
                 self._wake.set()
 
     async def fetch(self, names: list[str]) -> dict[str, CacheEntry]:
-        """Each prompt's text and version, consistent per prompt (one MULTI, one round trip)."""
+        """Each prompt's text and version, consistent per prompt (one MULTI, one round trip).
+
+        On a cluster one MULTI may not name two prompts (their keys sit in different
+        slots, and a MULTI is not redirected while a slot migrates): there each prompt is one
+        small script (:data:`PAIR_SCRIPT`), all sent at once.
+        """
         seqs = [self.owner.cache.next_seq() for _ in names]
-        async with self.client.pipeline(transaction=True) as pipe:
-            for name in names:
-                k = keymod.keys_for(name)
-                pipe.get(k.active)
-                pipe.hget(k.meta, "version")
-            replies = await pipe.execute()
+        kind = self.target.kind
+        if kind.sharded:
+            pairs = await asyncio.gather(*(self._read_one(name) for name in names))
+            replies = [part for pair in pairs for part in pair]
+        else:
+            async with self.client.pipeline(transaction=True) as pipe:
+                for name in names:
+                    k = kind.layout.keys_for(name)
+                    pipe.get(k.active)
+                    pipe.hget(k.meta, "version")
+                replies = await pipe.execute()
         return {
             name: cache_entry(replies[2 * i], replies[2 * i + 1], seqs[i]) for i, name in enumerate(names)
         }
+
+    async def _read_one(self, name: str) -> list[Any]:
+        k = self.target.kind.layout.keys_for(name)
+        return read_pair(await self.client.eval(PAIR_SCRIPT, 2, k.active, k.meta))
 
     # -- re-reads: after events, and for bounded reads --------------------------------
 
@@ -359,11 +389,10 @@ class ClientEngine:
             return 0
         async with self.client.pipeline(transaction=False) as pipe:
             for name, _, payload, _ in batch:
-                await self._announce_script(
-                    keys=[keymod.agents_key(name)],
-                    args=[owner.agent_id, payload, repr(KEEP_GONE_SECONDS)],
-                    client=pipe,
-                )
+                # EVAL, not a registered script's EVALSHA: redis-py's cluster pipeline refuses
+                # EVALSHA, and the server caches an EVAL'd script by its hash all the same.
+                pipe.eval(ANNOUNCE_SCRIPT, 1, keymod.agents_key(name), owner.agent_id, payload,
+                          repr(KEEP_GONE_SECONDS))
             await pipe.execute()
         for name, snapshot, _, reads in batch:
             self._announced[name] = snapshot

@@ -315,7 +315,7 @@ class ChangeFeed:
         if kind == "pmessage":
             channel = message["channel"].decode("utf-8", "replace")
             key = channel.split(":", 1)[1] if ":" in channel else ""
-            event = event_for_key(key, message["data"].decode("utf-8", "replace"))
+            event = event_for_key(key, message["data"].decode("utf-8", "replace"), self.target.kind.layout)
         elif kind == "message" and message["channel"] == INVALIDATE_CHANNEL.encode():
             await self._invalidated(client, callback, message["data"])
         elif kind == "message":
@@ -328,13 +328,14 @@ class ChangeFeed:
         if keys is None:
             await self._resync(callback)
             return
-        names = sorted({n for k in keys if (n := active_name(k.decode("utf-8", "replace")))})
+        layout = self.target.kind.layout
+        names = sorted({n for k in keys if (n := active_name(k.decode("utf-8", "replace"), layout))})
         if not names:
             return
         # Tracking says "written", not how: one EXISTS round trip tells changed from deleted.
         async with client.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.exists(keymod.keys_for(name).active)
+                pipe.exists(layout.keys_for(name).active)
             found = await pipe.execute()
         for name, there in zip(names, found):
             await self._emit(callback, PromptEvent(name, EventKind.CHANGED if there else EventKind.DELETED))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from dynamic_prompt.core import keys as keymod
+from dynamic_prompt.core.keys import GEM_LAYOUT, KeyLayout
 from dynamic_prompt.core.models import EventKind, PromptEvent
 
 NEEDED_FLAGS = "K$gx"
@@ -39,15 +40,15 @@ def merge_notify_flags(current: str, needed: str = NEEDED_FLAGS) -> str:
     return current + missing
 
 
-def active_name(key: str) -> str | None:
+def active_name(key: str, layout: KeyLayout = GEM_LAYOUT) -> str | None:
     """The prompt whose active text ``key`` is, else None (meta etc. change in the same step)."""
-    parsed = keymod.parse_key(key)
+    parsed = layout.parse_key(key)
     return parsed[0] if parsed is not None and parsed[1] == "active" else None
 
 
-def event_for_key(key: str, op: str) -> PromptEvent | None:
+def event_for_key(key: str, op: str, layout: KeyLayout = GEM_LAYOUT) -> PromptEvent | None:
     """The event a keyspace notification ``op`` on ``key`` stands for (None: not an active text)."""
-    name = active_name(key)
+    name = active_name(key, layout)
     if name is None:
         return None
     if op in ("del", "expired", "evicted", "rename_from"):

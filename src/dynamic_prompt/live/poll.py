@@ -13,7 +13,6 @@ from collections.abc import Iterable
 
 import redis.asyncio as aioredis
 
-from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.models import EventKind, PromptEvent
 from dynamic_prompt.server.kinds import ServerKind
 
@@ -40,9 +39,9 @@ class HashPoll:
         if names is not None:
             return sorted(names)
         found: set[str] = set()
-        for pattern in keymod.ACTIVE_KEY_PATTERNS:
+        for pattern in self._kind.layout.active_patterns:
             async for key in self._kind.scan(client, pattern):
-                parsed = keymod.parse_key(key.decode("utf-8", "replace"))
+                parsed = self._kind.layout.parse_key(key.decode("utf-8", "replace"))
                 if parsed:
                     found.add(parsed[0])
         return sorted(found)
@@ -55,15 +54,24 @@ class HashPoll:
         """
         wanted = await self._names(client, names)
         seen: dict[str, str] = {}
+        unseen: set[str] = set()
         if wanted:
             async with client.pipeline(transaction=False) as pipe:
                 for name in wanted:
-                    pipe.eval(HASH_SCRIPT, 1, keymod.keys_for(name).active)
-                hashes = await pipe.execute()
+                    pipe.eval(HASH_SCRIPT, 1, self._kind.layout.keys_for(name).active)
+                hashes = await pipe.execute(raise_on_error=not self._kind.sharded)
             for name, h in zip(wanted, hashes):
+                if isinstance(h, Exception):
+                    # One node of a cluster polled alone: MOVED says another node holds that
+                    # prompt (and that node's poll sees it). Keep what we knew; report nothing.
+                    unseen.add(name)
+                    continue
                 value = h.decode() if isinstance(h, bytes) else str(h)
                 if value:
                     seen[name] = value
+        for name in unseen:
+            if name in self._hashes:
+                seen[name] = self._hashes[name]
         changed = [n for n in sorted(set(self._hashes) | set(seen)) if self._hashes.get(n) != seen.get(n)]
         self._hashes = seen
         if baseline:

@@ -7,7 +7,7 @@ whatever prompts Redis holds right now, and handshake-era subscriptions
 the decorator API's main benefit anyway: their schemas come from pydantic
 models (see :mod:`dynamic_prompt.mcp_server.tools`).
 
-The lifespan owns one :class:`PromptStore` and the :class:`ChangeFeed`; the
+The lifespan owns one :class:`PromptStore` and the change feed; the
 feed runs in the lifespan's task group for as long as the client is connected.
 """
 
@@ -31,7 +31,7 @@ from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.core.keys import validate_name
 from dynamic_prompt.core.models import PromptSummary
 from dynamic_prompt.core.version import __version__
-from dynamic_prompt.live.feed import ChangeFeed
+from dynamic_prompt.live.cluster_feed import feed_for
 from dynamic_prompt.mcp_server.common import URI_SCHEME, ToolContext, iso, prompt_uri
 from dynamic_prompt.mcp_server.notify import ChangeNotifier
 from dynamic_prompt.mcp_server.policy import describe
@@ -226,7 +226,7 @@ def build_server(
     async def lifespan(_: Server[AppState]) -> AsyncIterator[AppState]:
         store = PromptStore.connect(target, settings)
         notifier = ChangeNotifier(store, bus)
-        feed = ChangeFeed(target)
+        feed = feed_for(target)
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(feed.run, notifier.on_event)

@@ -20,8 +20,17 @@ from dynamic_prompt.core.errors import (
     PermissionDeniedError,
 )
 
-UNREACHABLE: tuple[type[BaseException], ...] = (rexc.ConnectionError, rexc.TimeoutError, OSError, asyncio.TimeoutError)
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    rexc.ConnectionError, rexc.TimeoutError, OSError, asyncio.TimeoutError, rexc.RedisClusterException,
+    rexc.ClusterError, rexc.TryAgainError,
+)
 """Errors that mean the server could not be reached (as opposed to a refusal): the one such tuple.
+
+(redis-py's cluster client raises ``RedisClusterException``, not a ``RedisError``, when no
+node it knows answers or none is in cluster mode; ``ClusterError`` ("TTL exhausted") when
+redirects did not settle, ``ClusterDownError`` while a failover is under way, and
+``TryAgainError`` while a slot is half-migrated: each is the cluster being briefly away,
+not a refusal, so an agent serves what it last read meanwhile.)
 
 (``asyncio.TimeoutError`` is the built-in ``TimeoutError``, an ``OSError``, from Python 3.11; not before.)"""
 
@@ -55,6 +64,15 @@ def library_error(
         return PermissionDeniedError(
             f"{_capital(where)} does not allow this user to do that: {first_line(exc)}"
         )
+    if isinstance(exc, rexc.RedisClusterException):
+        text = first_line(exc)
+        if "not enabled" in text:
+            return ConnectionFailedError(
+                f"{_capital(where)} is not in cluster mode: name it with redis:// (one server), "
+                "not redis+cluster://."
+            )
+        reason = text.rpartition(": ")[2].rstrip(".") or type(exc).__name__
+        return ConnectionFailedError(f"Cannot reach {where}: no node of the cluster answered ({reason}).")
     if isinstance(exc, UNREACHABLE):
         reason = first_line(exc).rstrip(".") or type(exc).__name__
         if "CERTIFICATE_REQUIRED" in reason.upper():

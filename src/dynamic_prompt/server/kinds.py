@@ -1,8 +1,10 @@
-"""The seam for a kind of server: plain, Sentinel, embedded (and Cluster next).
+"""The seam for a kind of server: plain, Sentinel, embedded, Cluster.
 
 Everything that differs between kinds of server lives behind :class:`ServerKind`:
 how its URL reads, how clients reach it, what a failover means for a refused
-command and for a long-lived subscription, how keys are scanned. Nothing outside
+command and for a long-lived subscription, how keys are scanned, where a
+prompt's keys live (:class:`~dynamic_prompt.core.keys.KeyLayout`), and whether one
+command may touch several prompts. Nothing outside
 :mod:`dynamic_prompt.server` asks "is this Sentinel?": the store, the change feed
 and the agents' client ask their target's kind.
 
@@ -13,19 +15,27 @@ Adding a kind is one more implementation here (and its URL form in
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import redis
 import redis.asyncio as aioredis
 
-from dynamic_prompt.server import sentinel
+from dynamic_prompt.core.keys import GEM_LAYOUT, TAGGED_LAYOUT, KeyLayout
+from dynamic_prompt.server import cluster, sentinel
 
 
 class ServerKind(Protocol):
     """What one kind of server does differently."""
 
     name: ClassVar[str]
-    """A word for messages and the status bar: ``plain``, ``sentinel``, ``embedded``."""
+    """A word for messages and the status bar: ``plain``, ``sentinel``, ``embedded``, ``cluster``."""
+
+    layout: ClassVar[KeyLayout]
+    """Where each prompt's keys live (``default`` is the gem's keys except on a cluster)."""
+
+    sharded: ClassVar[bool]
+    """True when keys of different prompts may sit on different nodes: then no command
+    (a MULTI, a script) may name keys of two prompts, and notifications are per node."""
 
     def async_client(self, url: str, kwargs: dict[str, Any]) -> aioredis.Redis:
         """An asyncio client for ``url`` with redis-py ``kwargs`` (timeouts, retry, TLS)."""
@@ -53,6 +63,8 @@ class PlainServer:
     """One server named by a ``redis://``, ``rediss://`` or ``unix://`` URL."""
 
     name: ClassVar[str] = "plain"
+    layout: ClassVar[KeyLayout] = GEM_LAYOUT
+    sharded: ClassVar[bool] = False
 
     def async_client(self, url: str, kwargs: dict[str, Any]) -> aioredis.Redis:
         """``redis.asyncio.Redis.from_url``."""
@@ -113,13 +125,72 @@ class SentinelServer(PlainServer):
         return await sentinel.master_moved(client, connection)
 
 
+class ClusterServer:
+    """A Redis Cluster, reached through any of its nodes (see :mod:`.cluster`)."""
+
+    name: ClassVar[str] = "cluster"
+    layout: ClassVar[KeyLayout] = TAGGED_LAYOUT
+    sharded: ClassVar[bool] = True
+
+    def async_client(self, url: str, kwargs: dict[str, Any]) -> aioredis.Redis:
+        """redis-py's asyncio ``RedisCluster`` (it has the same command methods as ``Redis``)."""
+        return cast(aioredis.Redis, cluster.async_cluster(url, kwargs))
+
+    def sync_client(self, url: str, kwargs: dict[str, Any]) -> redis.Redis:
+        """redis-py's blocking ``RedisCluster``."""
+        return cast(redis.Redis, cluster.sync_cluster(url, kwargs))
+
+    async def after_refusal(self, client: aioredis.Redis, exc: BaseException) -> bool:
+        """redis-py follows MOVED and ASK and re-learns the slot map after a failover itself."""
+        return False
+
+    async def link_moved(self, client: aioredis.Redis, connection: Any) -> bool:
+        """Subscriptions are per node; the cluster feed follows the topology (see live.cluster_feed)."""
+        return False
+
+    async def scan(self, client: aioredis.Redis, pattern: str) -> AsyncIterator[bytes]:
+        """SCAN every primary in turn, 1,000 keys a page (each node holds its own slots)."""
+        nodes = cast(Any, client)
+        await nodes.initialize()
+        for node in nodes.get_primaries():
+            cursor = 0
+            while True:
+                reply = await nodes.execute_command("SCAN", cursor, "MATCH", pattern, "COUNT", 1000,
+                                                    target_nodes=node)
+                cursors, keys = reply  # redis-py keys the cursor by node: {"host:port": cursor}
+                cursor = int(next(iter(cursors.values()))) if isinstance(cursors, dict) else int(cursors)
+                for key in keys:
+                    yield key if isinstance(key, bytes) else str(key).encode()
+                if cursor == 0:
+                    break
+
+
+class ClusterNode(PlainServer):
+    """One primary of a cluster, reached alone: the change feed listens on each (notifications
+    and tracking are node-local). Keys use the cluster's layout."""
+
+    name: ClassVar[str] = "cluster node"
+    layout: ClassVar[KeyLayout] = TAGGED_LAYOUT
+    sharded: ClassVar[bool] = True
+
+
 _PLAIN = PlainServer()
+_CLUSTER = ClusterServer()
+_CLUSTER_NODE = ClusterNode()
 _EMBEDDED = EmbeddedServer()
 _SENTINEL = SentinelServer()
 
 
-def kind_of(url: str, origin: str = "") -> ServerKind:
-    """The kind of server ``url`` names (``origin`` ``embedded`` for the embedded default)."""
+def kind_of(url: str, origin: str = "", *, cluster_mode: str = "") -> ServerKind:
+    """The kind of server ``url`` names (``origin`` ``embedded`` for the embedded default).
+
+    ``cluster_mode`` is what resolving the target found: ``cluster`` (a node said it is
+    in a cluster), ``node`` (one primary of a cluster, reached alone) or "" (nothing).
+    """
+    if cluster.is_cluster_url(url) or cluster_mode == "cluster":
+        return _CLUSTER
+    if cluster_mode == "node":
+        return _CLUSTER_NODE
     if sentinel.is_sentinel_url(url):
         return _SENTINEL
     if origin == "embedded":
@@ -132,4 +203,4 @@ async def collect(keys: AsyncIterator[bytes]) -> list[bytes]:
     return [key async for key in keys]
 
 
-__all__ = ["EmbeddedServer", "PlainServer", "SentinelServer", "ServerKind", "collect", "kind_of"]
+__all__ = ["ClusterNode", "ClusterServer", "EmbeddedServer", "PlainServer", "SentinelServer", "ServerKind", "collect", "kind_of"]

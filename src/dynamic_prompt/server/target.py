@@ -2,7 +2,9 @@
 
 A server comes from ``--redis-url``, ``REDIS_URL`` or the config file (in that
 order); with none, the shared embedded server is found or started. A
-``redis+sentinel://`` URL names a Sentinel-managed master (:mod:`dynamic_prompt.server.sentinel`). Every URL
+``redis+sentinel://`` URL names a Sentinel-managed master (:mod:`dynamic_prompt.server.sentinel`);
+a ``redis+cluster://`` URL, or a ``redis://`` URL of a node that says it is in a
+cluster, names a Redis Cluster (:mod:`dynamic_prompt.server.cluster`). Every URL
 shown to a person goes through :func:`display_url`, which masks the password.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -24,7 +26,7 @@ from redis.retry import Retry
 from dynamic_prompt.core.config import Settings, load_settings
 from dynamic_prompt.core.errors import ConfigError
 from dynamic_prompt.core.redact import mask_url
-from dynamic_prompt.server import embedded, sentinel, tls
+from dynamic_prompt.server import cluster, embedded, sentinel, tls
 from dynamic_prompt.server.kinds import SentinelServer, ServerKind, kind_of
 
 SCHEMES = ("redis", "rediss", "unix")
@@ -51,6 +53,9 @@ class ServerTarget:
     tls_key_file: str | None = None
     tls_server_name: str | None = None
     """The name certificates are verified against (default: the host connected to)."""
+    cluster_mode: str = ""
+    """``cluster`` when a ``redis://`` node said it is in a cluster, ``node`` for one primary of a
+    cluster reached alone (the change feed's), else ""."""
 
     @property
     def display(self) -> str:
@@ -61,7 +66,7 @@ class ServerTarget:
         # Masked: a crash report that prints locals (Textual, rich) must not show the password.
         return (f"ServerTarget(url={self.display!r}, origin={self.origin!r}, "
                 f"tls_ca_certs={self.tls_ca_certs!r}, tls_server_name={self.tls_server_name!r}, "
-                f"started_embedded={self.started_embedded!r})")
+                f"started_embedded={self.started_embedded!r}, cluster_mode={self.cluster_mode!r})")
 
     @property
     def embedded(self) -> bool:
@@ -70,8 +75,18 @@ class ServerTarget:
 
     @property
     def kind(self) -> ServerKind:
-        """What kind of server this is (plain, Sentinel, embedded): the seam for what differs."""
-        return kind_of(self.url, self.origin)
+        """What kind of server this is (plain, Sentinel, embedded, cluster): the seam for what differs."""
+        return kind_of(self.url, self.origin, cluster_mode=self.cluster_mode)
+
+    @property
+    def is_cluster(self) -> bool:
+        """True for a Redis Cluster (named by ``redis+cluster://`` or detected)."""
+        return self.kind.name == "cluster"
+
+    def node(self, host: str, port: int) -> ServerTarget:
+        """One node of this cluster, reached alone (same credentials and TLS settings)."""
+        return replace(self, url=cluster.address_of(self.url, host, port), cluster_mode="node",
+                       started_embedded=False)
 
 
 def validate_url(url: str) -> str:
@@ -82,6 +97,9 @@ def validate_url(url: str) -> str:
     if sentinel.is_sentinel_url(url):
         sentinel.parse(url)
         return url
+    if cluster.is_cluster_url(url):
+        _check_options(url, urlsplit(cluster.node_url(url)).query)
+        return cluster.validate(url)
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError for a bad port
@@ -89,8 +107,8 @@ def validate_url(url: str) -> str:
         raise ConfigError(f"Bad Redis URL {mask_url(url)!r}: the port is not a number.") from None
     if parts.scheme not in SCHEMES:
         raise ConfigError(
-            f"Bad Redis URL {mask_url(url)!r}: it must start with redis://, rediss://, unix:// "
-            "or redis+sentinel://."
+            f"Bad Redis URL {mask_url(url)!r}: it must start with redis://, rediss://, unix://, "
+            "redis+sentinel:// or redis+cluster://."
         )
     if parts.scheme in ("redis", "rediss") and not parts.hostname:
         raise ConfigError(f"Bad Redis URL {mask_url(url)!r}: it names no host.")
@@ -132,9 +150,9 @@ def resolve(settings: Settings | None = None, *, start_embedded: bool = True) ->
     """The server to use for ``settings``; starts the embedded one when none is configured."""
     settings = settings or load_settings()
     if settings.redis_url:
-        if settings.redis_url.strip().lower().startswith(("rediss://", "rediss+sentinel://")):
+        if settings.redis_url.strip().lower().startswith(TLS_SCHEMES):
             _check_tls_files(settings)
-        return ServerTarget(
+        configured = ServerTarget(
             validate_url(settings.redis_url),
             settings.redis_url_origin,
             settings.tls_ca_certs,
@@ -142,6 +160,7 @@ def resolve(settings: Settings | None = None, *, start_embedded: bool = True) ->
             tls_key_file=settings.tls_key_file,
             tls_server_name=settings.tls_server_name,
         )
+        return detect_cluster(configured)
     if not start_embedded:
         found = embedded.status()
         if found.state is embedded.ServerState.NOT_RUNNING:
@@ -153,6 +172,22 @@ def resolve(settings: Settings | None = None, *, start_embedded: bool = True) ->
         return ServerTarget(found.url, "embedded")
     server = embedded.ensure_running()
     return ServerTarget(server.url, "embedded", started_embedded=server.started)
+
+
+TLS_SCHEMES = ("rediss://", "rediss+sentinel://", "rediss+cluster://")
+
+
+def detect_cluster(target: ServerTarget) -> ServerTarget:
+    """``target``, marked as a cluster when its ``redis://`` / ``rediss://`` node says it is one.
+
+    One ``INFO cluster`` round trip with a one-second bound; a server that does not
+    answer is left as a plain server (the command that follows says why it failed).
+    """
+    if target.cluster_mode or not target.url.lower().startswith(("redis://", "rediss://")):
+        return target
+    if cluster.detect(target.url, _client_kwargs(target, timeout=cluster.DETECT_TIMEOUT, retries=0)):
+        return replace(target, cluster_mode="cluster")
+    return target
 
 
 def _check_tls_files(settings: Settings) -> None:
@@ -174,7 +209,7 @@ def _client_kwargs(
         "health_check_interval": 0,
     }
     kwargs["retry"] = retry_policy(retry_class, retries)
-    if target.url.startswith(("rediss://", "rediss+sentinel://")):
+    if target.url.lower().startswith(TLS_SCHEMES):
         kwargs["ssl_cert_reqs"] = ssl.CERT_REQUIRED
         if target.tls_ca_certs:
             kwargs["ssl_ca_certs"] = os.path.expanduser(target.tls_ca_certs)
@@ -244,4 +279,4 @@ def sync_client(target: ServerTarget, *, timeout: float | None = 10.0) -> redis.
 
 
 def _is_tls(target: ServerTarget) -> bool:
-    return target.url.lower().startswith(("rediss://", "rediss+sentinel://"))
+    return target.url.lower().startswith(TLS_SCHEMES)

@@ -143,7 +143,7 @@ class Committer:
 
     async def commit(self, name: str, request: CommitRequest) -> CommitResult:
         """Run the commit script once for ``request`` (waiting out another writer's lease)."""
-        k = keymod.keys_for(name)
+        k = self._calls.kind.layout.keys_for(name)
         text = validate_text(request.text, max_bytes=self._settings().max_bytes)
         user = validate_author(request.user) if request.user is not None else self._default_user()
         note = validate_note(request.note)
@@ -269,7 +269,7 @@ class Committer:
     async def take_lease(self, name: str, deadline: float) -> str:
         """Wait for and take the prompt's write lease; its token ("" if the deadline passed)."""
         token = f"{os.getpid()}-{random.getrandbits(64):x}"
-        k = keymod.keys_for(name)
+        k = self._calls.kind.layout.keys_for(name)
         while time.monotonic() < deadline:
             taken = await self._calls(lambda: self._take(keys=[k.lock], args=[token, LEASE_MS]), key=k.lock)
             if taken:
@@ -279,7 +279,7 @@ class Committer:
 
     async def release_lease(self, name: str, token: str) -> None:
         """Give the lease back if it is still ours (a failed or abandoned write)."""
-        k = keymod.keys_for(name)
+        k = self._calls.kind.layout.keys_for(name)
         try:
             await self._release(keys=[k.lock], args=[token])
         except Exception:  # noqa: BLE001 - the lease expires by itself anyway

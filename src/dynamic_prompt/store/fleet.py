@@ -38,6 +38,7 @@ import redis
 import redis.asyncio as aioredis
 
 from dynamic_prompt.core import keys as keymod
+from dynamic_prompt.core.keys import GEM_LAYOUT, KeyLayout
 
 GONE_AFTER_INTERVALS = 3
 """An agent silent for this many announce intervals counts as gone."""
@@ -255,8 +256,8 @@ def _decode_flat(flat: Sequence[bytes]) -> dict[str, str]:
     return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in zip(it, it)}
 
 
-def _queue_reads(pipe: Any, name: str, keep: float) -> None:
-    k = keymod.keys_for(name)
+def _queue_reads(pipe: Any, name: str, keep: float, layout: KeyLayout) -> None:
+    k = layout.keys_for(name)
     pipe.eval(READ_SCRIPT, 1, keymod.agents_key(name), repr(keep))
     pipe.hget(k.meta, "version")
     pipe.eval(_HASH_SCRIPT, 1, k.active)
@@ -271,33 +272,43 @@ def _rows(name: str, replies: Sequence[Any]) -> list[AgentInfo]:
 
 
 async def fleet_async(
-    client: aioredis.Redis, name: str = keymod.DEFAULT_NAME, *, keep: float = KEEP_GONE_SECONDS
+    client: aioredis.Redis, name: str = keymod.DEFAULT_NAME, *, keep: float = KEEP_GONE_SECONDS,
+    layout: KeyLayout = GEM_LAYOUT,
 ) -> list[AgentInfo]:
     """The agents reading ``name`` (one round trip), marked behind / gone.
 
     ``client`` must return bytes (``decode_responses=False``), as every client
     of :mod:`dynamic_prompt.server` does.
     """
-    return (await fleet_many_async(client, [name], keep=keep))[name]
+    return (await fleet_many_async(client, [name], keep=keep, layout=layout))[name]
 
 
 async def fleet_many_async(
-    client: aioredis.Redis, names: Iterable[str], *, keep: float = KEEP_GONE_SECONDS
+    client: aioredis.Redis, names: Iterable[str], *, keep: float = KEEP_GONE_SECONDS,
+    layout: KeyLayout = GEM_LAYOUT,
 ) -> dict[str, list[AgentInfo]]:
-    """:func:`fleet_async` for several prompts in one round trip."""
+    """:func:`fleet_async` for several prompts in one round trip (one pipeline; on a cluster
+    redis-py splits it by node, each command naming one key)."""
     ordered = list(dict.fromkeys(names))
     if not ordered:
         return {}
     async with client.pipeline(transaction=False) as pipe:
         for name in ordered:
-            _queue_reads(pipe, name, keep)
+            _queue_reads(pipe, name, keep, layout)
         replies = await pipe.execute()
     return {name: _rows(name, replies[3 * i : 3 * i + 3]) for i, name in enumerate(ordered)}
 
 
-def fleet(client: redis.Redis, name: str = keymod.DEFAULT_NAME, *, keep: float = KEEP_GONE_SECONDS) -> list[AgentInfo]:
+def fleet(client: redis.Redis, name: str = keymod.DEFAULT_NAME, *, keep: float = KEEP_GONE_SECONDS,
+          layout: KeyLayout = GEM_LAYOUT) -> list[AgentInfo]:
     """The blocking form of :func:`fleet_async`."""
+    if isinstance(client, redis.RedisCluster):
+        # redis-py's blocking cluster pipeline takes no EVAL: three calls (the agents'
+        # hash and the prompt's keys are in different slots anyway).
+        k = layout.keys_for(name)
+        return _rows(name, [client.eval(READ_SCRIPT, 1, keymod.agents_key(name), repr(keep)),
+                            client.hget(k.meta, "version"), client.eval(_HASH_SCRIPT, 1, k.active)])
     with client.pipeline(transaction=False) as pipe:
-        _queue_reads(pipe, name, keep)
+        _queue_reads(pipe, name, keep, layout)
         replies = pipe.execute()
     return _rows(name, replies)

@@ -59,7 +59,7 @@ class Manage:
 
     async def rename(self, name: str, new_name: str, *, user: str | None, note: str = "") -> WriteResult:
         """Give ``name`` the name ``new_name`` with its whole history; refuses an existing ``new_name``."""
-        old, new = keymod.keys_for(name), keymod.keys_for(new_name)
+        old, new = self._calls.kind.layout.keys_for(name), self._calls.kind.layout.keys_for(new_name)
         if name == new_name:
             raise InvalidNameError(f"Prompt {name!r} is already named {new_name!r}; give another name.")
         note = validate_note(note)
@@ -124,7 +124,7 @@ class Manage:
 
     async def clear(self, name: str) -> bool:
         """Delete the prompt with its original, versions and changelog; True if anything was there."""
-        k = keymod.keys_for(name)
+        k = self._calls.kind.layout.keys_for(name)
         deleted = await self._calls(
             lambda: self._clear(keys=list(k.all()), args=[keymod.CHANGE_CHANNEL, name]), prompt=name
         )

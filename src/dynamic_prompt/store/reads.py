@@ -86,7 +86,7 @@ class Reads:
 
     async def state(self, name: str, *, with_backup: bool = True) -> PromptState:
         """A consistent snapshot of ``name``; an outside write seen here becomes a version."""
-        k = keymod.keys_for(name)
+        k = self._calls.kind.layout.keys_for(name)
         args = [*self._committer.common_args(name), "1" if with_backup else "0", self._settings().max_bytes]
         try:
             reply = await self._calls(lambda: self._state(keys=list(k.all()), args=args), prompt=name)
@@ -118,7 +118,7 @@ class Reads:
 
     async def get_active(self, name: str) -> str | None:
         """The active text (a plain GET: the agents' read path), or ``None``."""
-        k = keymod.keys_for(name)
+        k = self._calls.kind.layout.keys_for(name)
         size = await self._calls(lambda: self._client.strlen(k.active), key=k.active)
         if size > self._settings().max_bytes:
             raise self._too_big(k, size)
@@ -135,7 +135,7 @@ class Reads:
         """The newest ``limit`` changelog entries, newest first (bad entries kept as ``unreadable``)."""
         if limit < 1:
             return []
-        k = keymod.keys_for(name)
+        k = self._calls.kind.layout.keys_for(name)
         try:
             flat = await self._calls(
                 lambda: self._history(keys=[k.changelog], args=[0, limit - 1, MAX_ENTRY_BYTES]), key=k.changelog
@@ -155,7 +155,7 @@ class Reads:
 
     async def versions(self, name: str) -> list[int]:
         """The version numbers whose text is kept, newest first."""
-        k = keymod.keys_for(name)
+        k = self._calls.kind.layout.keys_for(name)
         raw = await self._calls(lambda: self._client.hkeys(k.versions), key=k.versions)
         numbers = []
         for item in raw:
@@ -165,7 +165,7 @@ class Reads:
 
     async def version_text(self, name: str, number: int) -> str:
         """The full text of version ``number``."""
-        k = keymod.keys_for(name)
+        k = self._calls.kind.layout.keys_for(name)
         raw = await self._calls(lambda: self._client.hget(k.versions, str(number)), key=k.versions)
         if raw is None:
             raise await self._no_version(name, number)
@@ -173,7 +173,7 @@ class Reads:
 
     async def version_texts(self, name: str, numbers: Sequence[int]) -> builtins.list[str | None]:
         """The texts of versions ``numbers`` in one round trip (``None`` for one not kept)."""
-        k = keymod.keys_for(name)
+        k = self._calls.kind.layout.keys_for(name)
         fields = [str(n) for n in numbers]
         raw = await self._calls(lambda: self._client.hmget(k.versions, fields), key=k.versions)
         return [None if item is None else as_text(item) or "" for item in raw]
@@ -222,9 +222,9 @@ class Reads:
         """Every prompt in the server: indexed ones and any found by their active key."""
         indexed = await self._calls(lambda: self._client.smembers(keymod.INDEX_KEY), key=keymod.INDEX_KEY)
         names = valid_names(as_text(raw) or "" for raw in indexed)
-        for pattern in keymod.ACTIVE_KEY_PATTERNS:
+        for pattern in self._calls.kind.layout.active_patterns:
             for key in await self.scan(pattern):
-                parsed = keymod.parse_key(key)
+                parsed = self._calls.kind.layout.parse_key(key)
                 if parsed:
                     names.add(parsed[0])
         found = await self.summaries(listing_order(names))
@@ -237,7 +237,7 @@ class Reads:
             return {}
         async with self._client.pipeline(transaction=False) as pipe:
             for name in ordered:
-                k = keymod.keys_for(name)
+                k = self._calls.kind.layout.keys_for(name)
                 pipe.exists(k.active)
                 pipe.strlen(k.active)
                 pipe.hgetall(k.meta)
@@ -272,12 +272,12 @@ class Reads:
             prefix = keymod.AGENTS_KEY_PREFIX
             found |= valid_names(key[len(prefix):] for key in await self.scan(prefix + "*"))
             wanted = listing_order(found)
-        return await self._calls(lambda: fleet_many_async(self._client, wanted))
+        return await self._calls(lambda: fleet_many_async(self._client, wanted, layout=self._calls.kind.layout))
 
     async def metadata(self, name: str, server: str | None) -> dict[str, Any]:
         """A JSON-ready description of ``name``: version, size, tokens, authors, keys, server."""
         state = await self.state(name, with_backup=True)
-        k = keymod.keys_for(name)
+        k = self._calls.kind.layout.keys_for(name)
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.llen(k.changelog)
             pipe.hlen(k.versions)

@@ -26,7 +26,7 @@ from textual.widget import Widget
 from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.core.models import EventKind, PromptEvent, PromptState
-from dynamic_prompt.live.feed import ChangeFeed
+from dynamic_prompt.live.cluster_feed import Feed, feed_for
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui import diffrows
@@ -61,7 +61,7 @@ class Refresher(Widget):
         self.target = target
         self.view = view
         """What the screen shows (it says so with :meth:`show`)."""
-        self.feed: ChangeFeed | None = None
+        self.feed: Feed | None = None
         self.busy = False
         """True while the loop reads (tests wait for it to settle)."""
         self.last_change = time.monotonic()
@@ -131,7 +131,7 @@ class Refresher(Widget):
     # -- the feed -----------------------------------------------------------------------
 
     async def _run_feed(self) -> None:
-        feed = self.feed = ChangeFeed(self.target)
+        feed = self.feed = feed_for(self.target)
 
         def deliver(event: PromptEvent) -> None:
             if event.kind is EventKind.MODE:
