@@ -234,6 +234,7 @@ def test_fleet_lists_announced_agents_as_text_and_json(server_url: str, redis_sy
     # An agent reading a prompt that has no text yet is listed too.
     announce(keys=["dprompt:agents:ghost"], args=["early-agent", json.dumps(
         {"agent_id": "early-agent", "version": 0, "hash": "", "interval": 5}), "300"])
+    redis_sync.sadd("dprompt:fleet", "ghost")  # as every agent's announcement does
     assert "early-agent" in dprompt("fleet", url=server_url, check=True).stdout
     # A server that cannot be reached, and a wrong-type agents key: one line each.
     assert "Cannot reach" in one_error_line(dprompt("fleet", url="redis://127.0.0.1:1/0"))

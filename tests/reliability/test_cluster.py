@@ -280,3 +280,16 @@ def test_asyncio_store_reads_across_primaries_in_one_listing(flushed: TestCluste
             await store.aclose()
 
     assert asyncio.run(main()) == sorted(names)
+
+
+def test_rename_across_slots_is_refused_in_one_line_and_duplicate_works(flushed: TestCluster) -> None:
+    # It answered "Keys in request don't hash to the same slot" (a CROSSSLOT shown raw).
+    url = flushed.url
+    ok(run_cli("load", "--name", "c1", "--text", TEXT, url=url))
+    line = one_line(error_line(run_cli("rename", "c1", "c2", url=url)))
+    assert "different slots" in line and "dprompt duplicate c1 c2" in line
+    rc = flushed.cluster_client()
+    assert rc.get("prompt:{c1}:active") == TEXT and rc.exists("prompt:{c2}:active") == 0
+    assert "as 'c2'" in ok(run_cli("duplicate", "c1", "c2", url=url)).stdout
+    assert rc.get("prompt:{c2}:active") == TEXT
+    rc.close()

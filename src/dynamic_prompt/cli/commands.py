@@ -259,10 +259,14 @@ def history(ctx: Context, name: str, limit: int, as_json: bool) -> None:
 
 
 @main_group.command(name="list")
+@click.option("--rescan", is_flag=True,
+              help="First scan the keyspace for prompts other programs wrote that the index misses.")
 @json_option
 @pass_ctx
-def list_(ctx: Context, as_json: bool) -> None:
-    """List every prompt in the server."""
+def list_(ctx: Context, as_json: bool, rescan: bool) -> None:
+    """List every prompt in the server (from the prompt index: no keyspace scan)."""
+    if rescan:
+        ctx.run(lambda s: s.reconcile(force=True))
     prompts = ctx.run(lambda s: s.list())
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(p) for p in prompts]))

@@ -29,6 +29,12 @@ CHANGE_CHANNEL = "dprompt:changes"
 AGENTS_KEY_PREFIX = "dprompt:agents:"
 """Per-prompt hash of agent announcements (fleet view)."""
 
+FLEET_INDEX_KEY = "dprompt:fleet"
+"""A set of every prompt name agents have announced (the fleet view lists from it, not a scan)."""
+
+RECONCILE_KEY = "dprompt:reconciled"
+"""A lease: while it exists, no process scans the keyspace for prompts the index misses."""
+
 MAX_NAME_LENGTH = 64
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")

@@ -393,6 +393,8 @@ class ClientEngine:
                 # EVALSHA, and the server caches an EVAL'd script by its hash all the same.
                 pipe.eval(ANNOUNCE_SCRIPT, 1, keymod.agents_key(name), owner.agent_id, payload,
                           repr(KEEP_GONE_SECONDS))
+            # The fleet view lists prompts from this set, not by scanning for agents' keys.
+            pipe.sadd(keymod.FLEET_INDEX_KEY, *(name for name, _, _, _ in batch))
             await pipe.execute()
         for name, snapshot, _, reads in batch:
             self._announced[name] = snapshot

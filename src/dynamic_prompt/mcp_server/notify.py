@@ -24,6 +24,7 @@ handshake-era side keeps one peer and one set of subscribed URIs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -107,6 +108,8 @@ class ChangeNotifier:
                 had = event.name in self._known
                 if event.kind is EventKind.CHANGED and not had:
                     self._known.add(event.name)
+                    # Another program's prompt: index it, so every listing has it from now on.
+                    await self.store.adopt([event.name])
                     await self._lists_changed()
                 elif event.kind is EventKind.DELETED and had:
                     self._known.discard(event.name)
@@ -125,8 +128,12 @@ class ChangeNotifier:
 
     async def _resync(self) -> None:
         """The feed (re)connected: changes may have been missed, so re-list and re-announce."""
-        names = await self._list_names()
         first = self._known is None
+        if first:
+            # Prompts other programs wrote before anyone watched (a rate-limited scan).
+            with contextlib.suppress(DynamicPromptError):
+                await self.store.reconcile()
+        names = await self._list_names()
         if names is not None:
             self._known = names
         if not first:

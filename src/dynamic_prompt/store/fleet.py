@@ -96,6 +96,15 @@ return ''
 """
 
 
+_CURRENT_SCRIPT = r"""
+local v = redis.call('GET', KEYS[1])
+local version = redis.call('HGET', KEYS[2], 'version') or '0'
+if v then return {version, redis.sha1hex(v)} end
+return {version, ''}
+"""
+"""The version and content hash a prompt's agents should serve (its two keys: one slot)."""
+
+
 @dataclass(frozen=True, slots=True)
 class AgentInfo:
     """One agent reading one prompt, as its last announcement says.
@@ -292,11 +301,35 @@ async def fleet_many_async(
     ordered = list(dict.fromkeys(names))
     if not ordered:
         return {}
+    # Two round trips: every prompt's agents, then the served version and hash of only
+    # the prompts that have agents (at 10,000 prompts most have none, and a command a
+    # prompt is what the client pays for).
+    cluster = isinstance(client, aioredis.RedisCluster)
+    read, current = client.register_script(READ_SCRIPT), client.register_script(_CURRENT_SCRIPT)
+
+    async def queue(pipe: Any, script: Any, keys: list[str], args: list[str]) -> None:
+        # EVALSHA on one server (the text is not sent 10,000 times; redis-py loads a script
+        # the server lacks); EVAL on a cluster, whose pipeline refuses EVALSHA.
+        if cluster:
+            pipe.eval(script.script, len(keys), *keys, *args)
+        else:
+            await script(keys=keys, args=args, client=pipe)
+
     async with client.pipeline(transaction=False) as pipe:
         for name in ordered:
-            _queue_reads(pipe, name, keep, layout)
-        replies = await pipe.execute()
-    return {name: _rows(name, replies[3 * i : 3 * i + 3]) for i, name in enumerate(ordered)}
+            await queue(pipe, read, [keymod.agents_key(name)], [repr(keep)])
+        fleets = await pipe.execute()
+    busy = [(name, reply) for name, reply in zip(ordered, fleets) if reply[1]]
+    out: dict[str, list[AgentInfo]] = {name: [] for name in ordered}
+    if busy:
+        async with client.pipeline(transaction=False) as pipe:
+            for name, _ in busy:
+                k = layout.keys_for(name)
+                await queue(pipe, current, [k.active, k.meta], [])
+            currents = await pipe.execute()
+        for (name, reply), (version, digest) in zip(busy, currents):
+            out[name] = _rows(name, [reply, version, digest])
+    return out
 
 
 def fleet(client: redis.Redis, name: str = keymod.DEFAULT_NAME, *, keep: float = KEEP_GONE_SECONDS,

@@ -26,6 +26,8 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 
+from redis.crc import key_slot
+
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import (
@@ -62,6 +64,13 @@ class Manage:
         old, new = self._calls.kind.layout.keys_for(name), self._calls.kind.layout.keys_for(new_name)
         if name == new_name:
             raise InvalidNameError(f"Prompt {name!r} is already named {new_name!r}; give another name.")
+        if self._calls.kind.sharded and key_slot(old.active.encode()) != key_slot(new.active.encode()):
+            # The move is one script over both prompts' keys; a cluster runs a script on one slot.
+            raise InvalidNameError(
+                f"On a cluster {name!r} and {new_name!r} live in different slots, so the rename cannot be "
+                f"one atomic step; nothing was changed. Keep the history under the old name, or start "
+                f"the new one with: dprompt duplicate {name} {new_name}"
+            )
         note = validate_note(note)
         author = validate_author(user) if user is not None else self._default_user()
         entry = ChangeEntry(timestamp=int(self._now()), action="rename", user_id=author,

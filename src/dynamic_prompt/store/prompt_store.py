@@ -146,8 +146,20 @@ class PromptStore:
         return await self._reads.version_text(name, number)
 
     async def list(self) -> list[PromptSummary]:
-        """Every prompt in the server: indexed ones and any found by their active key."""
+        """Every prompt in the index with its row (no keyspace scan; see :meth:`reconcile`)."""
         return await self._reads.list()
+
+    async def reconcile(self, *, force: bool = False) -> builtins.list[str]:
+        """Find prompts other programs wrote that the index misses, and index them.
+
+        A keyspace scan, so at most once per five minutes across every process on the
+        server unless ``force``; returns the names it added.
+        """
+        return await self._reads.reconcile(force=force)
+
+    async def adopt(self, names: Sequence[str]) -> None:
+        """Index prompts seen with text (by the change feed) that another program wrote."""
+        await self._reads.adopt(names)
 
     async def summaries(self, names: Sequence[str]) -> dict[str, PromptSummary | None]:
         """The listing's row of each of ``names`` (``None`` for one without text), one round trip."""

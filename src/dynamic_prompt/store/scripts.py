@@ -55,3 +55,6 @@ TAKE_LEASE = _source("take_lease.lua")
 
 HISTORY = _source("history.lua")
 """Changelog entries ``ARGV[1]..ARGV[2]``, each cut to ``ARGV[3]`` bytes, with their sizes."""
+
+ROW = _source("row.lua")
+"""One listing row: ``[size, version, updated_at, updated_by, action]``, or nil with no text."""

@@ -10,7 +10,10 @@ only mark what is stale; the loop wakes once for a burst and reads:
 - for any other prompt that changed: its row of the listing (one pipelined read of
   all of them), never a scan of the keyspace;
 - the whole listing only when the feed (re)connected, since changes may have been
-  missed then.
+  missed then; the listing comes from the prompt index (never a scan), and a prompt
+  another program wrote joins the index when the feed first reports it. Once, in the
+  background, the store reconciles the index with the keyspace (at most once per five
+  minutes across every process on the server).
 
 What it read goes to the screen as messages; it never touches a widget.
 """
@@ -25,7 +28,7 @@ from textual.widget import Widget
 
 from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core.errors import DynamicPromptError
-from dynamic_prompt.core.models import EventKind, PromptEvent, PromptState
+from dynamic_prompt.core.models import EventKind, PromptEvent, PromptState, PromptSummary
 from dynamic_prompt.live.cluster_feed import Feed, feed_for
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
@@ -74,6 +77,7 @@ class Refresher(Widget):
         self._diff_stale = False
         self._listing_stale = True
         self._others: set[str] = set()
+        self._listed: set[str] = set()
         self._state: PromptState | None = None
         self._shown_text: dict[str, str] = {}
 
@@ -83,6 +87,7 @@ class Refresher(Widget):
         """Start the feed and the loop."""
         self.run_worker(self._run_feed(), name="feed", group="feed", exit_on_error=False)
         self.run_worker(self._loop(), name="refresher", group="refresher", exit_on_error=False)
+        self.run_worker(self._reconcile(), name="reconcile", group="reconcile", exit_on_error=False)
         self._poke()
 
     def on_unmount(self) -> None:
@@ -156,20 +161,40 @@ class Refresher(Widget):
             self._shown_stale = self._diff_stale = self._listing_stale = False
             self._others = set()
             try:
-                if listing:
-                    self.post_message(ListLoaded(await self.store.list()))
-                    others = set()  # the listing has every row
+                # The shown prompt first: it is what a person watches, and at 10,000 prompts
+                # the listing takes longer to read than the prompt.
                 if shown:
                     await self._read_shown(view)
                 elif diff and self._state is not None and not view.previewing:
                     await self._post_diff(view, self._state)
+                if listing:
+                    rows = await self.store.list()
+                    self._listed = {row.name for row in rows}
+                    self.post_message(ListLoaded(rows))
+                    others = set()  # the listing has every row
                 others.discard(view.name)
                 if others:
-                    self.post_message(RowsLoaded(await self.store.summaries(sorted(others))))
+                    found = await self.store.summaries(sorted(others))
+                    self.post_message(RowsLoaded(found))
+                    await self._adopt(found)
             except DynamicPromptError as exc:
                 self.post_message(StoreFailed(str(exc)))
             except Exception as exc:  # noqa: BLE001 - a bug must show, not end the live view
                 self.post_message(StoreFailed(f"{type(exc).__name__}: {exc}"))
+
+    async def _adopt(self, rows: dict[str, PromptSummary | None]) -> None:
+        """Index prompts the feed reported that the listing did not have (another program's)."""
+        new = [name for name, row in rows.items() if row is not None and name not in self._listed]
+        if new:
+            self._listed.update(new)
+            await self.store.adopt(new)
+
+    async def _reconcile(self) -> None:
+        """Once: index prompts other programs wrote before anyone watched (rate-limited)."""
+        with contextlib.suppress(DynamicPromptError):
+            if await self.store.reconcile():
+                self._listing_stale = True
+                self._poke()
 
     async def _read_shown(self, view: View) -> None:
         name = view.name
