@@ -33,12 +33,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import redis
+from tests.support.servers import TestServer
 
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.store.fleet import ANNOUNCE_SCRIPT
-from tests.support.servers import TestServer
 
 OTHER_KEYS = 1_000_000
 SIZES = (10, 10_000)

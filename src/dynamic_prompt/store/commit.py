@@ -14,6 +14,7 @@ beside the write's success.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
 import os
@@ -25,14 +26,16 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from dynamic_prompt.core import delta
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import ConflictError, CorruptDataError, DynamicPromptError
 from dynamic_prompt.core.models import ChangeEntry
 from dynamic_prompt.core.text import human_size, validate_author, validate_note, validate_text
+from dynamic_prompt.server.errors import FAILURES
 from dynamic_prompt.store import scripts
 from dynamic_prompt.store.calls import ServerCalls
-from dynamic_prompt.store.offload import count_changes
+from dynamic_prompt.store.offload import count_changes, make_delta
 
 LEASE_MS = 2000
 """The lease expires by itself, so a writer that dies holding it blocks nobody for long."""
@@ -128,6 +131,7 @@ class Committer:
         self._commit = client.register_script(scripts.COMMIT)
         self._release = client.register_script(scripts.RELEASE)
         self._take = client.register_script(scripts.TAKE_LEASE)
+        self._compact_script = client.register_script(scripts.COMPACT)
         self._indexed: set[str] = set()
         """Prompts this process has put in the index (once per prompt and process)."""
 
@@ -194,7 +198,25 @@ class Committer:
         if status is CommitStatus.TOOBIG:
             raise self.too_big(k, version)
         warnings = await self.index(name) if status is CommitStatus.OK else ()
+        if status is CommitStatus.OK and request.old_text is not None:
+            await self._compact(k, version, request.old_text, text)
         return CommitResult(status, version, entry, warnings)
+
+    async def _compact(self, k: keymod.PromptKeys, version: int, old_text: str, text: str) -> None:
+        """Keep version ``version - 1`` as a delta against the one just written (best effort).
+
+        After the commit, so it is never part of the write: if it fails or loses a race
+        the older version simply stays whole (the script checks both texts' hashes).
+        """
+        older = version - 1
+        if delta.keeps_whole(older) or len(old_text.encode("utf-8")) < delta.MIN_BYTES:
+            return
+        patch = await make_delta(text, old_text, version)
+        if len(patch) * 2 > len(old_text):
+            return  # most of the text changed: a delta would save little
+        with contextlib.suppress(*FAILURES, DynamicPromptError):
+            await self._compact_script(keys=[k.versions], args=[
+                older, delta.sha1(old_text), version, delta.sha1(text), patch])
 
     def too_big(self, k: keymod.PromptKeys, size: int) -> CorruptDataError:
         """The error for an active text another program made bigger than the size limit."""

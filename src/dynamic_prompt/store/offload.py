@@ -13,8 +13,8 @@ import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
+from dynamic_prompt.core import delta, modifier, revert
 from dynamic_prompt.core import diff as diffmod
-from dynamic_prompt.core import modifier, revert
 
 T = TypeVar("T")
 
@@ -31,6 +31,11 @@ async def _maybe_offload(size: int, work: Callable[[], T]) -> T:
 async def count_changes(old: str, new: str) -> tuple[int, int]:
     """:func:`dynamic_prompt.core.diff.count_changes`, off the loop for big texts."""
     return await _maybe_offload(len(old) + len(new), lambda: diffmod.count_changes(old, new))
+
+
+async def make_delta(base: str, target: str, base_version: int) -> str:
+    """:func:`dynamic_prompt.core.delta.make`, off the loop for big texts."""
+    return await _maybe_offload(len(base) + len(target), lambda: delta.make(base, target, base_version))
 
 
 async def modify_text(text: str, instruction: str) -> modifier.ModifyResult:

@@ -145,6 +145,11 @@ class PromptStore:
         """The full text of version ``number``."""
         return await self._reads.version_text(name, number)
 
+    async def version_texts(self, name: str, numbers: Sequence[int]) -> builtins.list[str | None]:
+        """The texts of versions ``numbers`` in as few round trips as their deltas allow
+        (``None`` for one not kept)."""
+        return await self._reads.version_texts(name, numbers)
+
     async def list(self) -> list[PromptSummary]:
         """Every prompt in the index with its row (no keyspace scan; see :meth:`reconcile`)."""
         return await self._reads.list()

@@ -17,6 +17,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from dynamic_prompt.core import delta
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import (
@@ -182,29 +183,80 @@ class Reads:
         return out
 
     async def versions(self, name: str) -> list[int]:
-        """The version numbers whose text is kept, newest first."""
+        """The version numbers whose text is kept (whole or as a delta), newest first."""
         k = self._calls.kind.layout.keys_for(name)
         raw = await self._calls(lambda: self._client.hkeys(k.versions), key=k.versions)
-        numbers = []
+        numbers = set()
         for item in raw:
-            if 0 < len(item) <= 18 and item.isdigit():
-                numbers.append(int(item))
+            field = as_text(item) or ""
+            digits = field.removeprefix(delta.FIELD_PREFIX)
+            if 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit():
+                numbers.add(int(digits))
         return sorted(numbers, reverse=True)
 
     async def version_text(self, name: str, number: int) -> str:
         """The full text of version ``number``."""
-        k = self._calls.kind.layout.keys_for(name)
-        raw = await self._calls(lambda: self._client.hget(k.versions, str(number)), key=k.versions)
-        if raw is None:
+        text = (await self.version_texts(name, [number]))[0]
+        if text is None:
             raise await self._no_version(name, number)
-        return as_text(raw) or ""
+        return text
 
     async def version_texts(self, name: str, numbers: Sequence[int]) -> builtins.list[str | None]:
-        """The texts of versions ``numbers`` in one round trip (``None`` for one not kept)."""
+        """The texts of versions ``numbers`` (``None`` for one not kept), rebuilding deltas.
+
+        One HMGET of each version's two possible fields; a delta's chain (at most
+        :data:`~dynamic_prompt.core.delta.SNAPSHOT_EVERY` versions up to a full text) is
+        fetched in one more.
+        """
         k = self._calls.kind.layout.keys_for(name)
-        fields = [str(n) for n in numbers]
-        raw = await self._calls(lambda: self._client.hmget(k.versions, fields), key=k.versions)
-        return [None if item is None else as_text(item) or "" for item in raw]
+        fetched: dict[str, bytes | str | None] = {}
+
+        async def fetch(fields: builtins.list[str]) -> None:
+            fields = [f for f in dict.fromkeys(fields) if f not in fetched]
+            if fields:
+                raw = await self._calls(lambda: self._client.hmget(k.versions, fields), key=k.versions)
+                fetched.update(zip(fields, raw))
+
+        def pair(v: int) -> builtins.list[str]:
+            return [str(v), f"{delta.FIELD_PREFIX}{v}"]
+
+        await fetch([f for n in numbers for f in pair(n)])
+        texts: dict[int, str | None] = {}
+        for _ in range(3):
+            missing = {v for n in numbers if (v := self._rebuild(n, fetched, texts)) is not None}
+            if not missing:
+                break
+            await fetch([f for v in missing for u in range(v, v + delta.SNAPSHOT_EVERY + 1) for f in pair(u)])
+        return [texts.get(n) for n in numbers]
+
+    @staticmethod
+    def _rebuild(number: int, fetched: dict[str, bytes | str | None], texts: dict[int, str | None]) -> int | None:
+        """Fill ``texts[number]`` from ``fetched``; the version still needed, if a link is missing."""
+        chain: builtins.list[delta.Delta] = []
+        v = number
+        while v not in texts:
+            full, patch = f"{v}", f"{delta.FIELD_PREFIX}{v}"
+            if full not in fetched or patch not in fetched:
+                return v
+            if fetched[full] is not None:
+                texts[v] = as_text(fetched[full]) or ""
+                break
+            raw = fetched[patch]
+            if raw is None:
+                texts[v] = None
+                break
+            step = delta.parse(as_text(raw) or "")
+            if step.base <= v or len(chain) > 4 * delta.SNAPSHOT_EVERY:
+                raise CorruptDataError(f"Kept version {v}'s delta leans on version {step.base}, not a newer one.")
+            chain.append(step)
+            v = step.base
+        text = texts[v]
+        for i, step in enumerate(reversed(chain)):
+            if text is None:
+                raise CorruptDataError(f"Kept version {v} leans on a version that is no longer kept.")
+            text = step.apply(text, check=i == len(chain) - 1)
+        texts[number] = text
+        return None
 
     async def version_pair(self, name: str, a: int, b: int) -> tuple[str, str]:
         """The texts of versions ``a`` and ``b``, read together; a version not kept is an error."""

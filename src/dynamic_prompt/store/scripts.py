@@ -58,3 +58,6 @@ HISTORY = _source("history.lua")
 
 ROW = _source("row.lua")
 """One listing row: ``[size, version, updated_at, updated_by, action]``, or nil with no text."""
+
+COMPACT = _source("compact.lua")
+"""Replace a kept version's full text by a delta against the next, if both are unchanged."""

@@ -6,7 +6,7 @@ local function trim_versions(ver, retention)
   local keep_from = ver - retention + 1
   if keep_from > oldest then
     for v = oldest, keep_from - 1 do
-      redis.call('HDEL', K_VERSIONS, tostring(v))
+      redis.call('HDEL', K_VERSIONS, tostring(v), 'd' .. v)  -- full text or delta (core/delta.py)
     end
     redis.call('HSET', K_META, 'oldest', tostring(keep_from))
   elseif redis.call('HEXISTS', K_META, 'oldest') == 0 then

@@ -1,0 +1,13 @@
+-- Replace kept version ARGV[1]'s full text by a delta against version ARGV[3] (core/delta.py).
+-- KEYS[1]: the versions hash. ARGV: old version, SHA-1 of its text, base version, SHA-1 of the
+-- base's text, the delta (JSON). Only when both texts are still the ones the delta was made
+-- from (a concurrent writer, an outside write or a prune changes nothing then): returns 1 if
+-- replaced, else 0. Never touches the active text, the original or the changelog.
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+local base = redis.call('HGET', KEYS[1], ARGV[3])
+if not old or not base then return 0 end
+if redis.sha1hex(old) ~= ARGV[2] or redis.sha1hex(base) ~= ARGV[4] then return 0 end
+redis.call('HSET', KEYS[1], 'd' .. ARGV[1], ARGV[5])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
