@@ -293,3 +293,50 @@ def test_rename_across_slots_is_refused_in_one_line_and_duplicate_works(flushed:
     assert "as 'c2'" in ok(run_cli("duplicate", "c1", "c2", url=url)).stdout
     assert rc.get("prompt:{c2}:active") == TEXT
     rc.close()
+
+
+@pytest.mark.parametrize("kind", server_kinds())
+def test_agents_without_config_hear_outside_writes_on_every_primary_by_tracking(kind: str) -> None:
+    # A managed cluster refuses CONFIG: each node's feed falls back to client tracking
+    # (BCAST on the prompt prefix), so redis-cli writes still reach the agents' cache.
+    managed = start_cluster(kind, ['rename-command CONFIG ""'])
+    try:
+        names = _names_on_distinct_primaries(managed)
+        for name in names:
+            ok(run_cli("load", "--name", name, "--text", TEXT, url=managed.url))
+        client = PromptClient(managed.url, feed_options=FAST_FEED, announce=False)
+        try:
+            assert all(client.get_active(n) == TEXT for n in names)
+            eventually(lambda: client.feed_mode == "tracking", timeout=10)
+            for name in names:
+                _cli(managed, 5, "SET", f"prompt:{{{name}}}:active", f"gem wrote {name}")
+            for name in names:
+                eventually(lambda n=name: client.get_active(n) == f"gem wrote {n}", timeout=5)
+            assert all(client.read(n).source == "memory" for n in names)
+        finally:
+            client.close()
+    finally:
+        managed.cleanup()
+
+
+async def test_the_dashboard_shows_a_write_made_through_another_node_at_once(flushed: TestCluster) -> None:
+    pytest.importorskip("textual")
+    from dynamic_prompt.tui.app import DashboardApp
+    from tests.tui.helpers import wait_for
+
+    names = _names_on_distinct_primaries(flushed)
+    for name in names:
+        ok(run_cli("load", "--name", name, "--text", TEXT, url=flushed.url))
+    target = detect_cluster(ServerTarget(flushed.url, "test"))
+    app = DashboardApp(target, Settings(user="t"), name=names[0], remember_theme=False)
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = app.dashboard
+        await wait_for(pilot, lambda: screen.state is not None and screen.state.exists)
+        await wait_for(pilot, lambda: sorted(screen.prompt_list.names) == sorted(names))
+        assert "(cluster)" in app.server_label
+        holder = flushed.primary_for(TAGGED_LAYOUT.keys_for(names[0]).active)
+        _cli(flushed, (holder + 1) % len(flushed.nodes), "SET", f"prompt:{{{names[0]}}}:active", "via another node\n")
+        await wait_for(pilot, lambda: screen.prompt_view.text == "via another node\n", timeout=5)
+        # Another prompt, on another primary: its row follows.
+        ok(run_cli("modify", "--name", names[2], "add rule: be brief", url=flushed.url))
+        await wait_for(pilot, lambda: names[2] in screen.prompt_list.summaries and screen.prompt_list.summaries[names[2]].version == 2, timeout=5)

@@ -53,6 +53,8 @@ class TestCluster:
 
     __test__ = False
     kind: str = "valkey"
+    extra: list[str] = field(default_factory=list)
+    """More config lines for every node (``rename-command CONFIG ""``: a managed service)."""
     nodes: list[TestServer] = field(default_factory=list)
 
     @property
@@ -67,7 +69,7 @@ class TestCluster:
     def start(self, timeout: float = 60.0) -> TestCluster:
         cls = Redis7Server if self.kind == REDIS7 else TestServer
         extra = ["cluster-enabled yes", "cluster-config-file nodes.conf",
-                 "cluster-node-timeout 2000", "appendonly no"]
+                 "cluster-node-timeout 2000", "appendonly no", *self.extra]
         self.nodes = [cls(extra) for _ in range(NODES)]
         for node in self.nodes:
             node.port = cluster_port()
@@ -140,9 +142,9 @@ class TestCluster:
             node.cleanup()
 
 
-def start_cluster(kind: str = "valkey") -> TestCluster:
-    """A started, ok, 6-node cluster of ``kind``."""
-    cluster = TestCluster(kind)
+def start_cluster(kind: str = "valkey", extra: list[str] | None = None) -> TestCluster:
+    """A started, ok, 6-node cluster of ``kind`` (``extra`` config lines on every node)."""
+    cluster = TestCluster(kind, list(extra or []))
     try:
         return cluster.start()
     except BaseException:

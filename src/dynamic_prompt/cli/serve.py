@@ -60,6 +60,9 @@ def status(ctx: Context) -> None:
         try:
             rtt = ctx.run(lambda s: s.ping())
             click.echo(f"Answers PING in {rtt * 1000:.2f} ms.")
+            if ctx.target.is_cluster:
+                click.echo("It is a Redis Cluster: the feed listens on every primary; the prompt 'default' "
+                           "is prompt:{default}:* there (the gem's untagged keys span three slots).")
         except DynamicPromptError as exc:
             fail(str(exc))
         return

@@ -62,7 +62,11 @@ class DashboardApp(App[None]):
         self.settings = settings
         self.prompt_name = name
         self.clock: Callable[[], float] = clock or time.time
-        self.server_label = server_label if server_label is not None else target.display
+        if server_label is None:
+            # A cluster found behind a redis:// URL says so: its feed and its keys differ.
+            detected = target.is_cluster and "+cluster://" not in target.url
+            server_label = target.display + (" (cluster)" if detected else "")
+        self.server_label = server_label
         self.remember_theme = remember_theme
         self.read_only = settings.read_only if read_only is None else read_only
         self.store = PromptStore.connect(target, settings)
