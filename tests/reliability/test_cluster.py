@@ -340,3 +340,32 @@ async def test_the_dashboard_shows_a_write_made_through_another_node_at_once(flu
         # Another prompt, on another primary: its row follows.
         ok(run_cli("modify", "--name", names[2], "add rule: be brief", url=flushed.url))
         await wait_for(pilot, lambda: names[2] in screen.prompt_list.summaries and screen.prompt_list.summaries[names[2]].version == 2, timeout=5)
+
+
+def test_where_config_and_tracking_are_refused_writes_arrive_on_shard_channels() -> None:
+    # The change channel was classic pub/sub, sent to every node of the cluster; now each
+    # write publishes on its prompt's shard channel, heard on the node that holds it.
+    managed = start_cluster("valkey", ['rename-command CONFIG ""', 'rename-command CLIENT ""'])
+    slow_poll = {**FAST_FEED, "poll_interval": 60.0}  # so only the channel can bring a change
+    try:
+        names = _names_on_distinct_primaries(managed)
+        for name in names:
+            ok(run_cli("load", "--name", name, "--text", TEXT, url=managed.url))
+        client = PromptClient(managed.url, feed_options=slow_poll, announce=False)
+        try:
+            assert all(client.get_active(n) == TEXT for n in names)
+            eventually(lambda: client.feed_mode == "channel", timeout=10)
+            for name in names:
+                holder = managed.primary_for(TAGGED_LAYOUT.keys_for(name).active)
+                channels = eventually(lambda h=holder: managed.client(h).execute_command(
+                    "PUBSUB", "SHARDCHANNELS") or None, timeout=10)
+                assert f"dprompt:changes:{{{name}}}" in channels
+            for name in names:
+                ok(run_cli("modify", "--name", name, "change tone to dry", url=managed.url))
+            for name in names:
+                eventually(lambda n=name: "Tone: Dry" in (client.get_active(n) or ""), timeout=5)
+            assert all(client.read(n).source == "memory" for n in names)
+        finally:
+            client.close()
+    finally:
+        managed.cleanup()

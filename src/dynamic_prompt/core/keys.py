@@ -145,6 +145,17 @@ class KeyLayout:
             return DEFAULT_NAME, m.group(1)
         return None
 
+    def change_channel(self, name: str) -> str:
+        """The channel a write to ``name`` announces itself on.
+
+        One server: :data:`CHANGE_CHANNEL` for every prompt. A cluster: the shard channel
+        ``dprompt:changes:{NAME}`` (``SPUBLISH``), in the prompt's own slot, so the
+        announcement stays on the node that holds the prompt instead of being sent to
+        every node of the cluster.
+        """
+        validate_name(name)
+        return CHANGE_CHANNEL if self.gem_default else f"{CHANGE_CHANNEL}:{{{name}}}"
+
     @property
     def active_patterns(self) -> tuple[str, ...]:
         """Glob patterns (SCAN / PSUBSCRIBE) that match every prompt's active key."""

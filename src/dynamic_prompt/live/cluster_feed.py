@@ -11,6 +11,12 @@ new set, and every new node feed begins with a ``resync``, so writes made during
 the change are re-read, not missed. A slot migrated between two existing
 primaries changes nothing to listen to: both are heard already.
 
+Where a node refuses both CONFIG and CLIENT TRACKING, its feed hears our writes on
+the shard channels (``SSUBSCRIBE dprompt:changes:{NAME}``, published in each write's
+script) of the prompts that node holds: the watched ones for an agent, every indexed
+one for the dashboard. A shard channel has no pattern form, so a prompt watched later
+restarts the feed (with a resync) to hear its channel too.
+
 :func:`feed_for` picks the feed for a target, so callers never ask which kind it is.
 """
 
@@ -24,6 +30,8 @@ from typing import Any, Protocol
 
 from redis import exceptions as rexc
 
+from dynamic_prompt.core import keys as keymod
+from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.core.models import EventKind, FeedMode, PromptEvent
 from dynamic_prompt.live.feed import Callback, ChangeFeed
 from dynamic_prompt.server import ServerTarget, async_client
@@ -105,8 +113,8 @@ class ClusterFeed:
         while not self._stop.is_set():
             client = async_client(self.target, timeout=max(self.ping_timeout, 2.0), retries=0)
             try:
-                primaries = await asyncio.wait_for(clustermod.primaries(client), self.ping_timeout * 2)  # type: ignore[arg-type]
-                await self._listen(client, primaries, callback)
+                ranges = await asyncio.wait_for(clustermod.slot_ranges(client), self.ping_timeout * 2)  # type: ignore[arg-type]
+                await self._listen(client, ranges, callback)
                 backoff = 0.1
             except (rexc.RedisError, OSError, asyncio.TimeoutError, IndexError) as exc:
                 text = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
@@ -120,13 +128,28 @@ class ClusterFeed:
                 await asyncio.wait_for(self._stop.wait(), backoff)
             backoff = min(backoff * 2, 5.0)
 
-    async def _listen(self, client: Any, primaries: list[tuple[str, int]], callback: Callback) -> None:
+    async def _shard_names(self, client: Any) -> set[str]:
+        """The prompts whose shard channels to hear: the watched ones, else every indexed one."""
+        if self.names is not None:
+            return set(self.names)
+        raw = await asyncio.wait_for(client.smembers(keymod.INDEX_KEY), self.ping_timeout)
+        found = set()
+        for item in raw:
+            with contextlib.suppress(DynamicPromptError):
+                found.add(keymod.validate_name(item.decode("utf-8", "replace")))
+        return found
+
+    async def _listen(self, client: Any, ranges: list[tuple[int, int, str, int]], callback: Callback) -> None:
         """One feed per primary, until the set of primaries changes (or :meth:`stop`)."""
+        primaries = sorted({(host, port) for _, _, host, port in ranges})
         self.primaries = primaries
         self._feeds = {}
+        watched = await self._shard_names(client)
+        layout = self.target.kind.layout
         for address in primaries:
             feed = ChangeFeed(self.target.node(*address), **self._options)
             feed.names = self.names  # one set: a name watched later is polled on every node
+            feed.shard_names = {n for n in watched if clustermod.holder(ranges, layout.keys_for(n).active) == address}
             self._feeds[address] = feed
 
         async def relay(event: PromptEvent) -> None:
@@ -147,6 +170,8 @@ class ClusterFeed:
                 if now != primaries:
                     log.info("cluster feed: primaries changed from %s to %s", primaries, now)
                     return
+                if self.mode is FeedMode.CHANNEL and self.names is not None and self.names != watched:
+                    return  # a prompt watched since: start over, hearing its shard channel too
         finally:
             for feed in self._feeds.values():
                 feed.stop()

@@ -45,8 +45,9 @@ What the servers send, verified on Valkey 8.1 and Redis 7.0 (RESP2; the same on 
 * ``CONFIG SET notify-keyspace-events``: nothing is sent (hence the per-ping check).
 * SWAPDB: nothing from either mechanism: a blind spot (until the next resync).
 
-Cluster note: keyspace notifications and tracking are node-local; this feed
-subscribes on the one node it is connected to.
+Cluster note: keyspace notifications and tracking are node-local, so on a cluster
+one such feed runs on each primary (:mod:`dynamic_prompt.live.cluster_feed`), and in
+``channel`` mode it hears the shard channels of the prompts its node holds.
 """
 
 from __future__ import annotations
@@ -140,6 +141,8 @@ class ChangeFeed:
         """Why the mode is what it is, or what the feed last had to repair (one line)."""
         self._stop = asyncio.Event()
         self._poller = HashPoll(target.kind)
+        self.shard_names: set[str] = set()
+        """On one node of a cluster: the prompts it holds, whose shard channels to hear."""
         self._session_reason = ""
 
     def stop(self) -> None:
@@ -229,6 +232,17 @@ class ChangeFeed:
             await pubsub.subscribe(channel)
         await self._confirm_subscribed(pubsub)
 
+    async def _subscribe_shards(self, pubsub: Any) -> None:
+        """On a cluster node: the shard channels of the prompts this node holds (SSUBSCRIBE).
+
+        A shard channel takes no pattern, so the names come from the cluster feed, which
+        knows which prompts (watched, or indexed) live on this node.
+        """
+        layout = self.target.kind.layout
+        for name in sorted(self.shard_names):
+            await pubsub.ssubscribe(layout.change_channel(name))
+            await self._confirm_subscribed(pubsub)
+
     async def _session(self, client: aioredis.Redis, callback: Callback) -> None:
         await client.ping()
         notify_ok, reason = await self._enable_notifications(client)
@@ -246,7 +260,9 @@ class ChangeFeed:
                 if notify_ok:
                     await self._subscribe(pubsub, pattern=f"__keyspace@{db}__:prompt:*")
                 elif untracked:
+                    # (On a cluster nobody publishes here; it keeps the link's pings answered.)
                     await self._subscribe(pubsub, channel=keymod.CHANGE_CHANNEL)
+                    await self._subscribe_shards(pubsub)
             except rexc.ResponseError as exc:
                 await self._poll_only(client, callback, "pub/sub refused: " + _first_line(exc))
                 return
@@ -279,7 +295,7 @@ class ChangeFeed:
         deadline = time.monotonic() + self.ping_timeout
         while time.monotonic() < deadline:
             message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=0.1)
-            if message is not None and message["type"] in ("subscribe", "psubscribe"):
+            if message is not None and message["type"] in ("subscribe", "psubscribe", "ssubscribe"):
                 return
         raise rexc.TimeoutError("the server did not confirm the subscription")
 
@@ -318,7 +334,7 @@ class ChangeFeed:
             event = event_for_key(key, message["data"].decode("utf-8", "replace"), self.target.kind.layout)
         elif kind == "message" and message["channel"] == INVALIDATE_CHANNEL.encode():
             await self._invalidated(client, callback, message["data"])
-        elif kind == "message":
+        elif kind in ("message", "smessage"):
             event = event_for_channel(message["data"])
         if event is not None:
             await self._emit(callback, event)

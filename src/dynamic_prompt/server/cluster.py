@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
+from redis.crc import key_slot
 
 from dynamic_prompt.core.errors import ConfigError
 from dynamic_prompt.core.redact import mask_url
@@ -102,12 +103,8 @@ def sync_cluster(url: str, kwargs: dict[str, Any]) -> redis.RedisCluster:
     return redis.RedisCluster.from_url(node_url(url), **_cluster_kwargs(kwargs))
 
 
-async def primaries(client: aioredis.RedisCluster) -> list[tuple[str, int]]:
-    """The primaries serving slots now, asked of the cluster (not redis-py's cached map).
-
-    Each known node is asked in turn until one answers, so a dead primary (the
-    moment of a failover) does not hide the new one.
-    """
+async def slot_ranges(client: aioredis.RedisCluster) -> list[tuple[int, int, str, int]]:
+    """``(first slot, last slot, host, port)`` of every range, asked of the cluster."""
     await client.initialize()
     nodes = list(client.get_nodes())
     random.shuffle(nodes)
@@ -119,16 +116,33 @@ async def primaries(client: aioredis.RedisCluster) -> list[tuple[str, int]]:
             last = exc
             continue
         if isinstance(reply, dict):  # redis-py parses CLUSTER SLOTS into {(start, end): {...}}
-            found = {(str(v["primary"][0]), int(v["primary"][1])) for v in reply.values()}
-        else:
-            found = {(_text(entry[2][0]), int(entry[2][1])) for entry in reply}
-        return sorted(found)
+            return sorted((int(a), int(b), str(v["primary"][0]), int(v["primary"][1]))
+                          for (a, b), v in reply.items())
+        return sorted((int(e[0]), int(e[1]), _text(e[2][0]), int(e[2][1])) for e in reply)
     raise rexc.ConnectionError(f"no node of the cluster answered ({last})")
+
+
+async def primaries(client: aioredis.RedisCluster) -> list[tuple[str, int]]:
+    """The primaries serving slots now, asked of the cluster (not redis-py's cached map).
+
+    Each known node is asked in turn until one answers, so a dead primary (the
+    moment of a failover) does not hide the new one.
+    """
+    return sorted({(host, port) for _, _, host, port in await slot_ranges(client)})
+
+
+def holder(ranges: list[tuple[int, int, str, int]], key: str) -> tuple[str, int] | None:
+    """The primary that serves ``key``'s slot in ``ranges``."""
+    slot = key_slot(key.encode())
+    for first, last, host, port in ranges:
+        if first <= slot <= last:
+            return host, port
+    return None
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-__all__ = ["SCHEMES", "address_of", "async_cluster", "detect", "is_cluster_url", "node_url", "primaries",
-           "sync_cluster", "validate"]
+__all__ = ["SCHEMES", "address_of", "async_cluster", "detect", "holder", "is_cluster_url", "node_url",
+           "primaries", "slot_ranges", "sync_cluster", "validate"]

@@ -141,7 +141,7 @@ class Committer:
             repr(self._now()),
             self._settings().version_retention,
             self._settings().changelog_cap,
-            keymod.CHANGE_CHANNEL,
+            self._calls.kind.layout.change_channel(name),
             name,
         ]
 

@@ -135,7 +135,7 @@ class Manage:
         """Delete the prompt with its original, versions and changelog; True if anything was there."""
         k = self._calls.kind.layout.keys_for(name)
         deleted = await self._calls(
-            lambda: self._clear(keys=list(k.all()), args=[keymod.CHANGE_CHANNEL, name]), prompt=name
+            lambda: self._clear(keys=list(k.all()), args=[self._calls.kind.layout.change_channel(name), name]), prompt=name
         )
         self._committer.forget(name)
         # After the delete, and never an error: the index is a hint (the listing skips a

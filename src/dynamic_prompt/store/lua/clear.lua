@@ -1,9 +1,11 @@
--- KEYS: the prompt's five keys. ARGV: channel, name
-if ARGV[1] ~= '' and redis.acl_check_cmd and not redis.acl_check_cmd('PUBLISH', ARGV[1], 'x') then
-  return redis.error_reply('NOPERM this user may not run PUBLISH on ' .. ARGV[1])
+-- KEYS: the prompt's five keys. ARGV: channel, name (a hash-tagged channel is a shard channel)
+local command = 'PUBLISH'
+if string.find(ARGV[1], '{', 1, true) then command = 'SPUBLISH' end
+if ARGV[1] ~= '' and redis.acl_check_cmd and not redis.acl_check_cmd(command, ARGV[1], 'x') then
+  return redis.error_reply('NOPERM this user may not run ' .. command .. ' on ' .. ARGV[1])
 end
 local n = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 if ARGV[1] ~= '' then
-  redis.call('PUBLISH', ARGV[1], cjson.encode({name = ARGV[2], version = 0, action = 'clear'}))
+  redis.call(command, ARGV[1], cjson.encode({name = ARGV[2], version = 0, action = 'clear'}))
 end
 return n

@@ -31,6 +31,13 @@ local function wrong_type()
   return nil
 end
 
+-- A hash-tagged channel is a shard channel (a cluster: dprompt:changes:{NAME}, one per
+-- prompt, in the prompt's own slot, heard on the node that holds it); else classic pub/sub.
+local function publish_command(channel)
+  if string.find(channel, '{', 1, true) then return 'SPUBLISH' end
+  return 'PUBLISH'
+end
+
 -- Refuse before the first effect: a user that may run some of our writes but not all.
 local function may_not_write(channel)
   if not redis.acl_check_cmd then return nil end  -- Redis < 7 cannot ask from Lua
@@ -41,7 +48,7 @@ local function may_not_write(channel)
     {'LPUSH', K_LOG, 'x'}, {'LTRIM', K_LOG, '0', '1'},
   }
   if KEYS[6] then probes[#probes + 1] = {'DEL', KEYS[6]} end
-  if channel ~= '' then probes[#probes + 1] = {'PUBLISH', channel, 'x'} end
+  if channel ~= '' then probes[#probes + 1] = {publish_command(channel), channel, 'x'} end
   for _, p in ipairs(probes) do
     if not redis.acl_check_cmd(unpack(p)) then
       return redis.error_reply('NOPERM this user may not run ' .. p[1] .. ' on ' .. p[2])
@@ -52,7 +59,9 @@ end
 
 local function announce(channel, name, ver, action)
   if channel ~= '' then
-    redis.call('PUBLISH', channel, cjson.encode({name = name, version = ver, action = action}))
+    local command = publish_command(channel)
+    if command == 'SPUBLISH' then channel = 'dprompt:changes:{' .. name .. '}' end
+    redis.call(command, channel, cjson.encode({name = name, version = ver, action = action}))
   end
 end
 
