@@ -89,6 +89,56 @@ return {string.format('%.6f', now), out}
 """
 """Read one prompt's fleet with the server's time, pruning long-gone agents atomically."""
 
+READ_MANY_SCRIPT = r"""
+-- KEYS: agents hashes of several prompts (one server). ARGV: keep seconds.
+-- Returns {now, flat hash of KEYS[1], flat hash of KEYS[2], ...}; prunes as READ_SCRIPT does.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local keep = tonumber(ARGV[1])
+local out = {string.format('%.6f', now)}
+for k = 1, #KEYS do
+  local kind = redis.call('TYPE', KEYS[k])['ok']
+  if kind ~= 'none' and kind ~= 'hash' then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' holds a ' .. kind .. ', not a hash')
+  end
+  local flat = redis.call('HGETALL', KEYS[k])
+  local kept = {}
+  for i = 1, #flat, 2 do
+    local ok, info = pcall(cjson.decode, flat[i + 1])
+    local drop = false
+    if ok and type(info) == 'table' then
+      local seen = tonumber(info['last_seen']) or 0
+      local interval = tonumber(info['interval']) or 5
+      drop = now - seen > 3 * interval + keep
+    end
+    if drop then
+      redis.call('HDEL', KEYS[k], flat[i])
+    else
+      kept[#kept + 1] = flat[i]
+      kept[#kept + 1] = flat[i + 1]
+    end
+  end
+  out[#out + 1] = kept
+end
+return out
+"""
+""":data:`READ_SCRIPT` for many prompts in one call (one server only: the keys span slots)."""
+
+CURRENT_MANY_SCRIPT = r"""
+-- KEYS: active and meta of several prompts, in pairs. Returns {version, sha1} per pair.
+local out = {}
+for i = 1, #KEYS, 2 do
+  local v = redis.call('GET', KEYS[i])
+  local version = redis.call('HGET', KEYS[i + 1], 'version') or '0'
+  out[#out + 1] = {version, v and redis.sha1hex(v) or ''}
+end
+return out
+"""
+"""The version and content hash each prompt's agents should serve (one server only)."""
+
+FLEET_PER_CALL = 500
+"""Prompts per fleet script call on one server."""
+
 _HASH_SCRIPT = r"""
 local v = redis.call('GET', KEYS[1])
 if v then return redis.sha1hex(v) end
@@ -304,20 +354,42 @@ async def fleet_many_async(
     # Two round trips: every prompt's agents, then the served version and hash of only
     # the prompts that have agents (at 10,000 prompts most have none, and a command a
     # prompt is what the client pays for).
-    cluster = isinstance(client, aioredis.RedisCluster)
-    read, current = client.register_script(READ_SCRIPT), client.register_script(_CURRENT_SCRIPT)
+    if isinstance(client, aioredis.RedisCluster):
+        return await _fleet_per_prompt(client, ordered, keep, layout)
+    # One server: a few calls for everyone (500 prompts a call), then the served version
+    # and hash of only the prompts that have agents.
+    read_many, current_many = client.register_script(READ_MANY_SCRIPT), client.register_script(CURRENT_MANY_SCRIPT)
+    batches = [ordered[i : i + FLEET_PER_CALL] for i in range(0, len(ordered), FLEET_PER_CALL)]
+    async with client.pipeline(transaction=False) as pipe:
+        for batch in batches:
+            await read_many(keys=[keymod.agents_key(n) for n in batch], args=[repr(keep)], client=pipe)
+        replies = await pipe.execute()
+    fleets: list[tuple[str, Any]] = []
+    for batch, reply in zip(batches, replies):
+        now_raw, flats = reply[0], reply[1:]
+        fleets.extend((name, (now_raw, flat)) for name, flat in zip(batch, flats))
+    out: dict[str, list[AgentInfo]] = {name: [] for name in ordered}
+    busy = [(name, reply) for name, reply in fleets if reply[1]]
+    if busy:
+        chunks = [busy[i : i + FLEET_PER_CALL] for i in range(0, len(busy), FLEET_PER_CALL)]
+        async with client.pipeline(transaction=False) as pipe:
+            for chunk in chunks:
+                keys = [key for name, _ in chunk for key in (layout.keys_for(name).active, layout.keys_for(name).meta)]
+                await current_many(keys=keys, args=[], client=pipe)
+            currents = await pipe.execute()
+        for chunk, pairs in zip(chunks, currents):
+            for (name, reply), (version, digest) in zip(chunk, pairs):
+                out[name] = _rows(name, [reply, version, digest])
+    return out
 
-    async def queue(pipe: Any, script: Any, keys: list[str], args: list[str]) -> None:
-        # EVALSHA on one server (the text is not sent 10,000 times; redis-py loads a script
-        # the server lacks); EVAL on a cluster, whose pipeline refuses EVALSHA.
-        if cluster:
-            pipe.eval(script.script, len(keys), *keys, *args)
-        else:
-            await script(keys=keys, args=args, client=pipe)
 
+async def _fleet_per_prompt(client: Any, ordered: list[str], keep: float,
+                            layout: KeyLayout) -> dict[str, list[AgentInfo]]:
+    """:func:`fleet_many_async` on a cluster: each call names one prompt's keys (one slot);
+    EVAL, since redis-py's cluster pipeline refuses EVALSHA."""
     async with client.pipeline(transaction=False) as pipe:
         for name in ordered:
-            await queue(pipe, read, [keymod.agents_key(name)], [repr(keep)])
+            pipe.eval(READ_SCRIPT, 1, keymod.agents_key(name), repr(keep))
         fleets = await pipe.execute()
     busy = [(name, reply) for name, reply in zip(ordered, fleets) if reply[1]]
     out: dict[str, list[AgentInfo]] = {name: [] for name in ordered}
@@ -325,7 +397,7 @@ async def fleet_many_async(
         async with client.pipeline(transaction=False) as pipe:
             for name, _ in busy:
                 k = layout.keys_for(name)
-                await queue(pipe, current, [k.active, k.meta], [])
+                pipe.eval(_CURRENT_SCRIPT, 2, k.active, k.meta)
             currents = await pipe.execute()
         for (name, reply), (version, digest) in zip(busy, currents):
             out[name] = _rows(name, [reply, version, digest])

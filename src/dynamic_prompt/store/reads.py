@@ -38,6 +38,9 @@ from dynamic_prompt.store.fleet import AgentInfo, fleet_many_async
 _ROW_FIELDS = ("version", "updated_at", "updated_by", "action")
 """The meta fields a listing row shows (HMGET: at 10,000 rows, parsing the whole hash showed)."""
 
+ROWS_PER_CALL = 500
+"""Prompts per listing script call on one server (a few milliseconds of the server's time)."""
+
 RECONCILE_EVERY = 300.0
 """Seconds between keyspace scans for prompts the index misses (across every process)."""
 
@@ -385,21 +388,30 @@ class Reads:
         return out
 
     async def _row_replies(self, ordered: Sequence[str]) -> builtins.list[Any]:
-        """The ROW script for each name in one pipeline: EVALSHA where one server holds every
-        prompt (the script's text is not sent and hashed 10,000 times), EVAL on a cluster
-        (redis-py's cluster pipeline refuses EVALSHA; the server caches an EVAL'd script too)."""
+        """The ROW script's reply for each name, in one pipeline.
+
+        On one server a call takes :data:`ROWS_PER_CALL` prompts (EVALSHA: the text is not
+        sent each time); on a cluster a call takes one prompt, whose two keys share a slot
+        (EVAL: redis-py's cluster pipeline refuses EVALSHA; the server caches it all the same).
+        """
         layout, sharded = self._calls.kind.layout, self._calls.kind.sharded
         if not sharded and not self._row_sha:
             loaded = await self._calls(lambda: self._client.script_load(scripts.ROW))
             self._row_sha = loaded.decode() if isinstance(loaded, bytes) else str(loaded)
+        size = 1 if sharded else ROWS_PER_CALL
+        batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
         async with self._client.pipeline(transaction=False) as pipe:
-            for name in ordered:
-                k = layout.keys_for(name)
+            for batch in batches:
+                keys = [key for name in batch for key in (layout.keys_for(name).active, layout.keys_for(name).meta)]
                 if sharded:
-                    pipe.eval(scripts.ROW, 2, k.active, k.meta)
+                    pipe.eval(scripts.ROW, len(keys), *keys)
                 else:
-                    pipe.evalsha(self._row_sha, 2, k.active, k.meta)
-            return list(await self._calls(lambda: pipe.execute(raise_on_error=False)))
+                    pipe.evalsha(self._row_sha, len(keys), *keys)
+            replies = await self._calls(lambda: pipe.execute(raise_on_error=False))
+        out: builtins.list[Any] = []
+        for batch, reply in zip(batches, replies):
+            out.extend(reply if isinstance(reply, list) and len(reply) == len(batch) else [reply] * len(batch))
+        return out
 
     async def _plain_rows(self, ordered: Sequence[str]) -> builtins.list[tuple[int, dict[str, str]] | None]:
         """:meth:`summaries`' rows with plain commands (EXISTS, STRLEN, HMGET)."""

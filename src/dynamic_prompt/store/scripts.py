@@ -57,7 +57,8 @@ HISTORY = _source("history.lua")
 """Changelog entries ``ARGV[1]..ARGV[2]``, each cut to ``ARGV[3]`` bytes, with their sizes."""
 
 ROW = _source("row.lua")
-"""One listing row: ``[size, version, updated_at, updated_by, action]``, or nil with no text."""
+"""Listing rows of the prompts whose (active, meta) key pairs it is given: per pair
+``[size, version, updated_at, updated_by, action]``, or nil with no text."""
 
 COMPACT = _source("compact.lua")
 """Replace a kept version's full text by a delta against the next, if both are unchanged."""
