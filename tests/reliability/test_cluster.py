@@ -27,7 +27,7 @@ from dynamic_prompt.store import PromptStore
 from tests.reliability.clirun import error_line, ok, run_cli
 from tests.support import writers
 from tests.support.checks import one_line
-from tests.support.cluster import TestCluster, _cli_for, start_cluster
+from tests.support.cluster import TestCluster, cli_for, start_cluster
 from tests.support.feedwatch import FeedWatcher
 from tests.support.redis7 import server_kinds
 from tests.support.waiting import eventually, eventually_async
@@ -65,7 +65,7 @@ def _names_on_distinct_primaries(cluster: TestCluster, count: int = 3) -> list[s
 
 def _cli(cluster: TestCluster, node: int, *args: str) -> str:
     """``valkey-cli -c`` (or ``redis-cli -c``) on node ``node``: it follows MOVED itself."""
-    out = subprocess.run([_cli_for(cluster.kind), "-c", "-p", str(cluster.nodes[node].port), *args],
+    out = subprocess.run([cli_for(cluster.kind), "-c", "-p", str(cluster.nodes[node].port), *args],
                          capture_output=True, text=True, timeout=10, check=True)
     return out.stdout.strip()
 
@@ -134,8 +134,10 @@ async def test_the_feed_hears_writes_on_every_primary(flushed: TestCluster) -> N
     names = _names_on_distinct_primaries(flushed)
     target = ServerTarget(flushed.url, "test", cluster_mode="cluster")
     async with FeedWatcher(target, **FAST_FEED) as watch:
-        await watch.wait_mode("notifications", 10)
+        live_at = await watch.wait_mode("notifications", 10)
         assert len(watch.feed.primaries) == 3  # type: ignore[attr-defined]
+        # Live only once every primary's feed has resynced (consumers re-read first).
+        assert sum(1 for at, e in watch.events if e.kind == "resync" and at <= live_at) == 3
         for i, name in enumerate(names):
             since = time.monotonic()
             # Through a node that does not hold the key: redis-cli -c follows the redirect.
@@ -307,7 +309,10 @@ def test_agents_without_config_hear_outside_writes_on_every_primary_by_tracking(
         client = PromptClient(managed.url, feed_options=FAST_FEED, announce=False)
         try:
             assert all(client.get_active(n) == TEXT for n in names)
-            eventually(lambda: client.feed_mode == "tracking", timeout=10)
+            # The cluster counts as tracking once every primary's feed has resynced; then
+            # the texts re-read after those resyncs are served from memory.
+            eventually(lambda: client.feed_mode == "tracking"
+                       and all(client.read(n).source == "memory" for n in names), timeout=10)
             for name in names:
                 _cli(managed, 5, "SET", f"prompt:{{{name}}}:active", f"gem wrote {name}")
             for name in names:

@@ -41,7 +41,8 @@ def cluster_port() -> int:
             return port
 
 
-def _cli_for(kind: str) -> str:
+def cli_for(kind: str) -> str:
+    """The cluster-capable CLI for ``kind``: valkey-cli from the wheel, or redis-cli for Redis 7."""
     if kind == REDIS7:
         return shutil.which("redis-cli") or "/usr/bin/redis-cli"
     return cli_path()
@@ -76,7 +77,7 @@ class TestCluster:
         for node in self.nodes:
             node.start()
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
-        subprocess.run([_cli_for(self.kind), "--cluster", "create", *addresses,
+        subprocess.run([cli_for(self.kind), "--cluster", "create", *addresses,
                         "--cluster-replicas", "1", "--cluster-yes"],
                        check=True, capture_output=True, timeout=timeout)
         self.wait_ok(timeout)

@@ -80,6 +80,7 @@ class ClusterFeed:
         self._options = options
         self._stop = asyncio.Event()
         self._feeds: dict[tuple[str, int], ChangeFeed] = {}
+        self._synced: set[tuple[str, int]] = set()
         self.primaries: list[tuple[str, int]] = []
         """The primaries listened to now (tests and the status line read it)."""
 
@@ -103,7 +104,10 @@ class ClusterFeed:
         feeds = self._feeds
         if not feeds:
             return
-        mode = max((f.mode for f in feeds.values()), key=_WORST_LAST.index)
+        # A node counts once it has resynced: until then its consumers may still hold text
+        # from before it listened, so the cluster is not "live" yet.
+        mode = max((f.mode if address in self._synced else FeedMode.DISCONNECTED
+                    for address, f in feeds.items()), key=_WORST_LAST.index)
         reasons = [f"{host}:{port}: {f.reason}" for (host, port), f in sorted(feeds.items()) if f.reason]
         await self._set_mode(callback, mode, "; ".join(reasons))
 
@@ -152,14 +156,23 @@ class ClusterFeed:
             feed.shard_names = {n for n in watched if clustermod.holder(ranges, layout.keys_for(n).active) == address}
             self._feeds[address] = feed
 
-        async def relay(event: PromptEvent) -> None:
-            if event.kind is EventKind.MODE:
-                await self._node_modes_changed(callback)
-            else:
-                await self._emit(callback, event)
+        self._synced = set()
 
-        tasks = [asyncio.create_task(feed.run(relay), name=f"dprompt-feed-{host}:{port}")
-                 for (host, port), feed in self._feeds.items()]
+        def relay_for(address: tuple[str, int]) -> Callback:
+            async def relay(event: PromptEvent) -> None:
+                if event.kind is EventKind.MODE:
+                    if self._feeds[address].mode is FeedMode.DISCONNECTED:
+                        self._synced.discard(address)  # it will resync when it is back
+                    await self._node_modes_changed(callback)
+                    return
+                await self._emit(callback, event)
+                if event.kind is EventKind.RESYNC and address not in self._synced:
+                    self._synced.add(address)
+                    await self._node_modes_changed(callback)
+            return relay
+
+        tasks = [asyncio.create_task(feed.run(relay_for(address)), name=f"dprompt-feed-{address[0]}:{address[1]}")
+                 for address, feed in self._feeds.items()]
         try:
             while not self._stop.is_set():
                 with contextlib.suppress(asyncio.TimeoutError):

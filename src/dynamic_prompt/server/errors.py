@@ -47,14 +47,18 @@ def first_line(exc: BaseException) -> str:
 
 
 def library_error(
-    exc: BaseException, where: str, *, key: str = "", prompt: str = "", found_type: str = ""
+    exc: BaseException, where: str, *, key: str = "", prompt: str = "", found_type: str = "",
+    tls_without_cert: bool = False,
 ) -> DynamicPromptError:
     """The library error for ``exc``; ``where`` names the server (password masked).
 
     ``where`` reads like "the Redis server at redis://host:6379/0". For a wrong-type
     reply whose key the server did not name, ``key`` names the key the command touched
     (and ``found_type`` what it holds, when the caller asked), else ``prompt`` the prompt
-    whose keys it touched.
+    whose keys it touched. ``tls_without_cert`` says the link is TLS and no client
+    certificate is configured: a server that requires one may just reset the link
+    (TLS 1.3 reports the refusal after the handshake, and a busy server's reset can
+    overtake its alert), so that reset gets the same hint as the alert.
     """
     if isinstance(exc, DynamicPromptError):
         return exc
@@ -75,6 +79,11 @@ def library_error(
         return ConnectionFailedError(f"Cannot reach {where}: no node of the cluster answered ({reason}).")
     if isinstance(exc, UNREACHABLE):
         reason = first_line(exc).rstrip(".") or type(exc).__name__
+        if tls_without_cert and ("reset by peer" in reason or "EOF" in reason):
+            return ConnectionFailedError(
+                f"Cannot reach {where}: it reset the TLS connection; if it requires a client "
+                "certificate, set tls_cert_file and tls_key_file in the config file."
+            )
         if "CERTIFICATE_REQUIRED" in reason.upper():
             return ConnectionFailedError(
                 f"Cannot reach {where}: it requires a client certificate; set tls_cert_file "

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.server.errors import FAILURES, library_error
 from dynamic_prompt.server.kinds import PlainServer, ServerKind
+from dynamic_prompt.server.target import TLS_SCHEMES
 
 T = TypeVar("T")
 
@@ -53,12 +54,19 @@ class ServerCalls:
             # the server's kind points the client at the new one, and we try once more.
             if not await self.kind.after_refusal(self.client, exc):
                 raise library_error(exc, self.where, key=key, prompt=prompt,
-                                    found_type=await self._type_of(key, exc)) from None
+                                    found_type=await self._type_of(key, exc),
+                                    tls_without_cert=self._tls_without_cert) from None
         try:
             return await factory()
         except FAILURES as exc:
             raise library_error(exc, self.where, key=key, prompt=prompt,
-                                found_type=await self._type_of(key, exc)) from None
+                                found_type=await self._type_of(key, exc),
+                                tls_without_cert=self._tls_without_cert) from None
+
+    @property
+    def _tls_without_cert(self) -> bool:
+        target = self.target
+        return bool(target and target.url.lower().startswith(TLS_SCHEMES) and not target.tls_cert_file)
 
     async def _type_of(self, key: str, exc: BaseException) -> str:
         """What ``key`` holds, when ``exc`` is a wrong-type reply that did not say (else "")."""
