@@ -60,38 +60,9 @@ return 1
 """Write one announcement stamped with the server's clock; extend the hash's TTL."""
 
 READ_SCRIPT = r"""
--- KEYS[1]: the prompt's agents hash. ARGV: keep seconds. Returns {now, flat hash}.
-local kind = redis.call('TYPE', KEYS[1])['ok']
-if kind ~= 'none' and kind ~= 'hash' then
-  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. kind .. ', not a hash')
-end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local keep = tonumber(ARGV[1])
-local flat = redis.call('HGETALL', KEYS[1])
-local out = {}
-for i = 1, #flat, 2 do
-  local ok, info = pcall(cjson.decode, flat[i + 1])
-  local drop = false
-  if ok and type(info) == 'table' then
-    local seen = tonumber(info['last_seen']) or 0
-    local interval = tonumber(info['interval']) or 5
-    drop = now - seen > 3 * interval + keep
-  end
-  if drop then
-    redis.call('HDEL', KEYS[1], flat[i])
-  else
-    out[#out + 1] = flat[i]
-    out[#out + 1] = flat[i + 1]
-  end
-end
-return {string.format('%.6f', now), out}
-"""
-"""Read one prompt's fleet with the server's time, pruning long-gone agents atomically."""
-
-READ_MANY_SCRIPT = r"""
--- KEYS: agents hashes of several prompts (one server). ARGV: keep seconds.
--- Returns {now, flat hash of KEYS[1], flat hash of KEYS[2], ...}; prunes as READ_SCRIPT does.
+-- KEYS: agents hashes of one or more prompts (several only on one server: the keys span
+-- slots). ARGV: keep seconds. Returns {now, flat hash of KEYS[1], flat hash of KEYS[2], ...},
+-- pruning agents gone for longer than keep seconds.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local keep = tonumber(ARGV[1])
@@ -122,10 +93,11 @@ for k = 1, #KEYS do
 end
 return out
 """
-""":data:`READ_SCRIPT` for many prompts in one call (one server only: the keys span slots)."""
+"""Read prompts' fleets with the server's time, pruning long-gone agents atomically."""
 
-CURRENT_MANY_SCRIPT = r"""
--- KEYS: active and meta of several prompts, in pairs. Returns {version, sha1} per pair.
+CURRENT_SCRIPT = r"""
+-- KEYS: active and meta of one or more prompts, in pairs (one pair per call on a cluster).
+-- Returns {version, sha1 of the active text} per pair.
 local out = {}
 for i = 1, #KEYS, 2 do
   local v = redis.call('GET', KEYS[i])
@@ -134,25 +106,10 @@ for i = 1, #KEYS, 2 do
 end
 return out
 """
-"""The version and content hash each prompt's agents should serve (one server only)."""
+"""The version and content hash each prompt's agents should serve."""
 
 FLEET_PER_CALL = 500
-"""Prompts per fleet script call on one server."""
-
-_HASH_SCRIPT = r"""
-local v = redis.call('GET', KEYS[1])
-if v then return redis.sha1hex(v) end
-return ''
-"""
-
-
-_CURRENT_SCRIPT = r"""
-local v = redis.call('GET', KEYS[1])
-local version = redis.call('HGET', KEYS[2], 'version') or '0'
-if v then return {version, redis.sha1hex(v)} end
-return {version, ''}
-"""
-"""The version and content hash a prompt's agents should serve (its two keys: one slot)."""
+"""Prompts per fleet script call on one server (one a call on a cluster)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,19 +272,20 @@ def _decode_flat(flat: Sequence[bytes]) -> dict[str, str]:
     return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in zip(it, it)}
 
 
-def _queue_reads(pipe: Any, name: str, keep: float, layout: KeyLayout) -> None:
-    k = layout.keys_for(name)
-    pipe.eval(READ_SCRIPT, 1, keymod.agents_key(name), repr(keep))
-    pipe.hget(k.meta, "version")
-    pipe.eval(_HASH_SCRIPT, 1, k.active)
-
-
-def _rows(name: str, replies: Sequence[Any]) -> list[AgentInfo]:
-    (now_raw, flat), version_raw, hash_raw = replies
-    now = float(now_raw)
+def _rows(name: str, now_raw: Any, flat: Sequence[bytes], current: Sequence[Any]) -> list[AgentInfo]:
+    """The fleet of ``name`` from READ's ``now`` and flat hash and CURRENT's ``[version, sha1]``."""
+    version_raw, hash_raw = current
     version = int(_num((version_raw or b"0").decode("ascii", "replace")))
     current_hash = hash_raw.decode("ascii", "replace") if isinstance(hash_raw, bytes) else str(hash_raw or "")
-    return parse_fleet(name, now, _decode_flat(flat), version, current_hash)
+    return parse_fleet(name, float(now_raw), _decode_flat(flat), version, current_hash)
+
+
+def _current_keys(names: Sequence[str], layout: KeyLayout) -> list[str]:
+    return [key for name in names for key in (layout.keys_for(name).active, layout.keys_for(name).meta)]
+
+
+def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 async def fleet_async(
@@ -352,68 +310,50 @@ async def fleet_many_async(
     if not ordered:
         return {}
     # Two round trips: every prompt's agents, then the served version and hash of only
-    # the prompts that have agents (at 10,000 prompts most have none, and a command a
-    # prompt is what the client pays for).
-    if isinstance(client, aioredis.RedisCluster):
-        return await _fleet_per_prompt(client, ordered, keep, layout)
-    # One server: a few calls for everyone (500 prompts a call), then the served version
-    # and hash of only the prompts that have agents.
-    read_many, current_many = client.register_script(READ_MANY_SCRIPT), client.register_script(CURRENT_MANY_SCRIPT)
-    batches = [ordered[i : i + FLEET_PER_CALL] for i in range(0, len(ordered), FLEET_PER_CALL)]
+    # the prompts that have agents. On one server a call takes FLEET_PER_CALL prompts
+    # (EVALSHA); on a cluster it names one prompt's keys, one slot (EVAL: redis-py's
+    # cluster pipeline refuses EVALSHA).
+    cluster = isinstance(client, aioredis.RedisCluster)
+    size = 1 if cluster else FLEET_PER_CALL
+    read, current = client.register_script(READ_SCRIPT), client.register_script(CURRENT_SCRIPT)
+
+    async def queue(pipe: Any, script: Any, keys: list[str], args: list[str]) -> None:
+        if cluster:
+            pipe.eval(script.script, len(keys), *keys, *args)
+        else:
+            await script(keys=keys, args=args, client=pipe)
+
+    batches = _batches(ordered, size)
     async with client.pipeline(transaction=False) as pipe:
         for batch in batches:
-            await read_many(keys=[keymod.agents_key(n) for n in batch], args=[repr(keep)], client=pipe)
+            await queue(pipe, read, [keymod.agents_key(n) for n in batch], [repr(keep)])
         replies = await pipe.execute()
-    fleets: list[tuple[str, Any]] = []
-    for batch, reply in zip(batches, replies):
-        now_raw, flats = reply[0], reply[1:]
-        fleets.extend((name, (now_raw, flat)) for name, flat in zip(batch, flats))
+    busy = [(name, reply[0], flat) for batch, reply in zip(batches, replies)
+            for name, flat in zip(batch, reply[1:]) if flat]
     out: dict[str, list[AgentInfo]] = {name: [] for name in ordered}
-    busy = [(name, reply) for name, reply in fleets if reply[1]]
     if busy:
-        chunks = [busy[i : i + FLEET_PER_CALL] for i in range(0, len(busy), FLEET_PER_CALL)]
+        chunks = _batches(busy, size)
         async with client.pipeline(transaction=False) as pipe:
             for chunk in chunks:
-                keys = [key for name, _ in chunk for key in (layout.keys_for(name).active, layout.keys_for(name).meta)]
-                await current_many(keys=keys, args=[], client=pipe)
+                await queue(pipe, current, _current_keys([name for name, _, _ in chunk], layout), [])
             currents = await pipe.execute()
         for chunk, pairs in zip(chunks, currents):
-            for (name, reply), (version, digest) in zip(chunk, pairs):
-                out[name] = _rows(name, [reply, version, digest])
-    return out
-
-
-async def _fleet_per_prompt(client: Any, ordered: list[str], keep: float,
-                            layout: KeyLayout) -> dict[str, list[AgentInfo]]:
-    """:func:`fleet_many_async` on a cluster: each call names one prompt's keys (one slot);
-    EVAL, since redis-py's cluster pipeline refuses EVALSHA."""
-    async with client.pipeline(transaction=False) as pipe:
-        for name in ordered:
-            pipe.eval(READ_SCRIPT, 1, keymod.agents_key(name), repr(keep))
-        fleets = await pipe.execute()
-    busy = [(name, reply) for name, reply in zip(ordered, fleets) if reply[1]]
-    out: dict[str, list[AgentInfo]] = {name: [] for name in ordered}
-    if busy:
-        async with client.pipeline(transaction=False) as pipe:
-            for name, _ in busy:
-                k = layout.keys_for(name)
-                pipe.eval(_CURRENT_SCRIPT, 2, k.active, k.meta)
-            currents = await pipe.execute()
-        for (name, reply), (version, digest) in zip(busy, currents):
-            out[name] = _rows(name, [reply, version, digest])
+            for (name, now_raw, flat), pair in zip(chunk, pairs):
+                out[name] = _rows(name, now_raw, flat, pair)
     return out
 
 
 def fleet(client: redis.Redis, name: str = keymod.DEFAULT_NAME, *, keep: float = KEEP_GONE_SECONDS,
           layout: KeyLayout = GEM_LAYOUT) -> list[AgentInfo]:
     """The blocking form of :func:`fleet_async`."""
+    agents, keys = keymod.agents_key(name), _current_keys([name], layout)
     if isinstance(client, redis.RedisCluster):
-        # redis-py's blocking cluster pipeline takes no EVAL: three calls (the agents'
-        # hash and the prompt's keys are in different slots anyway).
-        k = layout.keys_for(name)
-        return _rows(name, [client.eval(READ_SCRIPT, 1, keymod.agents_key(name), repr(keep)),
-                            client.hget(k.meta, "version"), client.eval(_HASH_SCRIPT, 1, k.active)])
-    with client.pipeline(transaction=False) as pipe:
-        _queue_reads(pipe, name, keep, layout)
-        replies = pipe.execute()
-    return _rows(name, replies)
+        # redis-py's blocking cluster pipeline takes no EVAL: two calls (the agents' hash
+        # and the prompt's keys are in different slots anyway).
+        reply, pairs = client.eval(READ_SCRIPT, 1, agents, repr(keep)), client.eval(CURRENT_SCRIPT, 2, *keys)
+    else:
+        with client.pipeline(transaction=False) as pipe:
+            pipe.eval(READ_SCRIPT, 1, agents, repr(keep))
+            pipe.eval(CURRENT_SCRIPT, 2, *keys)
+            reply, pairs = pipe.execute()
+    return _rows(name, reply[0], reply[1], pairs[0])
