@@ -12,7 +12,9 @@ added beside them and the gem never looks at them.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dynamic_prompt.core.errors import InvalidNameError
@@ -64,6 +66,17 @@ def validate_name(name: object) -> str:
             "starting with a letter or digit."
         )
     return name
+
+
+def valid_names(candidates: Iterable[bytes | str]) -> set[str]:
+    """The candidates that are valid prompt names (bytes decoded; other programs' keys and
+    index members may hold anything)."""
+    names: set[str] = set()
+    for raw in candidates:
+        name = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        with contextlib.suppress(InvalidNameError):
+            names.add(validate_name(name))
+    return names
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,12 +30,11 @@ from typing import Any, Protocol
 
 from redis import exceptions as rexc
 
-from dynamic_prompt.core import keys as keymod
-from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.core.models import EventKind, FeedMode, PromptEvent
 from dynamic_prompt.live.feed import Callback, ChangeFeed
 from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.server import cluster as clustermod
+from dynamic_prompt.server.kinds import index_names
 
 log = logging.getLogger(__name__)
 
@@ -136,12 +135,7 @@ class ClusterFeed:
         """The prompts whose shard channels to hear: the watched ones, else every indexed one."""
         if self.names is not None:
             return set(self.names)
-        raw = await asyncio.wait_for(client.smembers(keymod.INDEX_KEY), self.ping_timeout)
-        found = set()
-        for item in raw:
-            with contextlib.suppress(DynamicPromptError):
-                found.add(keymod.validate_name(item.decode("utf-8", "replace")))
-        return found
+        return await asyncio.wait_for(index_names(client, self.target.kind.layout), self.ping_timeout)
 
     async def _listen(self, client: Any, ranges: list[tuple[int, int, str, int]], callback: Callback) -> None:
         """One feed per primary, until the set of primaries changes (or :meth:`stop`)."""

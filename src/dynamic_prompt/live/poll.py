@@ -9,15 +9,12 @@ pipelined round trip, and reports the prompts whose hash moved.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 
 import redis.asyncio as aioredis
 
-from dynamic_prompt.core import keys as keymod
-from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.core.models import EventKind, PromptEvent
-from dynamic_prompt.server.kinds import ServerKind
+from dynamic_prompt.server.kinds import ServerKind, index_names, scan_names
 
 HASH_SCRIPT = r"""
 local v = redis.call('GET', KEYS[1])
@@ -41,23 +38,11 @@ class HashPoll:
     async def _names(self, client: aioredis.Redis, names: Iterable[str] | None) -> list[str]:
         if names is not None:
             return sorted(names)
-        found: set[str] = set()
         if not self._kind.sharded:
             # The index, not a scan: a poll a second must not cost a walk of a big keyspace.
-            # (One node of a cluster may not hold the index; it scans its own keys instead.)
-            layout = self._kind.layout
-            for raw in await client.smembers(keymod.INDEX_KEY):
-                with contextlib.suppress(DynamicPromptError):
-                    found.add(keymod.validate_name(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)))
-            if layout.gem_default:
-                found.add(keymod.DEFAULT_NAME)
-            return sorted(found)
-        for pattern in self._kind.layout.active_patterns:
-            async for key in self._kind.scan(client, pattern):
-                parsed = self._kind.layout.parse_key(key.decode("utf-8", "replace"))
-                if parsed:
-                    found.add(parsed[0])
-        return sorted(found)
+            return sorted(await index_names(client, self._kind.layout))
+        # One node of a cluster may not hold the index: it scans its own keys instead.
+        return sorted(await scan_names(self._kind, client))
 
     async def poll(self, client: aioredis.Redis, names: Iterable[str] | None, *,
                    baseline: bool = False) -> list[PromptEvent]:

@@ -20,7 +20,14 @@ from typing import Any, ClassVar, Protocol, cast
 import redis
 import redis.asyncio as aioredis
 
-from dynamic_prompt.core.keys import GEM_LAYOUT, TAGGED_LAYOUT, KeyLayout
+from dynamic_prompt.core.keys import (
+    DEFAULT_NAME,
+    GEM_LAYOUT,
+    INDEX_KEY,
+    TAGGED_LAYOUT,
+    KeyLayout,
+    valid_names,
+)
 from dynamic_prompt.server import cluster, sentinel
 
 
@@ -198,9 +205,25 @@ def kind_of(url: str, origin: str = "", *, cluster_mode: str = "") -> ServerKind
     return _PLAIN
 
 
-async def collect(keys: AsyncIterator[bytes]) -> list[bytes]:
-    """All of an async key iterator (the scans are small: prompt keys, agent keys)."""
-    return [key async for key in keys]
+async def index_names(client: aioredis.Redis, layout: KeyLayout) -> set[str]:
+    """The prompts in the index, and ``default`` where it is the gem's keys (the gem never
+    writes the index, so its prompt is always a candidate; a read says whether it has text)."""
+    names = valid_names(await client.smembers(INDEX_KEY))
+    if layout.gem_default:
+        names.add(DEFAULT_NAME)
+    return names
 
 
-__all__ = ["ClusterNode", "ClusterServer", "EmbeddedServer", "PlainServer", "SentinelServer", "ServerKind", "collect", "kind_of"]
+async def scan_names(kind: ServerKind, client: aioredis.Redis) -> set[str]:
+    """Every prompt whose active key a keyspace scan finds (the reconciliation, and one
+    cluster node's poll: costs grow with the keyspace, so never on every change)."""
+    found: set[str] = set()
+    for pattern in kind.layout.active_patterns:
+        async for key in kind.scan(client, pattern):
+            parsed = kind.layout.parse_key(key.decode("utf-8", "replace"))
+            if parsed:
+                found.add(parsed[0])
+    return found
+
+
+__all__ = ["ClusterNode", "ClusterServer", "EmbeddedServer", "PlainServer", "SentinelServer", "ServerKind", "index_names", "kind_of", "scan_names"]

@@ -27,9 +27,10 @@ from dynamic_prompt.core.errors import (
     PromptNotFoundError,
     VersionNotFoundError,
 )
+from dynamic_prompt.core.keys import valid_names
 from dynamic_prompt.core.models import ChangeEntry, PromptMeta, PromptState, PromptSummary
 from dynamic_prompt.core.text import estimate_tokens, human_size, line_count
-from dynamic_prompt.server.kinds import collect
+from dynamic_prompt.server.kinds import index_names, scan_names
 from dynamic_prompt.store import scripts
 from dynamic_prompt.store.calls import ServerCalls
 from dynamic_prompt.store.commit import Committer
@@ -81,15 +82,6 @@ def _row_reply(reply: Any) -> tuple[int, dict[str, str]] | None:
         return None
     size = reply[0] if isinstance(reply[0], int) else 0
     return size, _fields(reply[1:])
-
-
-def valid_names(candidates: Iterable[str]) -> set[str]:
-    """The candidates that are valid prompt names (other programs' keys may hold anything)."""
-    names: set[str] = set()
-    for name in candidates:
-        with contextlib.suppress(DynamicPromptError):
-            names.add(keymod.validate_name(name))
-    return names
 
 
 def listing_order(names: Iterable[str]) -> list[str]:
@@ -296,22 +288,13 @@ class Reads:
     async def _no_version(self, name: str, number: int) -> VersionNotFoundError:
         return VersionNotFoundError(f"Prompt {name!r} has no version {number} ({await self._kept(name)}).")
 
-    async def scan(self, pattern: str) -> list[str]:
-        """Every key matching ``pattern``, as the server's kind scans (one loop for every part)."""
-        keys = await self._calls(lambda: collect(self._calls.kind.scan(self._client, pattern)))
-        return [as_text(key) or "" for key in keys]
-
     async def indexed(self) -> set[str]:
         """The names in the prompt index, and ``default`` where it is the gem's keys.
 
         The gem never writes the index, so its prompt is always a candidate; whether it
         has text is for the caller's read to say.
         """
-        raw = await self._calls(lambda: self._client.smembers(keymod.INDEX_KEY), key=keymod.INDEX_KEY)
-        names = valid_names(as_text(item) or "" for item in raw)
-        if self._calls.kind.layout.gem_default:
-            names.add(keymod.DEFAULT_NAME)
-        return names
+        return await self._calls(lambda: index_names(self._client, self._calls.kind.layout), key=keymod.INDEX_KEY)
 
     async def list(self) -> builtins.list[PromptSummary]:
         """Every prompt in the index, with its row: one SMEMBERS and one pipelined read.
@@ -337,14 +320,8 @@ class Reads:
                 key=keymod.RECONCILE_KEY)
             if not taken:
                 return []
-        layout = self._calls.kind.layout
         known = await self.indexed()
-        found: set[str] = set()
-        for pattern in layout.active_patterns:
-            for key in await self.scan(pattern):
-                parsed = layout.parse_key(key)
-                if parsed and parsed[0] not in known:
-                    found.add(parsed[0])
+        found = await self._calls(lambda: scan_names(self._calls.kind, self._client)) - known
         await self.adopt(found)
         return listing_order(found)
 
@@ -439,7 +416,7 @@ class Reads:
         if not wanted:
             raw = await self._calls(lambda: self._client.smembers(keymod.FLEET_INDEX_KEY),
                                     key=keymod.FLEET_INDEX_KEY)
-            wanted = listing_order(await self.indexed() | valid_names(as_text(item) or "" for item in raw))
+            wanted = listing_order(await self.indexed() | valid_names(raw))
         return await self._calls(lambda: fleet_many_async(self._client, wanted, layout=self._calls.kind.layout))
 
     async def metadata(self, name: str, server: str | None) -> dict[str, Any]:
