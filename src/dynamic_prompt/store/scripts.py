@@ -44,7 +44,7 @@ RENAME = _PRELUDE + _source("rename.lua")
 Returns ``[status, version, text]``; see :class:`~dynamic_prompt.store.manage.Manage.rename`.
 """
 
-CLEAR = _source("clear.lua")
+CLEAR = _PRELUDE + _source("clear.lua")
 """Delete every key of one prompt and announce it."""
 
 RELEASE = _source("release.lua")

@@ -1,6 +1,5 @@
 -- KEYS: the prompt's five keys. ARGV: channel, name (a hash-tagged channel is a shard channel)
-local command = 'PUBLISH'
-if string.find(ARGV[1], '{', 1, true) then command = 'SPUBLISH' end
+local command = publish_command(ARGV[1])
 if ARGV[1] ~= '' and redis.acl_check_cmd and not redis.acl_check_cmd(command, ARGV[1], 'x') then
   return redis.error_reply('NOPERM this user may not run ' .. command .. ' on ' .. ARGV[1])
 end
