@@ -85,6 +85,11 @@ def test_cli_loads_modifies_and_lists_on_a_cluster(flushed: TestCluster) -> None
     assert "never use emojis" in (rc.get(f"prompt:{{{names[0]}}}:active") or "")
     assert ok(run_cli("get", "--name", names[1], url=url)).stdout == TEXT
     assert "MODIFY" in ok(run_cli("history", "--name", names[0], url=url)).stdout
+    # clear announces on the prompt's shard channel (SPUBLISH) from its script
+    assert "Cleared" in ok(run_cli("clear", "--name", names[2], "--yes", url=url)).stdout
+    assert rc.exists(*TAGGED_LAYOUT.keys_for(names[2]).all()) == 0
+    listed = ok(run_cli("list", url=url)).stdout
+    assert [line.split()[0] for line in listed.splitlines()] == ["default", *sorted(names[:2])]
     rc.close()
 
 
