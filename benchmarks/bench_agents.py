@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 import redis  # noqa: E402
+from tests.support.servers import TestServer  # noqa: E402
 
 from dynamic_prompt.live.client import PromptClient  # noqa: E402
-from tests.support.servers import TestServer  # noqa: E402
 
 NAME = "bench"
 KEY = "prompt:{bench}:active"
@@ -91,12 +91,13 @@ def _stale_reader(url: str, conn: Connection, pause: float | None) -> None:
     """In another process: read in a loop; report each new text's tag and when it was seen.
 
     ``pause`` is slept between reads (an agent doing I/O between reads); ``None``
-    spins, holding the GIL the client's feed thread needs.
+    spins, holding the GIL the client's feed thread needs. Says ``("ready", feed mode)``
+    once it serves from memory.
     """
     with PromptClient(url, announce=False) as client:
         last = client.get_active(NAME)
         _wait_memory(client)
-        conn.send("ready")
+        conn.send(("ready", client.feed_mode))
         while True:
             text = client.get_active(NAME) or ""
             if text != last:
@@ -110,20 +111,25 @@ def _stale_reader(url: str, conn: Connection, pause: float | None) -> None:
                 time.sleep(pause)
 
 
-def bench_staleness(url: str, pause: float | None, label: str) -> list[tuple[str, str, str]]:
-    plain = redis.Redis.from_url(url)
-    plain.set(KEY, prompt("start"))
+def measure_staleness(url: str, writer: redis.Redis, pause: float | None) -> tuple[str, list[float], int]:
+    """``writer`` SETs the prompt WRITES times; a client in another process (on ``url``)
+    reports when it sees each text. The reader's feed mode, the lags (ms, sorted) measured
+    from the write's acknowledgement (``CLOCK_MONOTONIC`` is shared by processes), and how
+    many writes it did not see within 2 s."""
+    writer.set(KEY, prompt("start"))
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe()
     proc = ctx.Process(target=_stale_reader, args=(url, theirs, pause), daemon=True)
     proc.start()
-    if not ours.poll(30) or ours.recv() != "ready":
+    if not ours.poll(30):
         raise RuntimeError("the reader process did not start")
-    texts = [prompt(f"w{i}") for i in range(WRITES)]
+    ready, mode = ours.recv()
+    if ready != "ready":
+        raise RuntimeError("the reader process did not start")
     lags: list[float] = []
     missed = 0
-    for i, text in enumerate(texts):
-        plain.set(KEY, text)
+    for i in range(WRITES):
+        writer.set(KEY, prompt(f"w{i}"))
         acked = time.monotonic_ns()
         deadline = time.monotonic() + 2.0
         while True:
@@ -135,14 +141,25 @@ def bench_staleness(url: str, pause: float | None, label: str) -> list[tuple[str
                 lags.append(max(0, seen - acked) / 1e6)
                 break
         time.sleep(0.002)  # writes a few ms apart, as people and tools make them
-    plain.set(KEY, prompt("stop"))
+    writer.set(KEY, prompt("stop"))
     proc.join(10)
-    plain.close()
-    lags.sort()
-    p99 = lags[min(len(lags) - 1, round(0.99 * (len(lags) - 1)))] if lags else float("nan")
+    return mode, sorted(lags), missed
+
+
+def p99(lags: list[float]) -> float:
+    """The 99th percentile of sorted ``lags`` (nan for none)."""
+    return lags[min(len(lags) - 1, round(0.99 * (len(lags) - 1)))] if lags else float("nan")
+
+
+def bench_staleness(url: str, pause: float | None, label: str) -> list[tuple[str, str, str]]:
+    plain = redis.Redis.from_url(url)
+    try:
+        _, lags, missed = measure_staleness(url, plain, pause)
+    finally:
+        plain.close()
     return [
         (f"staleness: SET -> client in another process ({label})", f"p50 / p99 over {len(lags)} writes",
-         f"{statistics.median(lags):.2f} ms / {p99:.2f} ms" if lags else "no samples"),
+         f"{statistics.median(lags):.2f} ms / {p99(lags):.2f} ms" if lags else "no samples"),
         (f"staleness: SET -> client in another process ({label})", "writes not seen within 2 s", str(missed)),
     ]
 
