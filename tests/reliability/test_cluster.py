@@ -63,6 +63,12 @@ def _names_on_distinct_primaries(cluster: TestCluster, count: int = 3) -> list[s
     raise AssertionError("the slots are not spread over the primaries")
 
 
+def _load(names: list[str], url: str) -> None:
+    """``dprompt load --name NAME --text TEXT`` for each of ``names``."""
+    for name in names:
+        assert "version 1" in ok(run_cli("load", "--name", name, "--text", TEXT, url=url)).stdout
+
+
 def _cli(cluster: TestCluster, node: int, *args: str) -> str:
     """``valkey-cli -c`` (or ``redis-cli -c``) on node ``node``: it follows MOVED itself."""
     out = subprocess.run([cli_for(cluster.kind), "-c", "-p", str(cluster.nodes[node].port), *args],
@@ -75,8 +81,7 @@ def test_cli_loads_modifies_and_lists_on_a_cluster(flushed: TestCluster) -> None
     # "Keys in request don't hash to the same slot" for default, and listed nothing.
     url = flushed.url
     names = _names_on_distinct_primaries(flushed)
-    for name in names:
-        assert "version 1" in ok(run_cli("load", "--name", name, "--text", TEXT, url=url)).stdout
+    _load(names, url)
     assert "version 1" in ok(run_cli("load", "--text", TEXT, url=url)).stdout
     assert "version 2" in ok(run_cli("modify", "--name", names[0], "add rule: never use emojis", url=url)).stdout
     listed = ok(run_cli("list", url=url)).stdout
@@ -154,8 +159,7 @@ async def test_the_feed_hears_writes_on_every_primary(flushed: TestCluster) -> N
 def test_agents_are_invalidated_by_a_write_through_another_node(flushed: TestCluster) -> None:
     names = _names_on_distinct_primaries(flushed)
     url = flushed.url
-    for name in names:
-        ok(run_cli("load", "--name", name, "--text", TEXT, url=url))
+    _load(names, url)
     client = PromptClient(url, feed_options=FAST_FEED, announce_interval=0.2)
     try:
         assert all(client.get_active(n) == TEXT for n in names)
@@ -309,8 +313,7 @@ def test_agents_without_config_hear_outside_writes_on_every_primary_by_tracking(
     managed = start_cluster(kind, ['rename-command CONFIG ""'])
     try:
         names = _names_on_distinct_primaries(managed)
-        for name in names:
-            ok(run_cli("load", "--name", name, "--text", TEXT, url=managed.url))
+        _load(names, managed.url)
         client = PromptClient(managed.url, feed_options=FAST_FEED, announce=False)
         try:
             assert all(client.get_active(n) == TEXT for n in names)
@@ -335,8 +338,7 @@ async def test_the_dashboard_shows_a_write_made_through_another_node_at_once(flu
     from tests.tui.helpers import wait_for
 
     names = _names_on_distinct_primaries(flushed)
-    for name in names:
-        ok(run_cli("load", "--name", name, "--text", TEXT, url=flushed.url))
+    _load(names, flushed.url)
     target = detect_cluster(ServerTarget(flushed.url, "test"))
     app = DashboardApp(target, Settings(user="t"), name=names[0], remember_theme=False)
     async with app.run_test(size=(200, 60)) as pilot:
@@ -359,8 +361,7 @@ def test_where_config_and_tracking_are_refused_writes_arrive_on_shard_channels()
     slow_poll = {**FAST_FEED, "poll_interval": 60.0}  # so only the channel can bring a change
     try:
         names = _names_on_distinct_primaries(managed)
-        for name in names:
-            ok(run_cli("load", "--name", name, "--text", TEXT, url=managed.url))
+        _load(names, managed.url)
         client = PromptClient(managed.url, feed_options=slow_poll, announce=False)
         try:
             assert all(client.get_active(n) == TEXT for n in names)
