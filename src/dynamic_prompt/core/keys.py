@@ -40,8 +40,9 @@ RECONCILE_KEY = "dprompt:reconciled"
 MAX_NAME_LENGTH = 64
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-_NAMESPACED_RE = re.compile(r"prompt:\{([^{}]+)\}:(active|backup|meta|versions|changelog)\Z")
-_GEM_RE = re.compile(r"prompt:(active|backup|meta|versions|changelog)\Z")
+_PARTS = "active|backup|meta|versions|changelog|labels|release"
+_NAMESPACED_RE = re.compile(r"prompt:\{([^{}]+)\}:(" + _PARTS + r")\Z")
+_GEM_RE = re.compile(r"prompt:(" + _PARTS + r")\Z")
 
 
 def validate_name(name: object) -> str:
@@ -81,7 +82,7 @@ def valid_names(candidates: Iterable[bytes | str]) -> set[str]:
 
 @dataclass(frozen=True, slots=True)
 class PromptKeys:
-    """The five keys of one prompt.
+    """The keys of one prompt.
 
     Attributes:
         name: the prompt's name.
@@ -91,6 +92,15 @@ class PromptKeys:
         versions: hash, version number -> full text of that version.
         changelog: list of JSON entries, newest first.
         lock: string, a short write lease taken by writers that keep losing races.
+        labels: string, JSON ``{label: version}`` of the movable labels other than
+            ``production`` (which is ``active``), and ``latest``, the newest version a
+            label edit made. A string, not a hash, so that a label move is a ``$``
+            keyspace event every agent hears, like a write of the active text.
+        release: string, JSON of how ``production`` is served beyond its text: a
+            staged rollout and an experiment (``core/labels.py``).
+
+    ``labels`` is apart from ``active``/``meta``/``release`` so that Redis ACL key
+    patterns can let a user move every label but ``production`` (see the README).
     """
 
     name: str
@@ -100,10 +110,16 @@ class PromptKeys:
     versions: str
     changelog: str
     lock: str
+    labels: str
+    release: str
 
     def all(self) -> tuple[str, str, str, str, str]:
         """The keys in the order the Lua scripts take them."""
         return (self.active, self.backup, self.meta, self.versions, self.changelog)
+
+    def writes(self) -> tuple[str, str, str, str, str, str, str, str]:
+        """The keys a production write script takes: :meth:`all`, the lease, labels, release."""
+        return (*self.all(), self.lock, self.labels, self.release)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +150,8 @@ class KeyLayout:
             versions=prefix + "versions",
             changelog=prefix + "changelog",
             lock=prefix + "lock",
+            labels=prefix + "labels",
+            release=prefix + "release",
         )
 
     def parse_key(self, key: str) -> tuple[str, str] | None:

@@ -58,6 +58,10 @@ class CommitStatus(str, enum.Enum):
     """Another writer holds the prompt's lease (still, after waiting our turn)."""
     TOOBIG = "toobig"
     """Another program stored an active text over the size limit; nothing was touched."""
+    NOVERSION = "noversion"
+    """A move named a version that is not kept (promote)."""
+    WHOLE = "whole"
+    """A move named a version kept as a delta: run again with its text, to keep it whole."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,7 @@ class Committer:
             self._settings().max_bytes,
         ]
         status, version, _ = await self.run_leased(
-            lambda: self._commit(keys=[*k.all(), k.lock], args=args), k.lock, name
+            lambda: self._commit(keys=list(k.writes()), args=args), k.lock, name
         )
         if status is CommitStatus.CONFLICT and request.expected is not None and version > request.expected:
             landed = await self._landed(k, write_id, request.expected)
@@ -215,7 +219,7 @@ class Committer:
         if len(patch) * 2 > len(old_text):
             return  # most of the text changed: a delta would save little
         with contextlib.suppress(*FAILURES, DynamicPromptError):
-            await self._compact_script(keys=[k.versions], args=[
+            await self._compact_script(keys=[k.versions, k.labels, k.release], args=[
                 older, delta.sha1(old_text), version, delta.sha1(text), patch])
 
     def too_big(self, k: keymod.PromptKeys, size: int) -> CorruptDataError:

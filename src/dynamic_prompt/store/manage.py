@@ -2,7 +2,7 @@
 
 :class:`Manage` is owned by the :class:`~dynamic_prompt.store.PromptStore`.
 
-* **rename** moves all five keys (text, original, meta, versions, changelog) to the
+* **rename** moves every key (text, original, meta, versions, changelog, labels, release) to the
   new name's in one Lua script (``lua/rename.lua``), which first records an outside
   write as a version, logs a ``rename`` entry, and refuses before any write when the
   new name has any key, the prompt is missing, or a writer holds its lease. A rename
@@ -78,7 +78,7 @@ class Manage:
         args = [*self._committer.common_args(name), new_name, json.dumps(entry.to_dict()), author,
                 self._settings().max_bytes]
         status, number, rest = await self._committer.run_leased(
-            lambda: self._rename(keys=[*old.all(), old.lock, *new.all()], args=args), old.lock, name
+            lambda: self._rename(keys=[*old.writes(), *new.writes()], args=args), old.lock, name
         )
         if status is CommitStatus.MISSING:
             raise PromptNotFoundError(f"There is no prompt named {name!r}; nothing to rename.")
@@ -135,7 +135,7 @@ class Manage:
         """Delete the prompt with its original, versions and changelog; True if anything was there."""
         k = self._calls.kind.layout.keys_for(name)
         deleted = await self._calls(
-            lambda: self._clear(keys=list(k.all()), args=[self._calls.kind.layout.change_channel(name), name]), prompt=name
+            lambda: self._clear(keys=[*k.all(), k.labels, k.release], args=[self._calls.kind.layout.change_channel(name), name]), prompt=name
         )
         self._committer.forget(name)
         # After the delete, and never an error: the index is a hint (the listing skips a

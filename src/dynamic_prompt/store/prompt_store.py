@@ -29,12 +29,14 @@ import redis.asyncio as aioredis
 from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.config import Settings
+from dynamic_prompt.core.labels import PRODUCTION
 from dynamic_prompt.core.models import ChangeEntry, Edit, PromptState, PromptSummary, WriteResult
 from dynamic_prompt.core.text import estimate_tokens, validate_author
 from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.store.calls import ServerCalls
 from dynamic_prompt.store.commit import Committer
 from dynamic_prompt.store.fleet import AgentInfo
+from dynamic_prompt.store.labels import LabelOps, LabelState, MoveResult
 from dynamic_prompt.store.manage import Manage
 from dynamic_prompt.store.reads import Reads
 from dynamic_prompt.store.sources import LoadedSource
@@ -94,6 +96,7 @@ class PromptStore:
         self._reads = Reads(calls, settings_now, committer)
         self._writes = Writes(calls, settings_now, committer, self._reads)
         self._manage = Manage(calls, settings_now, committer, self._reads, lambda: self.clock(), lambda: self.user)
+        self._labels = LabelOps(calls, settings_now, committer, self._reads, lambda: self.clock(), lambda: self.user)
 
     @classmethod
     def connect(cls, target: ServerTarget, settings: Settings | None = None, *,
@@ -209,7 +212,8 @@ class PromptStore:
         return Preview(name, state.version, state.active or "", new, edits)
 
     async def modify(self, name: str, instruction: str, *, user: str | None = None,
-                     dry_run: bool = False, base: PromptState | None = None, note: str = "") -> WriteResult:
+                     dry_run: bool = False, base: PromptState | None = None, note: str = "",
+                     label: str | None = None) -> WriteResult:
         """Apply a plain-language instruction; a lost race re-reads and re-applies it.
 
         An instruction that is not understood, whose target is absent or ambiguous,
@@ -218,17 +222,22 @@ class PromptStore:
         ``base``: the prompt as the caller last read it, to start from without a read
         (a prompt changed since is found by the commit, and the instruction re-applied).
         """
+        if label is not None and label != PRODUCTION:
+            return await self._labels.modify(name, label, instruction, user=user, dry_run=dry_run, note=note)
         return await self._writes.modify(name, instruction, user=user, dry_run=dry_run, base=base, note=note)
 
     async def set_active(self, name: str, text: str, *, expected_version: int | None,
                          user: str | None = None, action: str = "edit", instruction: str = "",
-                         note: str = "") -> WriteResult:
+                         note: str = "", label: str | None = None) -> WriteResult:
         """Save text written by hand, if the prompt is still at ``expected_version``.
 
         A prompt changed meanwhile raises :class:`~dynamic_prompt.core.errors.ConflictError`
         with the current version, so the caller can show the other change; nothing is
         overwritten. ``expected_version=None`` writes unconditionally (still as a new version).
         """
+        if label is not None and label != PRODUCTION:
+            return await self._labels.set_text(name, label, text, expected_version=expected_version, user=user,
+                                               note=note)
         return await self._writes.set_active(name, text, expected_version=expected_version, user=user,
                                              action=action, instruction=instruction, note=note)
 
@@ -300,3 +309,49 @@ class PromptStore:
     async def clear(self, name: str = keymod.DEFAULT_NAME) -> bool:
         """Delete the prompt, its original, versions and changelog. True if anything was there."""
         return await self._manage.clear(name)
+
+    # -- labels, rollouts, experiments (store/labels.py) -------------------------------
+
+    async def labels(self, name: str = keymod.DEFAULT_NAME) -> LabelState:
+        """Where each label of ``name`` points, and its rollout and experiment."""
+        return await self._labels.state(name)
+
+    async def label_text(self, name: str, label: str) -> tuple[int, str]:
+        """The version and text ``label`` (or ``vN``) points at."""
+        return await self._labels.text_at(name, label)
+
+    async def set_label(self, name: str, label: str, target: str, *, user: str | None = None,
+                        note: str = "") -> MoveResult:
+        """Point ``label`` at the version ``target`` (a label or ``vN``) names; ``production`` promotes."""
+        return await self._labels.set(name, label, target, user=user, note=note)
+
+    async def remove_label(self, name: str, label: str, *, user: str | None = None, note: str = "") -> MoveResult:
+        """Remove ``label`` (not ``production`` or ``latest``)."""
+        return await self._labels.remove(name, label, user=user, note=note)
+
+    async def promote(self, name: str, target: str | None = None, *, user: str | None = None, note: str = "",
+                      expected: int | None = None) -> MoveResult:
+        """Point production at ``target``'s version (``None``: the rollout's); ends a rollout."""
+        return await self._labels.promote(name, target, user=user, note=note, expected=expected)
+
+    async def rollback(self, name: str, *, user: str | None = None, note: str = "") -> MoveResult:
+        """Move production back where it was before its last promote."""
+        return await self._labels.rollback(name, user=user, note=note)
+
+    async def rollout(self, name: str, percent: object, target: str | None = None, *,
+                      user: str | None = None, note: str = "") -> LabelState:
+        """Serve ``target``'s version to ``percent`` % of production's agents (``None``: change the percent)."""
+        return await self._labels.rollout(name, percent, target, user=user, note=note)
+
+    async def abort_rollout(self, name: str, *, user: str | None = None, note: str = "") -> LabelState:
+        """End the rollout: every agent reads production again."""
+        return await self._labels.abort(name, user=user, note=note)
+
+    async def experiment(self, name: str, variants: Sequence[str], *, user: str | None = None,
+                         note: str = "") -> LabelState:
+        """Start an experiment of weighted variants (``a=production:50``), sticky per caller key."""
+        return await self._labels.experiment(name, variants, user=user, note=note)
+
+    async def stop_experiment(self, name: str, *, user: str | None = None, note: str = "") -> LabelState:
+        """End the experiment: everyone reads production again."""
+        return await self._labels.stop(name, user=user, note=note)

@@ -113,7 +113,7 @@ class Reads:
         k = self._calls.kind.layout.keys_for(name)
         args = [*self._committer.common_args(name), "1" if with_backup else "0", self._settings().max_bytes]
         try:
-            reply = await self._calls(lambda: self._state(keys=list(k.all()), args=args), prompt=name)
+            reply = await self._calls(lambda: self._state(keys=list(k.writes()), args=args), prompt=name)
         except PermissionDeniedError:
             reply = await self._plain_state(k, with_backup)
         status = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])

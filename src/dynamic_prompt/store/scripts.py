@@ -23,7 +23,8 @@ def _source(name: str) -> str:
     return resources.files("dynamic_prompt.store").joinpath("lua", name).read_text("utf-8")
 
 
-_PRELUDE = _source("prelude.lua")
+_ANNOUNCE = _source("announce.lua")
+_PRELUDE = _ANNOUNCE + _source("prelude.lua")
 
 STATE = _PRELUDE + _source("state.lua")
 """Read a prompt's state in one round trip (adopting outside writes first).
@@ -62,3 +63,15 @@ ROW = _source("row.lua")
 
 COMPACT = _source("compact.lua")
 """Replace a kept version's full text by a delta against the next, if both are unchanged."""
+
+LABEL = _ANNOUNCE + _source("label.lua")
+"""Move, remove or edit on a label other than production (labels, versions, changelog only).
+
+Returns ``[status, version, previous]``; see :mod:`dynamic_prompt.store.labels`.
+"""
+
+PROMOTE = _PRELUDE + _source("promote.lua")
+"""Point production (the active text) at a kept version; all or nothing."""
+
+RELEASE_STATE = _PRELUDE + _source("release_state.lua")
+"""Write a prompt's rollout and experiment (the release key) whole, against the one read."""

@@ -1,4 +1,4 @@
--- KEYS[6]: the write lease. ARGV: now, retention, cap, channel, name,
+-- KEYS[6]: the write lease; KEYS[7], KEYS[8]: labels and release (read: version numbers, pins). ARGV: now, retention, cap, channel, name,
 --       mode ('load'|'write'), expected ('' = any), text, entry (JSON without version),
 --       user, action, source ('' = keep), set_backup ('1'/'0'), force ('1'/'0'), lease token,
 --       max_bytes (an outside text bigger than this is neither adopted nor overwritten)
@@ -7,6 +7,7 @@ local mode, expected, text, entry_json = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local user, action, source, set_backup, force = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
 local token = ARGV[15]
 
+K_LABELS, K_RELEASE = KEYS[7] or false, KEYS[8] or false
 local refused = wrong_type() or may_not_write(channel)
 if refused then return refused end
 local size = redis.call('STRLEN', K_ACTIVE)
@@ -34,7 +35,7 @@ if active == text and (set_backup ~= '1' or redis.call('GET', K_BACKUP) == text)
   return {'nochange', ver}
 end
 
-ver = ver + 1
+ver = next_version(ver)
 redis.call('SET', K_ACTIVE, text)
 if set_backup == '1' then redis.call('SET', K_BACKUP, text) end
 redis.call('HSET', K_VERSIONS, tostring(ver), text)

@@ -1,12 +1,65 @@
 local K_ACTIVE, K_BACKUP, K_META, K_VERSIONS, K_LOG = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+-- The labels and release keys (JSON strings, core/labels.py), when the script is given them
+-- (KEYS[7] and KEYS[8] of a write script: the script body sets these).
+local K_LABELS, K_RELEASE = false, false
+
+local function json_at(key)
+  if not key then return nil end
+  local raw = redis.call('GET', key)
+  if not raw then return nil end
+  local ok, data = pcall(cjson.decode, raw)
+  if ok and type(data) == 'table' then return data end
+  return nil
+end
+
+-- The version numbers no prune may take: production's, every label's, a release's pins.
+local function pinned()
+  local out = {}
+  out[tonumber(redis.call('HGET', K_META, 'version') or '0') or 0] = true
+  local labels = json_at(K_LABELS)
+  if labels then
+    for _, v in pairs(labels) do
+      local n = tonumber(v)
+      if n then out[n] = true end
+    end
+  end
+  local release = json_at(K_RELEASE)
+  if release and type(release.pins) == 'table' then
+    for _, v in ipairs(release.pins) do
+      local n = tonumber(v)
+      if n then out[n] = true end
+    end
+  end
+  return out
+end
+
+-- The number of the next version: past production's, past the newest a label edit made,
+-- and past any version still kept under that number.
+local function next_version(ver)
+  local n = ver
+  local labels = json_at(K_LABELS)
+  if labels then
+    local latest = tonumber(labels['latest'])
+    if latest and latest > n then n = latest end
+  end
+  n = n + 1
+  while redis.call('HEXISTS', K_VERSIONS, tostring(n)) == 1
+      or redis.call('HEXISTS', K_VERSIONS, 'd' .. n) == 1 do
+    n = n + 1
+  end
+  return n
+end
 
 local function trim_versions(ver, retention)
   if retention <= 0 then return end
   local oldest = tonumber(redis.call('HGET', K_META, 'oldest') or '1') or 1
   local keep_from = ver - retention + 1
   if keep_from > oldest then
+    local keep = pinned()
     for v = oldest, keep_from - 1 do
-      redis.call('HDEL', K_VERSIONS, tostring(v), 'd' .. v)  -- full text or delta (core/delta.py)
+      if not keep[v] then  -- a labelled version stays, however old
+        redis.call('HDEL', K_VERSIONS, tostring(v), 'd' .. v)  -- full text or delta (core/delta.py)
+      end
     end
     redis.call('HSET', K_META, 'oldest', tostring(keep_from))
   elseif redis.call('HEXISTS', K_META, 'oldest') == 0 then
@@ -14,8 +67,8 @@ local function trim_versions(ver, retention)
   end
 end
 
--- The type each key must hold (KEYS[6], when given, is the write lease).
-local WANT = {'string', 'string', 'hash', 'hash', 'list', 'string'}
+-- The type each key must hold (KEYS[6], when given, is the write lease; 7 and 8 labels, release).
+local WANT = {'string', 'string', 'hash', 'hash', 'list', 'string', 'string', 'string'}
 
 -- Refuse before the first effect: a key another program filled with the wrong type.
 local function wrong_type()
@@ -29,13 +82,6 @@ local function wrong_type()
     end
   end
   return nil
-end
-
--- A hash-tagged channel is a shard channel (a cluster: dprompt:changes:{NAME}, one per
--- prompt, in the prompt's own slot, heard on the node that holds it); else classic pub/sub.
-local function publish_command(channel)
-  if string.find(channel, '{', 1, true) then return 'SPUBLISH' end
-  return 'PUBLISH'
 end
 
 -- Refuse before the first effect: a user that may run some of our writes but not all.
@@ -57,14 +103,6 @@ local function may_not_write(channel)
   return nil
 end
 
-local function announce(channel, name, ver, action)
-  if channel ~= '' then
-    local command = publish_command(channel)
-    if command == 'SPUBLISH' then channel = 'dprompt:changes:{' .. name .. '}' end
-    redis.call(command, channel, cjson.encode({name = name, version = ver, action = action}))
-  end
-end
-
 -- Record an outside write (redis-cli, the Ruby gem, ...) as a version of its own.
 local function adopt(now, retention, cap, channel, name)
   local active = redis.call('GET', K_ACTIVE)
@@ -72,7 +110,7 @@ local function adopt(now, retention, cap, channel, name)
   if not active then return ver, false end
   local h = redis.sha1hex(active)
   if h == redis.call('HGET', K_META, 'hash') then return ver, active end
-  ver = ver + 1
+  ver = next_version(ver)
   redis.call('HSET', K_VERSIONS, tostring(ver), active)
   redis.call('HSET', K_META, 'version', tostring(ver), 'hash', h, 'size', tostring(#active),
     'updated_at', now, 'updated_by', '', 'action', 'external')

@@ -1,3 +1,4 @@
+K_LABELS, K_RELEASE = KEYS[7] or false, KEYS[8] or false
 -- ARGV: now, retention, cap, channel, name, with_backup ('1'/'0'), max_bytes
 -- Returns {'ok', active or false, backup or false, meta as a flat list}, or {'toobig', size}.
 local bad = wrong_type()

@@ -1,0 +1,59 @@
+-- Move production (the active text) to a kept version: promote a label's version, or roll
+-- back to an earlier one. No new version: production points at version ARGV[6] itself.
+-- KEYS: the write keys (five, lease, labels, release). ARGV: now, retention, cap, channel,
+--   name, version, text (the version's text when it is kept as a delta, else ''), entry
+--   (JSON without version), user, expected ('' any: production's version the caller saw),
+--   end_release ('1': end any rollout and experiment in the same step), max_bytes
+-- Returns {status, version, previous}: 'ok', 'nochange', 'conflict', 'missing', 'noversion',
+-- 'whole' (call again with the text), 'locked', 'toobig'.
+K_LABELS, K_RELEASE = KEYS[7], KEYS[8]
+local now, retention, cap, channel, name = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local target, text, entry_json, user = tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
+local expected, end_release = ARGV[10], ARGV[11]
+
+local refused = wrong_type() or may_not_write(channel)
+if refused then return refused end
+if redis.acl_check_cmd and not redis.acl_check_cmd('SET', K_RELEASE, 'x') then
+  return redis.error_reply('NOPERM this user may not run SET on ' .. K_RELEASE)
+end
+local size = redis.call('STRLEN', K_ACTIVE)
+if size > tonumber(ARGV[12]) then return {'toobig', size, 0} end
+local holder = redis.call('GET', KEYS[6])
+if holder and redis.call('PTTL', KEYS[6]) ~= -1 then
+  return {'locked', tonumber(redis.call('HGET', K_META, 'version') or '0') or 0, 0}
+end
+
+local ver, active = adopt(now, retention, cap, channel, name)
+if not active then return {'missing', ver, 0} end
+if expected ~= '' and tonumber(expected) ~= ver then return {'conflict', ver, 0} end
+local body = redis.call('HGET', K_VERSIONS, tostring(target))
+if not body then
+  if redis.call('HEXISTS', K_VERSIONS, 'd' .. target) == 0 then return {'noversion', ver, 0} end
+  if text == '' then return {'whole', ver, 0} end
+  body = text
+end
+local release = redis.call('EXISTS', K_RELEASE) == 1
+if target == ver and not (end_release == '1' and release) then return {'nochange', ver, ver} end
+
+-- Keep the newest version's number known before production moves back, so the next
+-- write still gets a new number (next_version) and `latest` stays where it was.
+local labels = json_at(K_LABELS) or {}
+if (tonumber(labels['latest']) or 0) < ver then
+  labels['latest'] = ver
+  redis.call('SET', K_LABELS, cjson.encode(labels))
+end
+if redis.call('HEXISTS', K_VERSIONS, tostring(target)) == 0 then
+  redis.call('HSET', K_VERSIONS, tostring(target), body)  -- production's version is kept whole
+  redis.call('HDEL', K_VERSIONS, 'd' .. target)
+end
+redis.call('SET', K_ACTIVE, body)
+redis.call('HSET', K_META, 'version', tostring(target), 'hash', redis.sha1hex(body),
+  'size', tostring(#body), 'updated_at', now, 'updated_by', user, 'action', 'promote')
+if end_release == '1' then redis.call('DEL', K_RELEASE) end
+local entry = cjson.decode(entry_json)
+entry['version'] = target
+entry['metadata']['from'] = ver
+redis.call('LPUSH', K_LOG, cjson.encode(entry))
+redis.call('LTRIM', K_LOG, 0, cap - 1)
+announce(channel, name, target, 'promote')
+return {'ok', target, ver}
