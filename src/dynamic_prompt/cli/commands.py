@@ -15,7 +15,7 @@ from datetime import datetime
 
 import click
 
-from dynamic_prompt.cli import prompts, reverting, serve
+from dynamic_prompt.cli import prompts, releasing, reverting, serve
 from dynamic_prompt.cli.common import (
     COMMAND_TIMEOUT,
     Context,
@@ -33,6 +33,7 @@ from dynamic_prompt.core.inert import inert
 from dynamic_prompt.core.keys import validate_name
 from dynamic_prompt.core.models import ChangeEntry
 from dynamic_prompt.core.redact import has_secret
+from dynamic_prompt.store.fleet import split
 
 __all__ = ["COMMAND_TIMEOUT", "Context", "fail", "format_entry", "main", "main_group", "show_diff", "show_text",
            "warn"]
@@ -162,11 +163,22 @@ def load(ctx: Context, source: str, name: str, force: bool, as_text: bool, user:
 @name_option
 @click.option("--version", "-V", "version", type=click.IntRange(min=1), default=None, metavar="N",
               help="Print version N's text instead of the active one (dprompt history shows them).")
+@click.option("--label", "-L", "label", default=None, metavar="LABEL",
+              help="Print the version LABEL points at (staging, latest, ...; production is the active text).")
 @json_option
 @pass_ctx
-def get(ctx: Context, name: str, version: int | None, as_json: bool) -> None:
-    """Print the active prompt (or version N: raw into a pipe, inert on a terminal)."""
+def get(ctx: Context, name: str, version: int | None, label: str | None, as_json: bool) -> None:
+    """Print the active prompt (or version N, or a label's: raw into a pipe, inert on a terminal)."""
     validate_name(name)
+    if version is not None and label is not None:
+        fail("Give --version or --label, not both.")
+    if label is not None and label != "production":
+        version, text = ctx.run(lambda s: s.label_text(name, label))
+        if as_json:
+            click.echo(json.dumps({"name": name, "label": label, "version": version, "text": text}))
+        else:
+            show_text(text)
+        return
     if version is not None:
         text = ctx.run(lambda s: s.version_text(name, version))
         if as_json:
@@ -189,16 +201,19 @@ def get(ctx: Context, name: str, version: int | None, as_json: bool) -> None:
 @click.argument("instruction", nargs=-1, required=True)
 @name_option
 @click.option("--dry-run", is_flag=True, help="Show the diff and change nothing.")
+@click.option("--label", "-L", "label", default=None, metavar="LABEL",
+              help="Edit the version LABEL points at: a new version only LABEL (and latest) point at; "
+                   "production and its agents are untouched until a promote.")
 @user_option
 @note_option
 @pass_ctx
-def modify(ctx: Context, instruction: tuple[str, ...], name: str, dry_run: bool, user: str | None,
-           note: str) -> None:
+def modify(ctx: Context, instruction: tuple[str, ...], name: str, dry_run: bool, label: str | None,
+           user: str | None, note: str) -> None:
     """Change the prompt with plain instructions, e.g. "change tone to sarcastic; add rule: no emojis"."""
     validate_name(name)
     text = " ".join(instruction)
 
-    result = ctx.run(lambda s: s.modify(name, text, user=user, dry_run=dry_run, note=note))
+    result = ctx.run(lambda s: s.modify(name, text, user=user, dry_run=dry_run, note=note, label=label))
     warn(result)
     # The text the instruction was applied to, so the diff is exactly this change.
     old = result.previous or ""
@@ -208,7 +223,10 @@ def modify(ctx: Context, instruction: tuple[str, ...], name: str, dry_run: bool,
         return
     for line in diffmod.summary(old, result.text):
         click.echo(inert(line))
-    click.echo(f"{name} is now version {result.version}.")
+    if label is not None and label != "production":
+        click.echo(f"{label} of {name} is now version {result.version} (production unchanged).")
+    else:
+        click.echo(f"{name} is now version {result.version}.")
 
 
 @main_group.command()
@@ -299,9 +317,17 @@ def fleet(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
     for agent in sorted(agents, key=lambda a: (a.prompt, a.gone, a.agent_id)):
         version = f"v{agent.version}" if agent.version else "v?"
         rate = "-" if agent.rate_now is None else f"{agent.rate_now:,.1f}"
+        why = agent.served or (f"label {agent.label}" if agent.label != "production" else "")
+        if agent.variants:
+            why += " (" + ", ".join(f"{k}: {v:,}" for k, v in sorted(agent.variants.items())) + ")"
         click.echo(inert(f"{agent.prompt:<16} {agent.agent_id:<28} {version:<6} {agent.state:<8} "
                          f"{rate:>9} reads/s  seen {agent.age:,.0f}s ago  "
-                         f"feed: {agent.mode}"))
+                         f"feed: {agent.mode}" + (f"  {why}" if why else "")))
+    for name, rows in sorted(found.items()):
+        live = [a for a in rows if not a.gone]
+        if len(split(live)) > 1:
+            parts = ", ".join(f"{count} on v{version}" for version, count in split(live).items())
+            click.echo(inert(f"{name}: {len(live)} live agents, {parts}"))
 
 
 @main_group.command()
@@ -319,7 +345,7 @@ def info(ctx: Context, name: str, as_json: bool) -> None:
         click.echo(f"{key:>22}: {inert(str(value))}")
 
 
-for _command in (*prompts.COMMANDS, *reverting.COMMANDS, *serve.COMMANDS):
+for _command in (*prompts.COMMANDS, *reverting.COMMANDS, *releasing.COMMANDS, *serve.COMMANDS):
     main_group.add_command(_command)
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from redis import exceptions as rexc
 
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.errors import DynamicPromptError
+from dynamic_prompt.live import views
 from dynamic_prompt.live.client_base import ClientBase, Read
 from dynamic_prompt.live.engine import UNREACHABLE, ClientEngine
 from dynamic_prompt.server.errors import FAILURES, library_error
+from dynamic_prompt.server.kinds import index_names
 from dynamic_prompt.store.fleet import AgentInfo, fleet_async
 
 # -- the asyncio client -----------------------------------------------------------------
@@ -36,61 +39,89 @@ class AsyncPromptClient(ClientBase):
         self._engine: ClientEngine | None = None
         self._start_lock: asyncio.Lock | None = None
 
-    async def get_active(self, name: str = keymod.DEFAULT_NAME, *, strict: bool | None = None) -> str | None:
-        """The active text of ``name`` (see :meth:`PromptClient.get_active`)."""
-        entry = self._fresh.get(name)
+    async def get_active(self, name: str = keymod.DEFAULT_NAME, *, label: str | None = None,
+                         key: str | None = None, strict: bool | None = None) -> str | None:
+        """The text of ``name`` this agent serves (see :meth:`PromptClient.get_active`)."""
+        view = name if label is None else views.view_key(name, label)
+        entry = self._fresh.get(view)
         if entry is not None:
-            next(self._reads[name])
+            next(self._reads[view])
+            if entry.arms:
+                return self._pick(name, entry, key).text
             return entry.text
-        return (await self._read_slow(name, strict)).text
+        return (await self._read_slow(name, label, key, strict)).text
 
-    async def read(self, name: str = keymod.DEFAULT_NAME, *, strict: bool | None = None) -> Read:
-        """Like :meth:`get_active`, with the version and whether the text is stale."""
-        entry = self._fresh.get(name)
+    async def read(self, name: str = keymod.DEFAULT_NAME, *, label: str | None = None, key: str | None = None,
+                   strict: bool | None = None) -> Read:
+        """Like :meth:`get_active`, with the version, the label, why and staleness."""
+        view = name if label is None else views.view_key(name, label)
+        entry = self._fresh.get(view)
         if entry is not None:
-            next(self._reads[name])
-            return Read(name, entry.text, entry.version)
-        return await self._read_slow(name, strict)
+            next(self._reads[view])
+            return self._read_of(view, entry, key)
+        return await self._read_slow(name, label, key, strict)
 
-    async def _read_slow(self, name: str, strict: bool | None) -> Read:
-        keymod.validate_name(name)
+    async def snapshot(self, label: str | None = None, names: Sequence[str] | None = None) -> dict[str, Read]:
+        """Every prompt (or ``names``) at ``label``, in one batch (see :meth:`PromptClient.snapshot`)."""
         engine = await self._ensure_started()
-        self._reads.setdefault(name, itertools.count())  # before any entry exists: hits count here
-        if self.cache.watch(name):
-            engine.watch(name)
-        strict, good = self._before_fetch(name, strict)
-        if good is not None:
-            return await self._read_bounded(engine, name)
-        if time.monotonic() < self._down_until:
-            return self._fallback(name, strict, None)
-        token = self.cache.token(name)
         try:
-            entry = (await engine.fetch([name]))[name]
-        except UNREACHABLE as exc:
-            self.failed(exc)
-            return self._fallback(name, strict, exc)
+            if names is None:
+                names = sorted(await index_names(engine.client, self.target.kind.layout))
+            keys = [self._checked_view(name, label) for name in names]
+            for key in keys:
+                self._reads.setdefault(key, itertools.count())
+                if self.cache.watch(key):
+                    engine.watch(key)
+            tokens = {key: self.cache.token(key) for key in keys}
+            entries = await engine.fetch(keys) if keys else {}
         except rexc.RedisError as exc:
             raise library_error(exc, f"the Redis server at {self.target.display}") from None
-        self.accept(name, token, entry)
-        return Read(name, entry.text, entry.version, False, "redis")
+        out: dict[str, Read] = {}
+        for key, entry in entries.items():
+            self.accept(key, tokens[key], entry)
+            if entry.text is not None:
+                out[views.split_view(key)[0]] = self._read_of(key, entry, None, False, "redis")
+        return out
 
-    async def _read_bounded(self, engine: ClientEngine, name: str) -> Read:
+    async def _read_slow(self, name: str, label: str | None, key: str | None, strict: bool | None) -> Read:
+        view = self._checked_view(name, label)
+        engine = await self._ensure_started()
+        self._reads.setdefault(view, itertools.count())  # before any entry exists: hits count here
+        if self.cache.watch(view):
+            engine.watch(view)
+        strict, good = self._before_fetch(view, strict)
+        if good is not None:
+            return await self._read_bounded(engine, view, key)
+        if time.monotonic() < self._down_until:
+            return self._fallback(view, strict, None, key)
+        token = self.cache.token(view)
+        try:
+            entry = (await engine.fetch([view]))[view]
+        except UNREACHABLE as exc:
+            self.failed(exc)
+            return self._fallback(view, strict, exc, key)
+        except rexc.RedisError as exc:
+            raise library_error(exc, f"the Redis server at {self.target.display}") from None
+        self.accept(view, token, entry)
+        return self._read_of(view, entry, key, False, "redis")
+
+    async def _read_bounded(self, engine: ClientEngine, name: str, key: str | None = None) -> Read:
         """Like :meth:`PromptClient._read_bounded`, awaiting the engine's re-read."""
         if time.monotonic() < self._down_until:
-            return self._refreshed(name, None)
+            return self._refreshed(name, None, key=key)
         future, started = engine.refresh(name)
         try:
             # shield: a reader that stops waiting must not cancel the re-read others share.
             entry = await asyncio.wait_for(asyncio.shield(future), self._budget_left(started))
-            return self._refreshed(name, entry)
+            return self._refreshed(name, entry, key=key)
         except asyncio.TimeoutError:
-            return self._refreshed(name, None)
+            return self._refreshed(name, None, key=key)
         except asyncio.CancelledError:
             if future.cancelled():  # the client closed under us
-                return self._refreshed(name, None)
+                return self._refreshed(name, None, key=key)
             raise
         except FAILURES as exc:
-            return self._refreshed(name, None, exc)
+            return self._refreshed(name, None, exc, key)
 
     async def fleet(self, name: str = keymod.DEFAULT_NAME) -> list[AgentInfo]:
         """The agents reading ``name`` (this one included), marked behind / gone."""

@@ -43,12 +43,32 @@ class CacheEntry:
             lets the fleet view tell "serves the current text" apart from "behind"
             even for writes no version was recorded for.
         seq: the fetch's sequence number (later-started fetches win).
+        label: the label this entry was read at (``production`` by default).
+        served: why this text, when it is not production's own: ``rollout 40%``,
+            ``label staging``, ``experiment b`` ("" for production's text).
+        arms: an experiment's variants, each an entry of its own (empty: no experiment);
+            ``text`` is then the variant this agent's own id gets.
+        bounds: the arms' cumulative bucket bounds (:meth:`~dynamic_prompt.core.labels.Experiment.thresholds`).
+        experiment: the experiment's id (the salt of its callers' buckets).
     """
 
     text: str | None
     version: int = 0
     content_hash: str = ""
     seq: int = 0
+    label: str = "production"
+    served: str = ""
+    arms: tuple[Arm, ...] = ()
+    bounds: tuple[int, ...] = ()
+    experiment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    """One variant of an experiment as cached: its name and what it serves."""
+
+    name: str
+    entry: CacheEntry
 
 
 class NearCache:
@@ -64,7 +84,10 @@ class NearCache:
         self.last_good: dict[str, CacheEntry] = {}
         """The newest value read of each prompt, for stale serving when Redis is down."""
         self.watched: set[str] = set()
-        """Every name this process has asked for (re-read after events and resyncs)."""
+        """Every view this process has asked for (re-read after events and resyncs): a prompt's
+        name, or ``NAME@LABEL`` for one read at a label (:mod:`dynamic_prompt.live.views`)."""
+        self.views: dict[str, set[str]] = {}
+        """Prompt name -> the watched views of it: an event for the prompt drops them all."""
         self.live = False
         """True between a resync and the next disconnect: events will tell us of changes."""
         self._clock = 0
@@ -113,12 +136,20 @@ class NearCache:
     # -- writes from the feed ---------------------------------------------------------
 
     def invalidate(self, name: str) -> None:
-        """An event for ``name``: drop it, and refuse every read that began before now."""
+        """An event for prompt ``name``: drop every view of it, and refuse every read that began before now."""
         with self.lock:
             self._clock += 1
+            for key in self.views.get(name, (name,)):
+                self._generation[key] = self._clock
+                self.fresh.pop(key, None)
             self._generation[name] = self._clock
             self.fresh.pop(name, None)
             self.invalidations += 1
+
+    def views_of(self, name: str) -> set[str]:
+        """The watched views of prompt ``name``."""
+        with self.lock:
+            return set(self.views.get(name, ()))
 
     def resync(self) -> None:
         """The feed (re)subscribed: whatever happened before is unknown, so drop all and go live."""
@@ -160,10 +191,11 @@ class NearCache:
         with self.lock:
             return set(self.watched)
 
-    def watch(self, name: str) -> bool:
-        """Remember that ``name`` is read here; True if it is new."""
+    def watch(self, key: str) -> bool:
+        """Remember that view ``key`` (a name, or ``NAME@LABEL``) is read here; True if it is new."""
         with self.lock:
-            if name in self.watched:
+            if key in self.watched:
                 return False
-            self.watched.add(name)
+            self.watched.add(key)
+            self.views.setdefault(key.partition("@")[0], set()).add(key)
             return True

@@ -50,6 +50,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -69,10 +70,12 @@ from dynamic_prompt.live.client_base import (
     Read,
     default_agent_id,
 )
-from dynamic_prompt.live.engine import PAIR_SCRIPT, UNREACHABLE, ClientEngine, cache_entry, read_pair
+from dynamic_prompt.live import views
+from dynamic_prompt.live.engine import UNREACHABLE, ClientEngine
 from dynamic_prompt.live.feed import FeedMode
 from dynamic_prompt.live.loop_thread import LoopThread
 from dynamic_prompt.server import sync_client
+from dynamic_prompt.server.kinds import index_names
 from dynamic_prompt.server.errors import FAILURES, library_error
 from dynamic_prompt.server.target import retry_policy
 from dynamic_prompt.store.fleet import AgentInfo
@@ -142,73 +145,110 @@ class PromptClient(ClientBase):
 
     # -- reads ------------------------------------------------------------------------
 
-    def get_active(self, name: str = keymod.DEFAULT_NAME, *, strict: bool | None = None) -> str | None:
-        """The active text of ``name`` (``None`` if it has none), from memory when possible.
+    def get_active(self, name: str = keymod.DEFAULT_NAME, *, label: str | None = None, key: str | None = None,
+                   strict: bool | None = None) -> str | None:
+        """The text of ``name`` this agent serves (``None`` if it has none), from memory when possible.
+
+        ``label``: read another label than ``production`` (``staging``, ``latest``, ...);
+        an unknown label reads as ``None``, like an unknown prompt. At ``production`` a
+        staged rollout this agent is in serves the rolled-out version, and a running
+        experiment the variant ``key`` (a user or session id; default this agent's id)
+        gets: the same variant for the same key in every process.
 
         Never older than the last change event this process received. While
         Redis is unreachable, returns the last known good text (see :attr:`stale`)
         unless ``strict`` (default: the client's) is true, which raises
         :class:`~dynamic_prompt.core.errors.ConnectionFailedError`.
         """
-        entry = self._fresh.get(name)
+        view = name if label is None else views.view_key(name, label)
+        entry = self._fresh.get(view)
         if entry is not None:
-            next(self._reads[name])
+            next(self._reads[view])
+            if entry.arms:
+                return self._pick(name, entry, key).text
             return entry.text
-        return self._read_slow(name, strict).text
+        return self._read_slow(name, label, key, strict).text
 
-    def read(self, name: str = keymod.DEFAULT_NAME, *, strict: bool | None = None) -> Read:
-        """Like :meth:`get_active`, with the version and whether the text is stale."""
-        entry = self._fresh.get(name)
+    def read(self, name: str = keymod.DEFAULT_NAME, *, label: str | None = None, key: str | None = None,
+             strict: bool | None = None) -> Read:
+        """Like :meth:`get_active`, with the version, the label, why (rollout, variant) and staleness."""
+        view = name if label is None else views.view_key(name, label)
+        entry = self._fresh.get(view)
         if entry is not None:
-            next(self._reads[name])
-            return Read(name, entry.text, entry.version)
-        return self._read_slow(name, strict)
+            next(self._reads[view])
+            return self._read_of(view, entry, key)
+        return self._read_slow(name, label, key, strict)
 
-    def _read_slow(self, name: str, strict: bool | None) -> Read:
-        keymod.validate_name(name)
+    def snapshot(self, label: str | None = None, names: Sequence[str] | None = None) -> dict[str, Read]:
+        """Every prompt (or ``names``) at ``label``, read in one batch and kept in memory.
+
+        For agents that pre-fetch at start: afterwards each of them is a memory read,
+        kept current by push like any other. Prompts without text (or without that
+        label) are left out.
+        """
         self._ensure_started()
-        self._reads.setdefault(name, itertools.count())  # before any entry exists: hits count here
-        if self.cache.watch(name):
-            self._call_in_loop(lambda e: e.watch(name))
-        strict, good = self._before_fetch(name, strict)
+        runner, engine, sync = self._runner, self._engine, self._sync
+        if runner is None or engine is None or sync is None:
+            raise DynamicPromptError("This PromptClient is closed.")
+        if names is None:
+            try:
+                names = sorted(runner.run(index_names(engine.client, self.target.kind.layout), self.timeout * 2))
+            except rexc.RedisError as exc:
+                raise library_error(exc, f"the Redis server at {self.target.display}") from None
+        keys = [self._checked_view(name, label) for name in names]
+        for key in keys:
+            self._reads.setdefault(key, itertools.count())
+            if self.cache.watch(key):
+                self._call_in_loop(lambda e, key=key: e.watch(key))
+        tokens = {key: self.cache.token(key) for key in keys}
+        try:
+            entries = runner.run(engine.fetch(keys), self.timeout * 2) if keys else {}
+        except rexc.RedisError as exc:
+            raise library_error(exc, f"the Redis server at {self.target.display}") from None
+        out: dict[str, Read] = {}
+        for key, entry in entries.items():
+            self.accept(key, tokens[key], entry)
+            if entry.text is not None:
+                out[views.split_view(key)[0]] = self._read_of(key, entry, None, False, "redis")
+        return out
+
+    def _read_slow(self, name: str, label: str | None, key: str | None, strict: bool | None) -> Read:
+        view = self._checked_view(name, label)
+        self._ensure_started()
+        self._reads.setdefault(view, itertools.count())  # before any entry exists: hits count here
+        if self.cache.watch(view):
+            self._call_in_loop(lambda e: e.watch(view))
+        strict, good = self._before_fetch(view, strict)
         if good is not None:
-            return self._read_bounded(name)
+            return self._read_bounded(view, key)
         if time.monotonic() < self._down_until:
-            return self._fallback(name, strict, None)
-        token = self.cache.token(name)
+            return self._fallback(view, strict, None, key)
+        token = self.cache.token(view)
         seq = self.cache.next_seq()
-        k = self.target.kind.layout.keys_for(name)
         sync = self._sync
         try:
             if sync is None:
                 raise DynamicPromptError("This PromptClient is closed.")
-            if self.target.kind.sharded:
-                raw, version = read_pair(sync.eval(PAIR_SCRIPT, 2, k.active, k.meta))
-            else:
-                with sync.pipeline(transaction=True) as pipe:
-                    pipe.get(k.active)
-                    pipe.hget(k.meta, "version")
-                    raw, version = pipe.execute()
+            entry = views.read_sync(sync, self.target.kind.layout, self.target.kind.sharded, view, self.agent_id, seq)
         except UNREACHABLE as exc:
             self.failed(exc)
-            return self._fallback(name, strict, exc)
+            return self._fallback(view, strict, exc, key)
         except rexc.RedisError as exc:
             raise library_error(exc, f"the Redis server at {self.target.display}") from None
-        entry = cache_entry(raw, version, seq)
-        self.accept(name, token, entry)
-        return Read(name, entry.text, entry.version, False, "redis")
+        self.accept(view, token, entry)
+        return self._read_of(view, entry, key, False, "redis")
 
-    def _read_bounded(self, name: str) -> Read:
+    def _read_bounded(self, name: str, key: str | None = None) -> Read:
         """Redis' answer within ``read_budget``, else last known good (stale) while it comes."""
         if time.monotonic() < self._down_until:
-            return self._refreshed(name, None)
+            return self._refreshed(name, None, key=key)
         future, started = self._background_refresh(name)
         try:
-            return self._refreshed(name, future.result(self._budget_left(started)))
+            return self._refreshed(name, future.result(self._budget_left(started)), key=key)
         except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
-            return self._refreshed(name, None)
+            return self._refreshed(name, None, key=key)
         except FAILURES as exc:
-            return self._refreshed(name, None, exc)
+            return self._refreshed(name, None, exc, key)
 
     def _background_refresh(self, name: str) -> tuple[concurrent.futures.Future[CacheEntry], float]:
         """The pending re-read of ``name`` on the engine's loop, and when it was asked for.

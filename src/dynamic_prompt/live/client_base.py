@@ -18,8 +18,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dynamic_prompt.core import keys as keymod
+from dynamic_prompt.core import labels as lab
 from dynamic_prompt.core.config import Settings, load_settings
 from dynamic_prompt.core.errors import ConfigError, ConnectionFailedError
+from dynamic_prompt.live import views
 from dynamic_prompt.live.cache import CacheEntry, NearCache
 from dynamic_prompt.live.engine import UNREACHABLE
 from dynamic_prompt.live.feed import FeedMode
@@ -48,6 +51,10 @@ class Read:
         version: the version of that text (0 when unknown).
         stale: True when Redis could not be reached and this is the last known good text.
         source: ``memory`` (the near cache), ``redis`` (read now) or ``last-known-good``.
+        label: the label it was read at (``production`` unless one was asked for).
+        served: why this text, when it is not the label's own: ``rollout 40%`` (this
+            agent is in a staged rollout), ``experiment b`` (the variant the caller's key
+            got), ``label staging``; "" for production's text.
     """
 
     name: str
@@ -55,6 +62,8 @@ class Read:
     version: int
     stale: bool = False
     source: str = "memory"
+    label: str = "production"
+    served: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +141,9 @@ class ClientBase:
         # Counters are itertools.count objects: next() on one is a single C call, so it
         # is atomic under the GIL and the cheapest exact counter a hot path can bump.
         self._reads: dict[str, itertools.count[int]] = {}
+        """Reads per view (a prompt's name, or ``NAME@LABEL``)."""
+        self._arm_reads: dict[str, dict[str, itertools.count[int]]] = {}
+        """Serves per experiment variant, per prompt (announced to the fleet view)."""
         self._misses = itertools.count()
         self._stale_serves = itertools.count()
         self._direct_reads = itertools.count()
@@ -153,9 +165,41 @@ class ClientBase:
         return self._target
 
     def reads(self, name: str) -> int:
-        """How many times ``name`` was read through this client."""
+        """How many times ``name`` (or a view ``NAME@LABEL``) was read through this client."""
         counter = self._reads.get(name)
         return _value(counter) if counter is not None else 0
+
+    def arm_counts(self, name: str) -> dict[str, int]:
+        """Serves of each experiment variant of ``name`` so far."""
+        return {arm: _value(c) for arm, c in list(self._arm_reads.get(name, {}).items())}
+
+    @staticmethod
+    def _checked_view(name: str, label: str | None) -> str:
+        """The view key of ``name`` at ``label``, both checked (the slow path: once per view)."""
+        keymod.validate_name(name)
+        if label is not None:
+            lab.validate_label(label)
+        return views.view_key(name, label)
+
+    def _pick(self, name: str, entry: CacheEntry, key: str | None) -> CacheEntry:
+        """What one caller gets: an experiment's variant for ``key`` (default: this agent), counted."""
+        arm, _ = views.pick(entry, name, self.agent_id if key is None else str(key))
+        counters = self._arm_reads.get(name)
+        if counters is None:
+            counters = self._arm_reads.setdefault(name, {})
+        counter = counters.get(arm.name)
+        if counter is None:
+            counter = counters.setdefault(arm.name, itertools.count())
+        next(counter)
+        return arm.entry
+
+    def _read_of(self, view: str, entry: CacheEntry, key: str | None, stale: bool = False,
+                 source: str = "memory") -> Read:
+        """A :class:`Read` of ``entry`` (read as view ``view``) for caller ``key``."""
+        name = views.split_view(view)[0]
+        if entry.arms:
+            entry = self._pick(name, entry, key)
+        return Read(name, entry.text, entry.version, stale, source, entry.label, entry.served)
 
     def stats(self) -> ClientStats:
         """The counters: hits, misses, invalidations, stale serves, feed mode, hit ratio, ..."""
@@ -216,8 +260,8 @@ class ClientBase:
         """One announcement was sent (``stats().announces``)."""
         next(self._announces)
 
-    def _fallback(self, name: str, strict: bool, exc: BaseException | None) -> Read:
-        """Redis is unreachable: the last known good text, flagged stale (or raise)."""
+    def _fallback(self, name: str, strict: bool, exc: BaseException | None, key: str | None = None) -> Read:
+        """Redis is unreachable: the last known good text of view ``name``, flagged stale (or raise)."""
         where = f"the Redis server at {self.target.display}"
         reason = f": {str(exc).splitlines()[0]}" if exc is not None and str(exc) else ""
         if strict:
@@ -225,11 +269,11 @@ class ClientBase:
         good = self.cache.last_good.get(name)
         if good is None:
             raise ConnectionFailedError(
-                f"Cannot reach {where}{reason}, and prompt {name!r} was never read before."
+                f"Cannot reach {where}{reason}, and prompt {views.split_view(name)[0]!r} was never read before."
             )
         next(self._stale_serves)
         self.stale = True
-        return Read(name, good.text, good.version, True, "last-known-good")
+        return self._read_of(name, good, key, True, "last-known-good")
 
     def _budget_left(self, started: float) -> float:
         """Seconds a bounded read may still wait on a re-read begun at ``started``.
@@ -239,13 +283,14 @@ class ClientBase:
         """
         return max(0.0, started + self.read_budget - time.monotonic())
 
-    def _refreshed(self, name: str, entry: CacheEntry | None, exc: BaseException | None = None) -> Read:
+    def _refreshed(self, name: str, entry: CacheEntry | None, exc: BaseException | None = None,
+                   key: str | None = None) -> Read:
         """A bounded read's answer: the re-read's text, else last known good flagged stale."""
         if entry is not None:
-            return Read(name, entry.text, entry.version, False, "redis")
+            return self._read_of(name, entry, key, False, "redis")
         if exc is not None and not isinstance(exc, UNREACHABLE):
             raise library_error(exc, f"the Redis server at {self.target.display}") from None
-        return self._fallback(name, False, exc)
+        return self._fallback(name, False, exc, key)
 
     def failed(self, exc: BaseException) -> None:
         """A read could not reach Redis: reads serve last known good for a while."""

@@ -17,7 +17,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
-import hashlib
 import logging
 import os
 import socket
@@ -31,6 +30,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.models import PromptEvent
+from dynamic_prompt.live import views
 from dynamic_prompt.live.cache import CacheEntry, NearCache
 from dynamic_prompt.live.cluster_feed import feed_for
 from dynamic_prompt.live.feed import EventKind, FeedMode
@@ -84,7 +84,11 @@ class EngineOwner(Protocol):
         ...
 
     def reads(self, name: str) -> int:
-        """How many times ``name`` was read."""
+        """How many times ``name`` (a view: a name or ``NAME@LABEL``) was read."""
+        ...
+
+    def arm_counts(self, name: str) -> dict[str, int]:
+        """Serves of each experiment variant of ``name``."""
         ...
 
     def accept(self, name: str, token: int, entry: CacheEntry) -> None:
@@ -135,34 +139,6 @@ def _settle(target: concurrent.futures.Future[CacheEntry], source: asyncio.Futur
         target.set_result(source.result())
 
 
-PAIR_SCRIPT = "return {redis.call('GET', KEYS[1]), redis.call('HGET', KEYS[2], 'version')}"
-"""One prompt's active text and version, read atomically in one command (cluster reads).
-
-On a cluster a MULTI is refused mid-migration (its keys' slot moved: MOVED, ASK)
-and redis-py does not follow it; a single command naming one slot's keys is
-redirected and retried by redis-py like any other. A missing key comes back as
-``false``, which RESP turns into a nil: the same replies as GET and HGET.
-"""
-
-
-def cache_entry(raw: bytes | None, version: bytes | None, seq: int) -> CacheEntry:
-    """A cache entry from a GET and an HGET reply."""
-    try:
-        number = int(version or 0)
-    except ValueError:
-        number = 0
-    if raw is None:
-        return CacheEntry(None, number, "", seq)
-    # Hash the raw bytes, as the server's sha1hex does: text from other programs may not be UTF-8.
-    return CacheEntry(raw.decode("utf-8", "replace"), number, hashlib.sha1(raw).hexdigest(), seq)
-
-
-def read_pair(reply: Any) -> list[Any]:
-    """:data:`PAIR_SCRIPT`'s reply as ``[text or None, version or None]`` (Lua drops a trailing nil)."""
-    items = list(reply or [])
-    return (items + [None, None])[:2]
-
-
 class ClientEngine:
     """The background work of one client, on one event loop: feed, refresher, announcer."""
 
@@ -195,11 +171,11 @@ class ClientEngine:
         if self.owner.announce:
             self._tasks.append(asyncio.create_task(self._announcer(), name="dprompt-client-announcer"))
 
-    def watch(self, name: str) -> None:
-        """``name`` is read here now: poll it (in polling modes) and announce it."""
+    def watch(self, key: str) -> None:
+        """View ``key`` (a name or ``NAME@LABEL``) is read here now: poll its prompt and announce it."""
         assert self.feed.names is not None
-        self.feed.names.add(name)
-        self._last_reads.setdefault(name, (0, time.monotonic()))
+        self.feed.names.add(views.split_view(key)[0])
+        self._last_reads.setdefault(key, (0, time.monotonic()))
         self._poke.set()
 
     def poke(self) -> None:
@@ -220,36 +196,54 @@ class ClientEngine:
             self._wake.set()
         elif event.name is not None:
             cache.invalidate(event.name)
-            if event.name in cache.watched:
-                self._dirty.add(event.name)
+            watched = cache.views_of(event.name)
+            if watched:
+                self._dirty |= watched
                 self._wake.set()
 
-    async def fetch(self, names: list[str]) -> dict[str, CacheEntry]:
-        """Each prompt's text and version, consistent per prompt (one MULTI, one round trip).
+    async def fetch(self, keys: list[str]) -> dict[str, CacheEntry]:
+        """Each view's text and version, consistent per prompt (:mod:`dynamic_prompt.live.views`).
 
-        On a cluster one MULTI may not name two prompts (their keys sit in different
-        slots, and a MULTI is not redirected while a slot migrates): there each prompt is one
-        small script (:data:`PAIR_SCRIPT`), all sent at once.
+        One round trip of four reads per prompt (a MULTI on one server; on a cluster one
+        small script per prompt, since one MULTI may not name two prompts' slots and is not
+        redirected while a slot migrates), and one ``HMGET`` per prompt whose views need
+        a kept version's text (a label, a rollout this agent is in, an experiment).
         """
-        seqs = [self.owner.cache.next_seq() for _ in names]
-        kind = self.target.kind
-        if kind.sharded:
-            pairs = await asyncio.gather(*(self._read_one(name) for name in names))
-            replies = [part for pair in pairs for part in pair]
+        seqs = {key: self.owner.cache.next_seq() for key in keys}
+        names = sorted({views.split_view(key)[0] for key in keys})
+        layout = self.target.kind.layout
+        if self.target.kind.sharded:
+            replies = await asyncio.gather(*(self._read_one(name) for name in names))
+            first = dict(zip(names, replies))
         else:
             async with self.client.pipeline(transaction=True) as pipe:
                 for name in names:
-                    k = kind.layout.keys_for(name)
-                    pipe.get(k.active)
-                    pipe.hget(k.meta, "version")
-                replies = await pipe.execute()
-        return {
-            name: cache_entry(replies[2 * i], replies[2 * i + 1], seqs[i]) for i, name in enumerate(names)
-        }
+                    views.queue_reads(pipe, layout, name)
+                flat = await pipe.execute(raise_on_error=False)
+            n = views.READS_PER_PROMPT
+            first = {name: views.first_replies(flat[i * n:(i + 1) * n]) for i, name in enumerate(names)}
+        plans = {key: views.plan(key, first[views.split_view(key)[0]], self.owner.agent_id) for key in keys}
+        needed: dict[str, set[int]] = {}
+        for p in plans.values():
+            if p.needs():
+                needed.setdefault(p.name, set()).update(p.needs())
+        texts: dict[str, dict[int, bytes | None]] = {}
+        if needed:
+            order = sorted(needed)
+
+            async def versions(name: str) -> dict[int, bytes | None]:
+                wanted = sorted(needed[name])
+                raw: list[Any] = await self.client.hmget(layout.keys_for(name).versions, [str(v) for v in wanted])
+                return dict(zip(wanted, raw))
+
+            for name, got in zip(order, await asyncio.gather(*(versions(name) for name in order))):
+                texts[name] = got
+        return {key: views.finish(p, texts.get(p.name, {}), seqs[key], self.owner.agent_id)
+                for key, p in plans.items()}
 
     async def _read_one(self, name: str) -> list[Any]:
-        k = self.target.kind.layout.keys_for(name)
-        return read_pair(await self.client.eval(PAIR_SCRIPT, 2, k.active, k.meta))
+        layout = self.target.kind.layout
+        return views.script_reply(await self.client.eval(views.VIEW_SCRIPT, 4, *views.script_keys(layout, name)))
 
     # -- re-reads: after events, and for bounded reads --------------------------------
 
@@ -354,21 +348,31 @@ class ClientEngine:
             await asyncio.sleep(MIN_ANNOUNCE_GAP)
 
     async def announce_once(self, *, force: bool) -> int:
-        """Announce every prompt whose served text changed (all of them if ``force``)."""
+        """Announce every prompt whose served text changed (all of them if ``force``).
+
+        One announcement per prompt: what its production view serves (and why: a
+        rollout, an experiment's variant counts), else the first label it is read at.
+        """
         owner, cache = self.owner, self.owner.cache
         with cache.lock:
-            names = sorted(cache.watched)
-            served = {n: cache.fresh.get(n) or cache.last_good.get(n) for n in names}
+            keys = sorted(cache.watched)
+            served = {k: cache.fresh.get(k) or cache.last_good.get(k) for k in keys}
+        by_prompt: dict[str, list[str]] = {}
+        for key in keys:
+            by_prompt.setdefault(views.split_view(key)[0], []).append(key)
+        names = sorted(by_prompt)
         now = time.monotonic()
         batch: list[tuple[str, tuple[Any, ...], str, int]] = []
         for name in names:
-            entry = served[name]
+            # The production view (the name itself) sorts first among a prompt's views.
+            entry = next((e for k in by_prompt[name] if (e := served[k]) is not None), None)
             if entry is None:
                 continue  # never read successfully: nothing to say yet
-            snapshot = (entry.version, entry.content_hash, owner.stale, owner.feed_mode)
+            counts = owner.arm_counts(name) if entry.arms else {}
+            snapshot = (entry.version, entry.content_hash, entry.label, entry.served, owner.stale, owner.feed_mode)
             if not force and self._announced.get(name) == snapshot:
                 continue
-            reads = owner.reads(name)
+            reads = sum(owner.reads(k) for k in by_prompt[name])
             before, since = self._last_reads.get(name, (0, now))
             rate = (reads - before) / max(now - since, 1e-3)
             payload = announcement(
@@ -383,6 +387,9 @@ class ClientEngine:
                 interval=owner.announce_interval,
                 mode=owner.feed_mode,
                 stale=owner.stale,
+                label=entry.label,
+                served=entry.served,
+                variants=counts,
             )
             batch.append((name, snapshot, payload, reads))
         if not batch:

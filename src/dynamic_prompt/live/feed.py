@@ -68,7 +68,7 @@ from dynamic_prompt.live.feed_events import (
     INVALIDATE_CHANNEL,
     NEEDED_FLAGS,
     TRACKING_PREFIX,
-    active_name,
+    served_name,
     event_for_channel,
     event_for_key,
     merge_notify_flags,
@@ -345,7 +345,7 @@ class ChangeFeed:
             await self._resync(callback)
             return
         layout = self.target.kind.layout
-        names = sorted({n for k in keys if (n := active_name(k.decode("utf-8", "replace"), layout))})
+        names = sorted({n for k in keys if (n := served_name(k.decode("utf-8", "replace"), layout))})
         if not names:
             return
         # Tracking says "written", not how: one EXISTS round trip tells changed from deleted.

@@ -46,12 +46,27 @@ def active_name(key: str, layout: KeyLayout = GEM_LAYOUT) -> str | None:
     return parsed[0] if parsed is not None and parsed[1] == "active" else None
 
 
+SERVED_PARTS = frozenset({"active", "labels", "release"})
+"""The keys whose change changes what an agent serves: the text, a label, a rollout or experiment."""
+
+
+def served_name(key: str, layout: KeyLayout = GEM_LAYOUT) -> str | None:
+    """The prompt whose served text ``key``'s change may change (its text, labels, release), else None."""
+    parsed = layout.parse_key(key)
+    return parsed[0] if parsed is not None and parsed[1] in SERVED_PARTS else None
+
+
 def event_for_key(key: str, op: str, layout: KeyLayout = GEM_LAYOUT) -> PromptEvent | None:
-    """The event a keyspace notification ``op`` on ``key`` stands for (None: not an active text)."""
-    name = active_name(key, layout)
-    if name is None:
+    """The event a keyspace notification ``op`` on ``key`` stands for (None: nothing agents serve).
+
+    A label move or a release change is a change of the prompt (every view of it is read
+    again); only the active text's deletion is the prompt's.
+    """
+    parsed = layout.parse_key(key)
+    if parsed is None or parsed[1] not in SERVED_PARTS:
         return None
-    if op in ("del", "expired", "evicted", "rename_from"):
+    name, part = parsed
+    if part == "active" and op in ("del", "expired", "evicted", "rename_from"):
         return PromptEvent(name, EventKind.DELETED)
     return PromptEvent(name, EventKind.CHANGED)
 

@@ -38,6 +38,7 @@ import redis
 import redis.asyncio as aioredis
 
 from dynamic_prompt.core import keys as keymod
+from dynamic_prompt.core import labels as lab
 from dynamic_prompt.core.keys import GEM_LAYOUT, KeyLayout
 
 GONE_AFTER_INTERVALS = 3
@@ -96,17 +97,25 @@ return out
 """Read prompts' fleets with the server's time, pruning long-gone agents atomically."""
 
 CURRENT_SCRIPT = r"""
--- KEYS: active and meta of one or more prompts, in pairs (one pair per call on a cluster).
--- Returns {version, sha1 of the active text} per pair.
+-- KEYS: active, meta, labels and release of one or more prompts, in fours (one prompt per
+-- call on a cluster). Returns {version, sha1 of the active text, labels, release} per prompt
+-- (labels and release as stored, false when absent or not strings).
+local function get(key)
+  local ok, v = pcall(redis.call, 'GET', key)
+  if ok and v then return v end
+  return false
+end
 local out = {}
-for i = 1, #KEYS, 2 do
+for i = 1, #KEYS, 4 do
   local v = redis.call('GET', KEYS[i])
   local version = redis.call('HGET', KEYS[i + 1], 'version') or '0'
-  out[#out + 1] = {version, v and redis.sha1hex(v) or ''}
+  out[#out + 1] = {version, v and redis.sha1hex(v) or '', get(KEYS[i + 2]), get(KEYS[i + 3])}
 end
 return out
 """
-"""The version and content hash each prompt's agents should serve."""
+"""What each prompt's agents should serve: production's version and hash, its labels and release."""
+
+_CURRENT_KEYS = 4
 
 FLEET_PER_CALL = 500
 """Prompts per fleet script call on one server (one a call on a cluster)."""
@@ -129,9 +138,15 @@ class AgentInfo:
         interval: seconds between its announcements.
         mode: its change feed's mode (notifications / channel / polling / disconnected).
         stale: it said it serves last known good text because Redis was unreachable.
-        behind: the text it serves is not the prompt's active text.
+        behind: the text it serves is not what it should serve: the prompt's active
+            text, or the version of the label it reads, or the rolled-out version when
+            it is in a staged rollout.
         gone: it has not announced for 3 intervals.
         age: seconds since ``last_seen`` (by the server's clock).
+        label: the label it reads (``production`` unless it asked for another).
+        served: why its text is not that label's own ("" when it is): ``rollout 40%``,
+            ``experiment`` (per caller key: see ``variants``).
+        variants: its serves per experiment variant.
     """
 
     agent_id: str
@@ -148,6 +163,9 @@ class AgentInfo:
     behind: bool
     gone: bool
     age: float
+    label: str = "production"
+    served: str = ""
+    variants: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def state(self) -> str:
@@ -182,8 +200,22 @@ def announcement(
     interval: float,
     mode: str,
     stale: bool,
+    label: str = "production",
+    served: str = "",
+    variants: Mapping[str, int] | None = None,
 ) -> str:
-    """The JSON an agent announces for ``prompt`` (the server adds ``last_seen``)."""
+    """The JSON an agent announces for ``prompt`` (the server adds ``last_seen``).
+
+    ``label`` is what it reads, ``served`` why its text is not that label's own (a
+    rollout it is in, an experiment), ``variants`` its serves per experiment variant.
+    """
+    extra: dict[str, Any] = {}
+    if label != "production":
+        extra["label"] = label
+    if served:
+        extra["served"] = served
+    if variants:
+        extra["variants"] = dict(variants)
     return json.dumps(
         {
             "agent_id": agent_id,
@@ -197,6 +229,7 @@ def announcement(
             "interval": interval,
             "mode": mode,
             "stale": stale,
+            **extra,
         }
     )
 
@@ -218,12 +251,22 @@ def parse_fleet(
     flat: Mapping[str, str],
     current_version: int,
     current_hash: str,
+    labels: lab.LabelSet | None = None,
+    release: lab.Release | None = None,
 ) -> list[AgentInfo]:
     """Turn a fleet hash into rows, marking behind and gone (pure: no Redis).
+
+    An agent reading another label should serve that label's version; one reading
+    production while a rollout runs should serve the rolled-out version exactly when
+    the rollout's hash includes it (the fleet computes that too, so an agent that
+    missed the rollout, or its end, shows as behind). Serving an experiment's
+    variant depends on each caller's key: such an agent is never "behind".
 
     Entries that are not JSON objects (someone else wrote the hash) are skipped.
     Rows come out live ones first, then by agent id.
     """
+    labels = labels or lab.LabelSet(current_version)
+    release = release or lab.Release()
     out: list[AgentInfo] = []
     for field, raw in flat.items():
         try:
@@ -236,18 +279,28 @@ def parse_fleet(
         last_seen = _num(data.get("last_seen"))
         version = int(_num(data.get("version")))
         content_hash = str(data.get("hash") or "")
-        if content_hash and current_hash:
+        agent_id = str(data.get("agent_id") or field)
+        label = str(data.get("label") or lab.PRODUCTION)
+        served = str(data.get("served") or "")
+        counts = data.get("variants")
+        variants = {str(k): int(_num(v)) for k, v in counts.items()} if isinstance(counts, dict) else {}
+        expected = _expected(name, agent_id, label, labels, release, current_version)
+        if expected is None:
+            serves_current = True  # an experiment's variant: it depends on each caller's key
+        elif expected != current_version or label != lab.PRODUCTION:
+            serves_current = version == expected
+        elif content_hash and current_hash:
             serves_current = content_hash == current_hash
         else:
             serves_current = version >= current_version
-        if serves_current and current_hash:
+        if serves_current and current_hash and expected == current_version and label == lab.PRODUCTION:
             # A text written outside this tool gets its version number only when a
             # dprompt process records it; the agent serves that version all the same.
             version = max(version, current_version)
         age = max(0.0, now - last_seen)
         out.append(
             AgentInfo(
-                agent_id=str(data.get("agent_id") or field),
+                agent_id=agent_id,
                 prompt=name,
                 host=str(data.get("host") or ""),
                 pid=int(_num(data.get("pid"))),
@@ -261,10 +314,35 @@ def parse_fleet(
                 behind=not serves_current,
                 gone=age > GONE_AFTER_INTERVALS * interval,
                 age=age,
+                label=label,
+                served=served,
+                variants=variants,
             )
         )
     out.sort(key=lambda a: (a.gone, a.agent_id))
     return out
+
+
+def _expected(name: str, agent_id: str, label: str, labels: lab.LabelSet, release: lab.Release,
+              production: int) -> int | None:
+    """The version an agent should serve (``None``: an experiment's, per caller key; 0: none)."""
+    if label != lab.PRODUCTION:
+        return labels.version_of(label) or 0
+    rollout = release.rollout
+    if rollout is not None and rollout.version != production and rollout.includes(name, agent_id):
+        return rollout.version
+    if release.experiment is not None:
+        return None
+    return production
+
+
+def split(infos: Sequence[AgentInfo]) -> dict[int, int]:
+    """Live agents per version they serve (a rollout's split), newest version first."""
+    out: dict[int, int] = {}
+    for info in infos:
+        if not info.gone:
+            out[info.version] = out.get(info.version, 0) + 1
+    return dict(sorted(out.items(), reverse=True))
 
 
 def _decode_flat(flat: Sequence[bytes]) -> dict[str, str]:
@@ -273,15 +351,21 @@ def _decode_flat(flat: Sequence[bytes]) -> dict[str, str]:
 
 
 def _rows(name: str, now_raw: Any, flat: Sequence[bytes], current: Sequence[Any]) -> list[AgentInfo]:
-    """The fleet of ``name`` from READ's ``now`` and flat hash and CURRENT's ``[version, sha1]``."""
-    version_raw, hash_raw = current
+    """The fleet of ``name`` from READ's ``now`` and flat hash and CURRENT's four values."""
+    version_raw, hash_raw, labels_raw, release_raw = (list(current) + [None, None])[:_CURRENT_KEYS]
     version = int(_num((version_raw or b"0").decode("ascii", "replace")))
     current_hash = hash_raw.decode("ascii", "replace") if isinstance(hash_raw, bytes) else str(hash_raw or "")
-    return parse_fleet(name, float(now_raw), _decode_flat(flat), version, current_hash)
+    labels = lab.LabelSet.parse(labels_raw or None, version)
+    release = lab.Release.parse(release_raw or None)
+    return parse_fleet(name, float(now_raw), _decode_flat(flat), version, current_hash, labels, release)
 
 
 def _current_keys(names: Sequence[str], layout: KeyLayout) -> list[str]:
-    return [key for name in names for key in (layout.keys_for(name).active, layout.keys_for(name).meta)]
+    out: list[str] = []
+    for name in names:
+        k = layout.keys_for(name)
+        out += [k.active, k.meta, k.labels, k.release]
+    return out
 
 
 def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -350,10 +434,10 @@ def fleet(client: redis.Redis, name: str = keymod.DEFAULT_NAME, *, keep: float =
     if isinstance(client, redis.RedisCluster):
         # redis-py's blocking cluster pipeline takes no EVAL: two calls (the agents' hash
         # and the prompt's keys are in different slots anyway).
-        reply, pairs = client.eval(READ_SCRIPT, 1, agents, repr(keep)), client.eval(CURRENT_SCRIPT, 2, *keys)
+        reply, pairs = client.eval(READ_SCRIPT, 1, agents, repr(keep)), client.eval(CURRENT_SCRIPT, _CURRENT_KEYS, *keys)
     else:
         with client.pipeline(transaction=False) as pipe:
             pipe.eval(READ_SCRIPT, 1, agents, repr(keep))
-            pipe.eval(CURRENT_SCRIPT, 2, *keys)
+            pipe.eval(CURRENT_SCRIPT, _CURRENT_KEYS, *keys)
             reply, pairs = pipe.execute()
     return _rows(name, reply[0], reply[1], pairs[0])
