@@ -42,6 +42,7 @@ TOOLS = {
     "list_prompts", "load_prompt", "get_active_prompt", "modify_prompt", "revert_prompt",
     "restore_version", "revert_change", "rename_prompt", "duplicate_prompt", "show_diff", "get_history",
     "clear_prompts", "get_metadata", "health_check",
+    "list_labels", "get_prompt_at_label", "move_label", "start_rollout", "stop_rollout",
 }  # fmt: skip
 
 
@@ -172,7 +173,7 @@ async def test_initialize_and_tool_schemas(server_url: str, redis_sync: redis.Re
     modify = tools["modify_prompt"].input_schema
     assert modify["required"] == ["instruction"]
     assert "add rule: <text>" in modify["properties"]["instruction"]["description"]
-    assert set(modify["properties"]) == {"instruction", "user_id", "dry_run", "name", "note"}
+    assert set(modify["properties"]) == {"instruction", "user_id", "dry_run", "name", "note", "label"}
     assert "yes, delete NAME" in tools["clear_prompts"].input_schema["properties"]["confirm"]["description"]
     assert tools["load_prompt"].input_schema["required"] == ["source"]
     # A model learns up front what this server reads, and what the operator could allow.

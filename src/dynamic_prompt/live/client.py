@@ -59,6 +59,7 @@ from redis.retry import Retry
 
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.errors import DynamicPromptError
+from dynamic_prompt.live import views
 from dynamic_prompt.live.async_client import AsyncPromptClient
 from dynamic_prompt.live.cache import CacheEntry
 from dynamic_prompt.live.client_base import (
@@ -70,13 +71,12 @@ from dynamic_prompt.live.client_base import (
     Read,
     default_agent_id,
 )
-from dynamic_prompt.live import views
 from dynamic_prompt.live.engine import UNREACHABLE, ClientEngine
 from dynamic_prompt.live.feed import FeedMode
 from dynamic_prompt.live.loop_thread import LoopThread
 from dynamic_prompt.server import sync_client
-from dynamic_prompt.server.kinds import index_names
 from dynamic_prompt.server.errors import FAILURES, library_error
+from dynamic_prompt.server.kinds import index_names
 from dynamic_prompt.server.target import retry_policy
 from dynamic_prompt.store.fleet import AgentInfo
 from dynamic_prompt.store.fleet import fleet as fleet_sync

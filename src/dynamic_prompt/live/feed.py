@@ -68,10 +68,10 @@ from dynamic_prompt.live.feed_events import (
     INVALIDATE_CHANNEL,
     NEEDED_FLAGS,
     TRACKING_PREFIX,
-    served_name,
     event_for_channel,
     event_for_key,
     merge_notify_flags,
+    served_name,
 )
 from dynamic_prompt.live.poll import HashPoll
 from dynamic_prompt.server import ServerTarget, async_client

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from dynamic_prompt.core import diff as diffmod
+from dynamic_prompt.core import labels as lab
 from dynamic_prompt.core.errors import PromptNotFoundError
 from dynamic_prompt.core.keys import validate_name
 from dynamic_prompt.core.models import ChangeEntry, WriteResult
@@ -23,16 +24,21 @@ from dynamic_prompt.mcp_server.args import (
     DiffArgs,
     DuplicateArgs,
     HistoryArgs,
+    LabelArgs,
     LoadArgs,
     ModifyArgs,
+    MoveLabelArgs,
     NameArgs,
     NoArgs,
     RenameArgs,
     RestoreArgs,
     RevertChangeArgs,
+    RolloutArgs,
+    StopRolloutArgs,
 )
 from dynamic_prompt.mcp_server.common import ToolContext, ToolFailure, ToolOutput, iso, prompt_uri
 from dynamic_prompt.mcp_server.reading import read_for_model
+from dynamic_prompt.store.labels import LabelState
 
 T = TypeVar("T")
 
@@ -143,6 +149,16 @@ async def modify_prompt(ctx: ToolContext, a: ModifyArgs) -> ToolOutput:
                 "edits": [edit.describe() for edit in preview.edits],
                 "diff": diff,
             },
+        )
+    if a.label is not None and a.label != "production":
+        result = await ctx.store.modify(name, a.instruction, user=a.user_id, note=a.note, label=a.label)
+        before = result.previous or ""
+        changes = await _off_loop(lambda: diffmod.summary(before, result.text), len(before) + len(result.text))
+        return _warned(
+            "\n".join([*changes, f"Label {a.label!r} of {name!r} is now version {result.version}; production is "
+                                 "unchanged (move_label with label 'production' promotes it)."]),
+            {"name": name, "label": a.label, "version": result.version, "dry_run": False, "changes": changes},
+            result,
         )
     result = await ctx.store.modify(name, a.instruction, user=a.user_id, note=a.note)
     before = result.previous or ""  # the text the instruction was applied to
@@ -340,3 +356,89 @@ async def health_check(ctx: ToolContext, _: NoArgs) -> ToolOutput:
     return ToolOutput(
         f"OK: {data['server']} answers in {data['latency_ms']} ms; {count} prompt(s) stored; {live}.", data
     )
+
+
+# -- labels and rollouts ------------------------------------------------------------------
+
+
+def _release_data(state: LabelState) -> dict[str, Any]:
+    data = json.loads(state.release.to_json())
+    data.pop("pins", None)
+    return data
+
+
+def _confirmed(given: str | None, phrase: str, what: str) -> None:
+    """Refuse, moving nothing, unless ``given`` is exactly ``phrase``."""
+    if given is None or given.strip() != phrase:
+        start = "needs" if given is None else "got a confirmation that does not match; it needs"
+        raise ToolFailure(f"{what} {start} confirm set to exactly \"{phrase}\"; nothing was moved.")
+
+
+async def list_labels(ctx: ToolContext, a: NameArgs) -> ToolOutput:
+    """Where each label points, and the rollout or experiment."""
+    name = validate_name(a.name)
+    state = await ctx.store.labels(name)
+    if not state.labels.production:
+        raise PromptNotFoundError(f"There is no prompt named {name!r}; load one first.")
+    lines = [f"{label}: v{version}" for label, version in state.labels.all().items()]
+    release = _release_data(state)
+    if state.release.rollout is not None:
+        r = state.release.rollout
+        lines.append(f"rollout: v{r.version} to {r.percent:g}% of production's agents (from v{r.base})")
+    if state.release.experiment is not None:
+        lines.append("experiment: " + ", ".join(f"{v.name}={v.target}:{v.weight}"
+                                                 for v in state.release.experiment.variants))
+    return ToolOutput("\n".join(lines), {"name": name, "labels": state.labels.all(), **release})
+
+
+async def get_prompt_at_label(ctx: ToolContext, a: LabelArgs) -> ToolOutput:
+    """The text a label points at (the text alone; the version in the JSON)."""
+    name = validate_name(a.name)
+    lab.validate_label(a.label)
+    if a.label == lab.PRODUCTION:
+        return await get_active_prompt(ctx, NameArgs(name=name))
+    version, text = await ctx.store.label_text(name, a.label)
+    return ToolOutput(text, {"name": name, "label": a.label, "version": version, "uri": f"{prompt_uri(name)}/v/{version}",
+                             "size_bytes": _size(text)})
+
+
+async def move_label(ctx: ToolContext, a: MoveLabelArgs) -> ToolOutput:
+    """Point a label at a version; 'production' promotes. Needs the confirmation phrase."""
+    name = validate_name(a.name)
+    label = lab.validate_label(a.label)
+    _confirmed(a.confirm, f"yes, move {label} of {name}", "move_label")
+    result = await ctx.store.set_label(name, label, a.to, user=a.user_id, note=a.note)
+    if not result.changed:
+        text = result.message
+    elif label == lab.PRODUCTION:
+        text = f"Production of {name!r} moved from v{result.previous} to v{result.version}: every agent reading it serves it now."
+    else:
+        text = f"Label {label!r} of {name!r} moved to v{result.version}" + (
+            f" (from v{result.previous})." if result.previous else ".")
+    return ToolOutput(text, {"name": name, "label": label, "version": result.version, "previous": result.previous or None,
+                             "changed": result.changed})
+
+
+async def start_rollout(ctx: ToolContext, a: RolloutArgs) -> ToolOutput:
+    """Serve a version to a share of production's agents. Needs the confirmation phrase."""
+    name = validate_name(a.name)
+    _confirmed(a.confirm, f"yes, roll out {name}", "start_rollout")
+    state = await ctx.store.rollout(name, a.percent, a.to, user=a.user_id, note=a.note)
+    r = state.release.rollout
+    assert r is not None
+    return ToolOutput(f"Rolling out v{r.version} of {name!r} to {r.percent:g}% of the agents reading production "
+                      "(by a stable hash of each agent's id). End it with stop_rollout.",
+                      {"name": name, **_release_data(state)})
+
+
+async def stop_rollout(ctx: ToolContext, a: StopRolloutArgs) -> ToolOutput:
+    """Abort the rollout, or promote its version. Needs the confirmation phrase."""
+    name = validate_name(a.name)
+    _confirmed(a.confirm, f"yes, end the rollout of {name}", "stop_rollout")
+    if a.outcome == "promote":
+        result = await ctx.store.promote(name, user=a.user_id, note=a.note)
+        return ToolOutput(f"Promoted: production of {name!r} is v{result.version} (was v{result.previous}); every "
+                          "agent serves it now.", {"name": name, "version": result.version, "previous": result.previous})
+    state = await ctx.store.abort_rollout(name, user=a.user_id, note=a.note)
+    return ToolOutput(f"Aborted the rollout of {name!r}: every agent reads production (v{state.labels.production}) "
+                      "again.", {"name": name, "version": state.labels.production})

@@ -116,6 +116,11 @@ class ModifyArgs(Args):
     dry_run: bool = Field(False, description="Only show the diff the instruction would make; write nothing.")
     name: str = _name_field()
     note: str = _note_field()
+    label: str | None = Field(
+        None,
+        description="Edit the version this label points at (e.g. 'staging') instead of production: the new "
+                    "version only that label (and 'latest') point at; agents reading production are untouched.",
+    )
 
 
 class ChangeArgs(Args):
@@ -201,6 +206,58 @@ class ClearArgs(Args):
         None,
         description="Must be exactly 'yes, delete NAME' with the prompt's name, e.g. 'yes, delete default'.",
     )
+
+
+def _label_field(description: str) -> Any:
+    return Field(min_length=1, max_length=32, description=description,
+                 json_schema_extra={"pattern": r"^[a-z0-9][a-z0-9._-]*$"})
+
+
+def _confirm_field(phrase: str) -> Any:
+    return Field(None, description=f"Must be exactly {phrase!r} with the names filled in; without it nothing moves.")
+
+
+class LabelArgs(Args):
+    """``get_prompt_at_label``."""
+
+    name: str = _name_field()
+    label: str = _label_field("The label to read: 'production', 'latest', or one set with move_label (e.g. 'staging').")
+
+
+class MoveLabelArgs(Args):
+    """``move_label``: the confirmation is checked by the tool, to say what it needs."""
+
+    name: str = _name_field()
+    label: str = _label_field("The label to move ('production' promotes: every agent reading production serves it).")
+    to: str = Field(min_length=1, max_length=40,
+                    description="Where it should point: another label ('staging', 'production') or a version ('v7').")
+    confirm: str | None = _confirm_field("yes, move LABEL of NAME")
+    user_id: str | None = _user_field()
+    note: str = _note_field()
+
+
+class RolloutArgs(Args):
+    """``start_rollout``."""
+
+    name: str = _name_field()
+    to: str | None = Field(None, max_length=40,
+                           description="What to roll out: a label ('canary') or a version ('v7'). Leave out to "
+                                       "change the running rollout's percentage.")
+    percent: float = Field(gt=0, le=100, description="The share of production's agents that get it (0 < P <= 100).")
+    confirm: str | None = _confirm_field("yes, roll out NAME")
+    user_id: str | None = _user_field()
+    note: str = _note_field()
+
+
+class StopRolloutArgs(Args):
+    """``stop_rollout``."""
+
+    name: str = _name_field()
+    outcome: Literal["abort", "promote"] = Field(
+        description="'abort': every agent back on production; 'promote': the rolled-out version becomes production.")
+    confirm: str | None = _confirm_field("yes, end the rollout of NAME")
+    user_id: str | None = _user_field()
+    note: str = _note_field()
 
 
 def input_schema(model: type[BaseModel]) -> dict[str, Any]:

@@ -29,13 +29,17 @@ from dynamic_prompt.mcp_server.args import (
     DiffArgs,
     DuplicateArgs,
     HistoryArgs,
+    LabelArgs,
     LoadArgs,
     ModifyArgs,
+    MoveLabelArgs,
     NameArgs,
     NoArgs,
     RenameArgs,
     RestoreArgs,
     RevertChangeArgs,
+    RolloutArgs,
+    StopRolloutArgs,
     input_schema,
 )
 from dynamic_prompt.mcp_server.common import ToolContext, ToolOutput
@@ -217,6 +221,56 @@ TOOLS: dict[str, ToolSpec] = {
             NameArgs,
             actions.get_metadata,
             **_READ,
+        ),
+        ToolSpec(
+            "list_labels",
+            "List a prompt's labels",
+            "List where each label of a prompt points: 'production' (what agents read by default), 'latest' (the "
+            "newest version) and any other (e.g. 'staging'), plus a running staged rollout or experiment.",
+            NameArgs,
+            actions.list_labels,
+            **_READ,
+        ),
+        ToolSpec(
+            "get_prompt_at_label",
+            "Get a prompt at a label",
+            "Return the text a label of a prompt points at (e.g. 'staging' or 'latest'; 'production' is the active "
+            "text). The version is in the structured result.",
+            LabelArgs,
+            actions.get_prompt_at_label,
+            **_READ,
+        ),
+        ToolSpec(
+            "move_label",
+            "Move a label",
+            "Point a label of a prompt at a version ('v7') or at where another label points ('staging'). Moving "
+            "'production' promotes: every agent reading the prompt serves that version at once. Requires confirm "
+            "set to exactly 'yes, move LABEL of NAME'; without it nothing moves. The move is in the changelog.",
+            MoveLabelArgs,
+            actions.move_label,
+            destructive=True,
+            idempotent=True,
+        ),
+        ToolSpec(
+            "start_rollout",
+            "Start or change a staged rollout",
+            "Serve a version (a label's or 'v7') to a percentage of the agents reading production, chosen by a "
+            "stable hash of each agent's id; called again without 'to', it changes the percentage (raising it only "
+            "adds agents). Requires confirm set to exactly 'yes, roll out NAME'.",
+            RolloutArgs,
+            actions.start_rollout,
+            destructive=True,
+            idempotent=True,
+        ),
+        ToolSpec(
+            "stop_rollout",
+            "End a staged rollout",
+            "End a prompt's rollout: outcome 'abort' puts every agent back on production, 'promote' makes the "
+            "rolled-out version production for every agent. Requires confirm set to exactly 'yes, end the rollout "
+            "of NAME'.",
+            StopRolloutArgs,
+            actions.stop_rollout,
+            destructive=True,
         ),
         ToolSpec(
             "health_check",

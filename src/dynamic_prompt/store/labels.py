@@ -30,7 +30,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core import labels as lab
 from dynamic_prompt.core import modifier
 from dynamic_prompt.core.config import Settings
@@ -45,7 +44,7 @@ from dynamic_prompt.core.models import ChangeEntry, WriteResult
 from dynamic_prompt.core.text import validate_author, validate_note, validate_text
 from dynamic_prompt.store import offload, scripts
 from dynamic_prompt.store.calls import ServerCalls
-from dynamic_prompt.store.commit import Committer, CommitStatus
+from dynamic_prompt.store.commit import CommitStatus, Committer
 from dynamic_prompt.store.reads import Reads
 
 RETRY_DEADLINE = 30.0
@@ -432,4 +431,4 @@ class LabelOps:
                                          "stop the experiment", user, note)
 
 
-__all__ = ["LabelOps", "LabelState", "MoveResult", "keymod"]
+__all__ = ["LabelOps", "LabelState", "MoveResult"]

@@ -1,0 +1,65 @@
+"""MCP tools for labels and rollouts, driven by the SDK's own client over stdio.
+
+A model lists labels, reads a prompt at one, edits on a label, moves a label (refused
+without the exact confirmation, which names what moves), and starts and ends a
+rollout; every effect is checked in Redis itself.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+import pytest
+import redis
+
+pytest.importorskip("mcp")
+
+from tests.e2e.test_mcp import connect, error, ok, text  # noqa: E402
+from tests.e2e.test_mcp import errlog as errlog  # noqa: E402,F401 - the fixture
+
+pytestmark = pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")
+
+TEXT = "# Agent\n\nTone: Calm\n\n## Rules\n1. Be kind.\n"
+
+
+async def test_labels_and_rollouts_through_mcp(server_url: str, redis_sync: redis.Redis, errlog: TextIO) -> None:
+    async with connect(server_url, errlog) as (session, _):
+        tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+        for name in ("move_label", "start_rollout", "stop_rollout"):
+            annotations = tools[name].annotations
+            assert annotations is not None and annotations.destructive_hint, name
+        for name in ("list_labels", "get_prompt_at_label"):
+            annotations = tools[name].annotations
+            assert annotations is not None and annotations.read_only_hint, name
+
+        await ok(session, "load_prompt", name="support", source=TEXT)
+        refused = await error(session, "move_label", name="support", label="staging", to="production")
+        assert "yes, move staging of support" in refused and "nothing was moved" in refused
+        wrong = await error(session, "move_label", name="support", label="staging", to="production",
+                            confirm="yes")
+        assert "does not match" in wrong
+        assert redis_sync.get("prompt:{support}:labels") is None
+        await ok(session, "move_label", name="support", label="staging", to="production",
+                 confirm="yes, move staging of support")
+        edited = await ok(session, "modify_prompt", name="support", label="staging",
+                          instruction="change tone to sarcastic")
+        assert "production is unchanged" in text(edited)
+        assert redis_sync.get("prompt:{support}:active") == TEXT
+        at = await ok(session, "get_prompt_at_label", name="support", label="staging")
+        assert "Tone: Sarcastic" in text(at) and at.structured_content is not None
+        assert at.structured_content["version"] == 2
+        listed = await ok(session, "list_labels", name="support")
+        assert listed.structured_content is not None
+        assert listed.structured_content["labels"] == {"production": 1, "latest": 2, "staging": 2}
+        assert "nothing was moved" in await error(session, "start_rollout", name="support", to="staging", percent=30)
+        await ok(session, "start_rollout", name="support", to="staging", percent=30, confirm="yes, roll out support")
+        assert json.loads(redis_sync.get("prompt:{support}:release"))["rollout"]["percent"] == 30
+        bad = await error(session, "get_prompt_at_label", name="support", label="Nope!")
+        assert "label" in bad.lower()
+        await ok(session, "stop_rollout", name="support", outcome="promote",
+                 confirm="yes, end the rollout of support")
+        assert "Tone: Sarcastic" in redis_sync.get("prompt:{support}:active")
+        assert redis_sync.get("prompt:{support}:release") is None
+        history = json.loads(redis_sync.lindex("prompt:{support}:changelog", 0))
+        assert history["action"] == "promote" and history["metadata"]["from"] == 1
