@@ -52,7 +52,7 @@ async def test_rows_show_version_and_state_and_data_stays_literal() -> None:
         assert "12.5" not in lines["c-gone"] and " - " in lines["c-gone"]
         assert "[bold red]x[/]" in shown and "\x1b" not in shown  # markup and escapes shown, not run
         assert "stale" in shown and "12.5" in shown
-        assert view.border_title == "Fleet: 3 agents, 1 behind, 1 gone"
+        assert view.border_title == "Fleet: 3 agents, 2 on v3 / 1 on v2, 1 behind, 1 gone"
         view.agents = ()
         await pilot.pause()
         assert view.row_count == 0 and view.border_title == "Fleet: 0 agents"

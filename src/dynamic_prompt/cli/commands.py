@@ -292,8 +292,10 @@ def list_(ctx: Context, as_json: bool, rescan: bool) -> None:
     if not prompts:
         click.echo("No prompts yet. Load one: dprompt load prompts/assistant.md")
     for p in prompts:
+        extra = "  ".join([*(f"{label} v{v}" for label, v in p.labels.items()), p.release] if p.labels or p.release
+                          else [])
         click.echo(f"{p.name:<24} v{p.version:<5} {p.size:>9,} B  {_when(p.updated_at)}  "
-                   f"{p.action or '-'} by {inert(p.updated_by) or '-'}")
+                   f"{p.action or '-'} by {inert(p.updated_by) or '-'}" + (f"  [{inert(extra.strip())}]" if extra else ""))
 
 
 @main_group.command()

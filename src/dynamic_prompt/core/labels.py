@@ -366,6 +366,14 @@ class Release:
             out |= {v for var in self.experiment.variants if (v := var.pinned_version) is not None}
         return sorted(out)
 
+    def summary(self) -> str:
+        """A few words for listings: ``rollout v5 40%``, ``experiment a/b``, or ""."""
+        if self.rollout is not None:
+            return f"rollout v{self.rollout.version} {self.rollout.percent:g}%"
+        if self.experiment is not None:
+            return "experiment " + "/".join(v.name for v in self.experiment.variants)
+        return ""
+
     @property
     def active(self) -> bool:
         """Whether anything beyond the production text is being served."""

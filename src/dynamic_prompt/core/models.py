@@ -264,7 +264,12 @@ class PromptState:
 
 @dataclass(frozen=True, slots=True)
 class PromptSummary:
-    """One row of the prompt list: name, version, size and the last change."""
+    """One row of the prompt list: name, version, size, the last change, labels and release.
+
+    ``labels`` are the movable labels other than production and latest (label -> version);
+    ``release`` says in a few words what production serves beyond its text
+    (``rollout v5 40%``, ``experiment a/b``), "" when nothing.
+    """
 
     name: str
     version: int
@@ -272,6 +277,8 @@ class PromptSummary:
     updated_at: float
     updated_by: str
     action: str
+    labels: Mapping[str, int] = field(default_factory=dict)
+    release: str = ""
 
 
 @dataclass(frozen=True, slots=True)

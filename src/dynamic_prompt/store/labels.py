@@ -257,7 +257,7 @@ class LabelOps:
     # -- production -------------------------------------------------------------------
 
     async def promote(self, name: str, target: str | None = None, *, user: str | None = None, note: str = "",
-                      expected: int | None = None) -> MoveResult:
+                      expected: int | None = None, source: str = "") -> MoveResult:
         """Point production at the version ``target`` names; ``None``: the running rollout's version.
 
         A rollout ends when production moves (its agents read production again); an
@@ -270,7 +270,7 @@ class LabelOps:
                 raise lab.LabelError(f"Prompt {name!r} has no rollout to promote: name a label or version.")
             version, source = state.release.rollout.version, state.release.rollout.source or f"v{state.release.rollout.version}"
         else:
-            version, source = await self.resolve(name, target), str(target).strip()
+            version, source = await self.resolve(name, target), source or str(target).strip()
         entry = self._entry("promote", f"production -> v{version} ({source})", user, note,
                             label=lab.PRODUCTION, to=version, source=source)
         k = self._calls.kind.layout.keys_for(name)
@@ -316,20 +316,24 @@ class LabelOps:
         raise ConflictError(f"Prompt {name!r} is busy: another writer holds it; nothing was written.",
                             expected_version=expected or 0, current_version=number)
 
-    async def rollback(self, name: str, *, user: str | None = None, note: str = "") -> MoveResult:
-        """Move production back where it was before its last promote."""
+    async def rollback_target(self, name: str) -> tuple[int, int]:
+        """(production's version now, the version it had before its last promote), or :class:`LabelError`."""
         state = await self.state(name)
         for entry in await self._reads.history(name, self._settings().changelog_cap):
             if entry.action == "promote" and entry.version == state.labels.production:
                 before = entry.metadata.get("from")
-                if isinstance(before, int) and before > 0:
-                    return await self.promote(name, f"v{before}", user=user, note=note,
-                                              expected=state.labels.production)
+                if isinstance(before, int) and not isinstance(before, bool) and before > 0:
+                    return state.labels.production, before
                 break
             if entry.action not in ("label", "rollout", "abort", "experiment", "stop") and entry.version:
                 break
         raise lab.LabelError(f"Production of {name!r} did not come from a promote: nothing to roll back "
                              "(undo or restore go back through its own writes).")
+
+    async def rollback(self, name: str, *, user: str | None = None, note: str = "") -> MoveResult:
+        """Move production back where it was before its last promote."""
+        current, before = await self.rollback_target(name)
+        return await self.promote(name, f"v{before}", user=user, note=note, expected=current, source="rollback")
 
     # -- rollouts and experiments ------------------------------------------------------
 

@@ -330,13 +330,21 @@ class PromptStore:
         return await self._labels.remove(name, label, user=user, note=note)
 
     async def promote(self, name: str, target: str | None = None, *, user: str | None = None, note: str = "",
-                      expected: int | None = None) -> MoveResult:
-        """Point production at ``target``'s version (``None``: the rollout's); ends a rollout."""
-        return await self._labels.promote(name, target, user=user, note=note, expected=expected)
+                      expected: int | None = None, source: str = "") -> MoveResult:
+        """Point production at ``target``'s version (``None``: the rollout's); ends a rollout.
+
+        ``expected``: production's version as the caller saw it (a move meanwhile is a
+        conflict); ``source``: what the changelog says it came from (default: ``target``).
+        """
+        return await self._labels.promote(name, target, user=user, note=note, expected=expected, source=source)
 
     async def rollback(self, name: str, *, user: str | None = None, note: str = "") -> MoveResult:
         """Move production back where it was before its last promote."""
         return await self._labels.rollback(name, user=user, note=note)
+
+    async def rollback_target(self, name: str) -> tuple[int, int]:
+        """(production's version, the one a rollback would go back to); a LabelError if none."""
+        return await self._labels.rollback_target(name)
 
     async def rollout(self, name: str, percent: object, target: str | None = None, *,
                       user: str | None = None, note: str = "") -> LabelState:

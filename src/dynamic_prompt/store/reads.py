@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from dynamic_prompt.core import delta
 from dynamic_prompt.core import keys as keymod
+from dynamic_prompt.core import labels as lab
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import (
     CorruptDataError,
@@ -76,12 +77,17 @@ def _refused(reply: Any) -> bool:
                                              or "unknown command" in str(reply).lower())
 
 
-def _row_reply(reply: Any) -> tuple[int, dict[str, str]] | None:
-    """The ROW script's reply: ``None`` for no text, else (size, meta fields)."""
+Row = tuple[int, dict[str, str], Any, Any]
+"""A listing row as read: size, meta fields, the labels and release keys' values (or None)."""
+
+
+def _row_reply(reply: Any) -> Row | None:
+    """The ROW script's reply: ``None`` for no text, else (size, meta fields, labels, release)."""
     if not isinstance(reply, list) or not reply:
         return None
     size = reply[0] if isinstance(reply[0], int) else 0
-    return size, _fields(reply[1:])
+    extra = [x if isinstance(x, bytes) else None for x in (list(reply[5:7]) + [None, None])[:2]]
+    return size, _fields(reply[1:5]), extra[0], extra[1]
 
 
 def listing_order(names: Iterable[str]) -> list[str]:
@@ -358,10 +364,12 @@ class Reads:
             if row is None:
                 out[name] = None
                 continue
-            size, meta = row
+            size, meta, raw_labels, raw_release = row
             m = PromptMeta.from_hash(meta)
             out[name] = PromptSummary(name=name, version=m.version, size=size, updated_at=m.updated_at,
-                                      updated_by=m.updated_by, action=m.action)
+                                      updated_by=m.updated_by, action=m.action,
+                                      labels=lab.LabelSet.parse(raw_labels, m.version).named,
+                                      release=lab.Release.parse(raw_release).summary())
         return out
 
     async def _row_replies(self, ordered: Sequence[str]) -> builtins.list[Any]:
@@ -379,7 +387,8 @@ class Reads:
         batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
         async with self._client.pipeline(transaction=False) as pipe:
             for batch in batches:
-                keys = [key for name in batch for key in (layout.keys_for(name).active, layout.keys_for(name).meta)]
+                keys = [key for name in batch for k in (layout.keys_for(name),)
+                        for key in (k.active, k.meta, k.labels, k.release)]
                 if sharded:
                     pipe.eval(scripts.ROW, len(keys), *keys)
                 else:
@@ -390,22 +399,26 @@ class Reads:
             out.extend(reply if isinstance(reply, list) and len(reply) == len(batch) else [reply] * len(batch))
         return out
 
-    async def _plain_rows(self, ordered: Sequence[str]) -> builtins.list[tuple[int, dict[str, str]] | None]:
-        """:meth:`summaries`' rows with plain commands (EXISTS, STRLEN, HMGET)."""
+    async def _plain_rows(self, ordered: Sequence[str]) -> builtins.list[Row | None]:
+        """:meth:`summaries`' rows with plain commands (EXISTS, STRLEN, HMGET, GET, GET)."""
         async with self._client.pipeline(transaction=False) as pipe:
             for name in ordered:
                 k = self._calls.kind.layout.keys_for(name)
                 pipe.exists(k.active)
                 pipe.strlen(k.active)
                 pipe.hmget(k.meta, _ROW_FIELDS)
+                pipe.get(k.labels)
+                pipe.get(k.release)
             replies = await self._calls(lambda: pipe.execute(raise_on_error=False))
-        rows: builtins.list[tuple[int, dict[str, str]] | None] = []
+        rows: builtins.list[Row | None] = []
         for i in range(len(ordered)):
-            exists, size, meta = replies[3 * i : 3 * i + 3]
+            exists, size, meta, raw_labels, raw_release = replies[5 * i : 5 * i + 5]
             if not exists or isinstance(exists, Exception):
                 rows.append(None)
                 continue
-            rows.append((size if isinstance(size, int) else 0, _fields(meta)))
+            rows.append((size if isinstance(size, int) else 0, _fields(meta),
+                         raw_labels if isinstance(raw_labels, bytes) else None,
+                         raw_release if isinstance(raw_release, bytes) else None))
         return rows
 
     async def fleet(self, names: Sequence[str] = ()) -> dict[str, builtins.list[AgentInfo]]:

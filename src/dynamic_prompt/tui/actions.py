@@ -88,6 +88,12 @@ DASHBOARD_ACTIONS: tuple[Action, ...] = (
     Action("pane_previous", "f7,ctrl+pageup", "pane(-1)", "Pane ◀", "Previous pane (narrow terminals show "
            "one pane at a time)", bar=False),
     Action("pane_next", "f8,ctrl+pagedown", "pane(1)", "Pane ▶", "Next pane", bar=False),
+    Action("label", "f9", "next_label", "Label", "Show the next label's text (production, latest, staging, ...): "
+           "the diff compares it with production; instructions edit it", bar=False),
+    Action("promote", "f10", "promote", "Promote", "Make the shown label's version (or the rollout's) production "
+           "for every agent (asks, naming how many agents change)", writes=True, bar=False),
+    Action("rollback", "shift+f10", "rollback", "Roll back", "Move production back where it was before its last "
+           "promote (asks, naming how many agents change)", writes=True, bar=False),
 )
 
 TIMELINE_ACTIONS: tuple[Action, ...] = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from dynamic_prompt.store.labels import LabelState, MoveResult
 from textual.message import Message
 
 from dynamic_prompt.core.models import ChangeEntry, PromptState, PromptSummary, WriteResult
@@ -116,3 +117,19 @@ class StoreFailed(Message):
     """A store call failed with a one-line message (shown as a notification)."""
 
     message: str
+
+
+@dataclass
+class LabelsLoaded(Message):
+    """Where the labels of prompt ``name`` point, and its rollout or experiment."""
+
+    name: str
+    state: LabelState
+
+
+@dataclass
+class Moved(Message):
+    """A label move (a promote, a rollback) landed."""
+
+    result: MoveResult
+    done: str

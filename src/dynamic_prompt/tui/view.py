@@ -67,9 +67,17 @@ class View:
         mode: unified or side by side.
         previewing: an instruction is typed: the diff pane shows its preview, which the
             instruction flow computes; the refresher leaves the pane alone meanwhile.
+        label: the label the text pane shows (``production``: the active text). At another
+            label the diff pane compares production with it, and instructions edit it.
     """
 
     name: str
     source: DiffSource = BACKUP
     mode: DiffMode = DiffMode.UNIFIED
     previewing: bool = False
+    label: str = "production"
+
+    @property
+    def at_label(self) -> bool:
+        """True when the text pane shows another label than production."""
+        return self.label != "production"

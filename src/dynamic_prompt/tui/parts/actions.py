@@ -22,7 +22,9 @@ from dynamic_prompt.core.keys import validate_name
 from dynamic_prompt.core.models import PromptState, WriteResult
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui import diffrows
-from dynamic_prompt.tui.messages import StoreFailed, Written
+from dynamic_prompt.core import labels as lab
+from dynamic_prompt.store.labels import LabelState
+from dynamic_prompt.tui.messages import Moved, StoreFailed, Written
 from dynamic_prompt.tui.render import safe
 from dynamic_prompt.tui.screens.confirm import ConfirmScreen
 from dynamic_prompt.tui.screens.editor import ConflictScreen, EditorScreen
@@ -293,3 +295,75 @@ class Actions(Widget):
             return
         self.app.notify(f"Deleted {name}." if existed else f"There was no prompt named {name}.", markup=False)
         self.post_message(Renamed(name, ""))
+
+    # -- labels ---------------------------------------------------------------------------
+
+    async def _live_agents(self, name: str) -> int:
+        found = await self.store.fleet([name])
+        return sum(1 for agent in found.get(name, []) if not agent.gone)
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def promote(self, name: str, label: str, labels: LabelState) -> None:
+        """Make ``label``'s version (at production: the rollout's) production, after asking.
+
+        The question names the versions, the live agents that change, and what changes in
+        the text; the write expects production where the question saw it.
+        """
+        rollout = labels.release.rollout
+        if label != lab.PRODUCTION:
+            version, source = labels.labels.version_of(label), label
+        elif rollout is not None:
+            version, source = rollout.version, f"the rollout's v{rollout.version} ({rollout.percent:g}%)"
+        else:
+            self.app.notify("f9 shows a label to promote (or start a rollout: dprompt rollout).", markup=False)
+            return
+        current = labels.labels.production
+        if version is None:
+            self.app.notify(f"Label {label!r} is gone.", severity="warning", markup=False)
+            return
+        if version == current and rollout is None:
+            self.app.notify(f"{label} is production already (v{version}).", markup=False)
+            return
+        try:
+            old, new = await self.store.versions_diff(name, current, version)
+            agents = await self._live_agents(name)
+        except DynamicPromptError as exc:
+            self._failed(exc)
+            return
+        ends = "; the rollout ends" if rollout is not None else ""
+        gem = " (and the gem's prompt:active)" if name == "default" and self.store.target is not None \
+            and self.store.target.kind.layout.gem_default else ""
+        detail = Text(f"{agents} live agent{'s' if agents != 1 else ''} reading production{gem} will serve "
+                      f"v{version} instead of v{current}{ends}.\n\n")
+        detail.append_text(summary_text(old, new))
+        if not await self._confirm(f"Promote {source} (v{version}) to production of {name}?", detail, "Promote"):
+            return
+        try:
+            result = await self.store.promote(name, f"v{version}", expected=current, source=source)
+        except DynamicPromptError as exc:
+            self._failed(exc)
+            return
+        self.post_message(Moved(result, f"Promoted {source}"))
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def rollback(self, name: str) -> None:
+        """Move production back where it was before its last promote, after asking."""
+        try:
+            current, before = await self.store.rollback_target(name)
+            old, new = await self.store.versions_diff(name, current, before)
+            agents = await self._live_agents(name)
+        except DynamicPromptError as exc:
+            self._failed(exc)
+            return
+        detail = Text(f"{agents} live agent{'s' if agents != 1 else ''} reading production will serve v{before} "
+                      f"instead of v{current}.\n\n")
+        detail.append_text(summary_text(old, new))
+        if not await self._confirm(f"Roll production of {name} back from v{current} to v{before}?", detail,
+                                   "Roll back"):
+            return
+        try:
+            result = await self.store.promote(name, f"v{before}", expected=current, source="rollback")
+        except DynamicPromptError as exc:
+            self._failed(exc)
+            return
+        self.post_message(Moved(result, "Rolled back"))

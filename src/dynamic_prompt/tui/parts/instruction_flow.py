@@ -53,10 +53,17 @@ class InstructionFlow(Widget):
         self.post_message(DiffReady(f"Preview: {instruction.strip()[:60]}", rows, view, "preview", instruction))
 
     @work(exclusive=True, group="apply", exit_on_error=False)
-    async def apply(self, state: PromptState, instruction: str, note: str = "") -> None:
-        """Write ``instruction`` applied to ``state`` (Enter in the input), with the person's ``note``."""
+    async def apply(self, state: PromptState, instruction: str, note: str = "", label: str = "production") -> None:
+        """Write ``instruction`` applied to ``state`` (Enter in the input), with the person's ``note``.
+
+        At another label than production it edits that label's version (a new version only
+        the label points at); production and its agents are untouched.
+        """
         try:
-            result = await self.store.modify(state.name, instruction, base=state, note=note)
+            if label != "production":
+                result = await self.store.modify(state.name, instruction, note=note, label=label)
+            else:
+                result = await self.store.modify(state.name, instruction, base=state, note=note)
         except DynamicPromptError as exc:
             self.post_message(problem(instruction, exc))
             return

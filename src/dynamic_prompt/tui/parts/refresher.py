@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 
 from textual.widget import Widget
@@ -34,10 +35,12 @@ from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui import diffrows
 from dynamic_prompt.tui.diffrows import DiffRows
+from dynamic_prompt.store.labels import LabelState
 from dynamic_prompt.tui.messages import (
     DiffReady,
     FeedMode,
     HistoryLoaded,
+    LabelsLoaded,
     ListLoaded,
     Loaded,
     LoadFailed,
@@ -98,10 +101,13 @@ class Refresher(Widget):
     def show(self, view: View) -> None:
         """The screen shows ``view`` now: read the prompt if it is another one, else the diff."""
         other_prompt = view.name != self.view.name
+        other_label = view.label != self.view.label
         self.view = view
         if other_prompt:
             self._state = None
             self._shown_stale = True
+        elif other_label:
+            self._shown_stale = True  # another text in the text pane
         else:
             self._diff_stale = True
         self._poke()
@@ -200,6 +206,9 @@ class Refresher(Widget):
         name = view.name
         try:
             state = await self.store.state(name)
+            labels = await self.store.labels(name)
+            self.post_message(LabelsLoaded(name, labels))
+            state = await self._at_label(view, state, labels)
         except DynamicPromptError as exc:
             self.post_message(LoadFailed(name, str(exc)))
             return
@@ -224,6 +233,18 @@ class Refresher(Widget):
             await asyncio.wait_for(self._painted.wait(), PAINT_WAIT)
         self.post_message(HistoryLoaded(name, await self.store.history(name, limit=HISTORY_LIMIT)))
 
+    async def _at_label(self, view: View, state: PromptState, labels: LabelState) -> PromptState:
+        """The state the panes show: production's, or at another label its text, with production as
+        the diff's other side (the label's version is its version; a label that is gone: production)."""
+        if not view.at_label or not state.exists:
+            return state
+        version = labels.labels.version_of(view.label)
+        if version is None:
+            return state  # the screen sees the label gone in LabelsLoaded and goes back to production
+        text = await self.store.version_text(state.name, version)
+        return dataclasses.replace(state, active=text, backup=state.active,
+                                   meta=dataclasses.replace(state.meta, version=version))
+
     async def _post_diff(self, view: View, state: PromptState) -> None:
         rows, title = await self._diff_rows(view, state)
         self.post_message(DiffReady(title, rows, view, view.source.kind.value))
@@ -243,6 +264,10 @@ class Refresher(Widget):
             old = await self.store.version_text(name, source.a)
             new = await self.store.version_text(name, source.b)
             title = f"Diff: v{source.a} → v{source.b}"
+        elif view.at_label:
+            # At a label the state's "backup" is production's text (see _at_label).
+            old, new = state.backup or "", active
+            title = f"Diff: production → {view.label} v{state.version}"
         else:
             old, new = state.backup or "", active
             title = f"Diff: original → v{state.version}"

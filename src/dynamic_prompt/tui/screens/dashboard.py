@@ -26,6 +26,7 @@ from dynamic_prompt.core.keys import DEFAULT_NAME
 from dynamic_prompt.core.models import FeedMode as LiveMode
 from dynamic_prompt.core.models import PromptState
 from dynamic_prompt.store import PromptStore
+from dynamic_prompt.store.labels import LabelState
 from dynamic_prompt.tui.actions import ALL_ACTIONS, Scope
 from dynamic_prompt.tui.layout import PANES
 from dynamic_prompt.tui.messages import (
@@ -34,9 +35,11 @@ from dynamic_prompt.tui.messages import (
     FeedMode,
     HistoryLoaded,
     InstructionProblem,
+    LabelsLoaded,
     ListLoaded,
     Loaded,
     LoadFailed,
+    Moved,
     RowsLoaded,
     StoreFailed,
     Written,
@@ -83,7 +86,9 @@ class DashboardScreen(Screen[None]):
         self.view = View(name)
         """What every pane shows (the prompt, and what the diff pane compares)."""
         self.state: PromptState | None = None
-        """The shown prompt as last read."""
+        """The shown prompt as last read (at a label: that label's text and version)."""
+        self.labels: LabelState | None = None
+        """Where the shown prompt's labels point, and its rollout or experiment, as last read."""
         self.read_only = read_only
         self.instruction = ""
         self.mine = OwnChanges()
@@ -257,8 +262,36 @@ class DashboardScreen(Screen[None]):
             self.diff_view.show(None, note="(no prompt)")
         self.call_after_refresh(self.refresher.painted)
         self.status.show_state(state)
+        self.titles()
         if self.instruction.strip() and state.exists:  # what is typed, previewed on the new text
             self.keys.preview_typed()
+
+    @on(LabelsLoaded)
+    def _labels_loaded(self, message: LabelsLoaded) -> None:
+        if message.name != self.current:
+            return
+        self.labels = message.state
+        if self.view.at_label and message.state.labels.version_of(self.view.label) is None:
+            self.notify(f"Label {self.view.label!r} of {self.current} is gone; showing production.", markup=False)
+            self.show_view(dataclasses.replace(self.view, label="production", source=BACKUP))
+        self.timeline.set_labels(message.state.labels)
+        self.query_one("#fleet", FleetView).release = message.state.release.summary()
+        self.titles()
+
+    def titles(self) -> None:
+        """The text pane's title: the prompt, the label shown, where the others point, the release."""
+        view, labels, state = self.view, self.labels, self.state
+        if state is None or state.name != self.current or not state.exists:
+            return  # the pane's own title ("no text yet") stays
+        title = f"{state.name}  {view.label + ' ' if view.at_label else ''}v{state.version}"
+        if labels is not None and labels.name == self.current:
+            others = [f"{label} v{v}" for label, v in labels.labels.all().items()
+                      if label != view.label and (label != "latest" or v != labels.labels.production)]
+            if others:
+                title += "  (" + ", ".join(others) + ": f9)"
+            if labels.release.active:
+                title += "  · " + labels.release.summary()
+        self.prompt_view.border_title = title
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
@@ -326,6 +359,15 @@ class DashboardScreen(Screen[None]):
             self.notify(result.message or "Nothing changed.", markup=False)
         for warning in result.warnings:
             self.notify(warning, severity="warning", markup=False)
+        self._feed_down_reread(result.name)
+
+    @on(Moved)
+    def _moved(self, message: Moved) -> None:
+        result = message.result
+        if result.changed:
+            self.notify(f"{message.done}: production v{result.previous} → v{result.version}.", markup=False)
+        else:
+            self.notify(result.message or "Nothing moved.", markup=False)
         self._feed_down_reread(result.name)
 
     @on(Undone)
@@ -400,5 +442,6 @@ class DashboardScreen(Screen[None]):
         if name == self.current:
             return
         self.show_view(View(name, mode=self.view.mode, previewing=self.view.previewing))
+        self.labels = None
         self.status.prompt_name = name
         self.timeline.marked = None

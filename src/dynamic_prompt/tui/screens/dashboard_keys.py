@@ -33,6 +33,9 @@ PREVIEW_DELAY = 0.25
 
 READ_ONLY = "This dashboard is read-only (dprompt tui --read-only); nothing was written."
 
+PRODUCTION_ONLY = frozenset({"undo", "redo", "revert", "restore", "edit", "timeline.revert_change"})
+"""Writes of production's own text: refused (one line) while the text pane shows another label."""
+
 
 class DashboardKeys(Container):
     """Holds the panes; runs the dashboard's actions on the screen's parts."""
@@ -53,6 +56,11 @@ class DashboardKeys(Container):
         screen = self.dashboard
         if by_id(action_id).writes and screen.read_only:
             self.notify(READ_ONLY, severity="warning", markup=False)
+            return None
+        if screen.view.at_label and action_id in PRODUCTION_ONLY:
+            self.notify(f"The text pane shows label {screen.view.label!r}; {by_id(action_id).description.lower()} "
+                        "works on production: f9 goes back to it. Instructions edit the label.",
+                        severity="warning", markup=False)
             return None
         state = screen.state
         if state is None or not state.exists:
@@ -99,7 +107,7 @@ class DashboardKeys(Container):
         if state is None or not state.exists:
             screen.instruction_bar.show_error(f"There is no prompt named {screen.current!r} yet: load one first.")
             return
-        screen.instruction_flow.apply(state, message.value, message.note)
+        screen.instruction_flow.apply(state, message.value, message.note, screen.view.label)
 
     # -- writes -----------------------------------------------------------------------
 
@@ -174,6 +182,37 @@ class DashboardKeys(Container):
             self.notify(READ_ONLY, severity="warning", markup=False)
             return
         getattr(self.dashboard.actions, message.what)(message.name)
+
+    # -- labels -------------------------------------------------------------------------
+
+    def action_next_label(self) -> None:
+        """Show the next label's text: production, latest, then the others by name."""
+        screen = self.dashboard
+        labels = screen.labels
+        order = list(labels.labels.all()) if labels is not None and labels.name == screen.current else []
+        if len(order) <= 2 and (labels is None or labels.labels.latest == labels.labels.production):
+            self.notify(f"{screen.current!r} has no label but production. Make one with: dprompt label set "
+                        f"{screen.current} staging production", markup=False)
+            return
+        at = order.index(screen.view.label) if screen.view.label in order else 0
+        label = order[(at + 1) % len(order)]
+        screen.show_view(dataclasses.replace(screen.view, label=label, source=BACKUP))
+        screen.titles()
+
+    def action_promote(self) -> None:
+        """Make the shown label's version (or the rollout's) production, after asking."""
+        if (state := self._writable("promote")) is None:
+            return
+        screen = self.dashboard
+        if screen.labels is None or screen.labels.name != state.name:
+            self.notify("The labels are still being read; try again in a moment.", markup=False)
+            return
+        screen.actions.promote(state.name, screen.view.label, screen.labels)
+
+    def action_rollback(self) -> None:
+        """Move production back where it was before its last promote, after asking."""
+        if (state := self._writable("rollback")) is not None:
+            self.dashboard.actions.rollback(state.name)
 
     # -- the view ---------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from textual.coordinate import Coordinate
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
-from dynamic_prompt.store.fleet import AgentInfo
+from dynamic_prompt.store.fleet import AgentInfo, split
 from dynamic_prompt.tui.render import age, safe
 
 STATE_STYLES = {"gone": "dim red", "behind": "bold yellow", "stale": "yellow", "current": "green"}
@@ -26,17 +26,29 @@ def state_text(agent: AgentInfo) -> Text:
     return Text(agent.state, style=STATE_STYLES[agent.state])
 
 
-def summary(agents: Sequence[AgentInfo]) -> str:
-    """The pane's title: how many agents, and how many behind or gone."""
+def summary(agents: Sequence[AgentInfo], release: str = "") -> str:
+    """The pane's title: how many agents, how many behind or gone, the split by version while a
+    rollout (or anything else) has them on more than one, and the release."""
     live = [a for a in agents if not a.gone]
     behind = sum(1 for a in live if a.behind)
     gone = len(agents) - len(live)
     parts = [f"{len(live)} agent{'s' if len(live) != 1 else ''}"]
+    by_version = split(live)
+    if len(by_version) > 1:
+        parts.append(" / ".join(f"{count} on v{version}" for version, count in by_version.items()))
     if behind:
         parts.append(f"{behind} behind")
     if gone:
         parts.append(f"{gone} gone")
-    return "Fleet: " + ", ".join(parts)
+    return "Fleet: " + ", ".join(parts) + (f"  ·  {safe(release)}" if release else "")
+
+
+def served(agent: AgentInfo) -> str:
+    """Why the agent serves its text: a rollout, an experiment's serves per variant, a label ("" for production)."""
+    why = agent.served or (f"label {agent.label}" if agent.label != "production" else "")
+    if agent.variants:
+        why += " " + " ".join(f"{k}:{v:,}" for k, v in sorted(agent.variants.items()))
+    return why.strip()
 
 
 class FleetView(DataTable[Text]):
@@ -48,6 +60,8 @@ class FleetView(DataTable[Text]):
 
     agents: reactive[tuple[AgentInfo, ...]] = reactive(tuple, always_update=False)
     """Every agent of every listed prompt, as the last read found them."""
+    release: reactive[str] = reactive("")
+    """The shown prompt's rollout or experiment, in a few words ("" for none)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, show_row_labels=False)
@@ -55,7 +69,8 @@ class FleetView(DataTable[Text]):
     def on_mount(self) -> None:
         """The columns."""
         for label, key in (("prompt", "prompt"), ("agent", "agent"), ("version", "version"),
-                           ("state", "state"), ("reads/s", "rate"), ("seen", "seen"), ("feed", "mode")):
+                           ("state", "state"), ("serves", "served"), ("reads/s", "rate"), ("seen", "seen"),
+                           ("feed", "mode")):
             self.add_column(label, key=key)
         self.border_title = summary(())
 
@@ -76,6 +91,7 @@ class FleetView(DataTable[Text]):
                 label,
                 Text(f"v{agent.version}" if agent.version else "-", justify="right"),
                 state_text(agent),
+                Text(safe(served(agent)), style="cyan"),
                 Text("-" if agent.rate_now is None else f"{agent.rate_now:,.1f}", justify="right"),
                 Text(f"{age(agent.age)} ago", style="dim"),
                 Text(safe(agent.mode), style="dim"),
@@ -83,4 +99,8 @@ class FleetView(DataTable[Text]):
             )
         if keep is not None and keep in self.rows:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
-        self.border_title = summary(agents)
+        self.border_title = summary(agents, self.release)
+
+    def watch_release(self, release: str) -> None:
+        """The title follows the rollout or experiment."""
+        self.border_title = summary(self.agents, release)

@@ -62,15 +62,17 @@ class PromptList(DataTable[Text]):
         self.add_column("prompt", key="name")
         self.add_column("ver", key="version")
         self.add_column("changed", key="changed")
+        self.add_column("labels", key="labels")
 
-    def _cells(self, name: str) -> tuple[Text, Text, Text]:
+    def _cells(self, name: str) -> tuple[Text, Text, Text, Text]:
         summary = self.summaries.get(name) or PromptSummary(name, 0, 0, 0.0, "", "(none)")
         current = name == self.current
         label = Text(("● " if current else "  ") + safe(name), style="bold" if current else "")
         version = Text(f"v{summary.version}" if summary.version else "-", justify="right")
         when = f"{age(self.clock() - summary.updated_at)} ago" if summary.updated_at else ""
         changed = Text(f"{when} {safe(summary.action or '')}".strip(), style="dim")
-        return label, version, changed
+        marks = " ".join([*summary.labels, *([summary.release] if summary.release else [])])
+        return label, version, changed, Text(safe(marks)[:30], style="cyan")
 
     def set_prompts(self, summaries: Sequence[PromptSummary], current: str) -> None:
         """Replace the rows, keeping the cursor on the highlighted (or current) prompt."""
@@ -143,7 +145,7 @@ class PromptList(DataTable[Text]):
                 self._redraw_row(row)
 
     def _redraw_row(self, name: str) -> None:
-        for key, cell in zip(("name", "version", "changed"), self._cells(name)):
+        for key, cell in zip(("name", "version", "changed", "labels"), self._cells(name)):
             self.update_cell(name, key, cell, update_width=True)
 
     @on(DataTable.RowSelected)

@@ -20,6 +20,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
+from dynamic_prompt.core.labels import LabelSet
 from dynamic_prompt.core.models import ChangeEntry
 from dynamic_prompt.tui.actions import TIMELINE_ACTIONS, bindings
 from dynamic_prompt.tui.render import safe, when
@@ -107,6 +108,8 @@ class Timeline(Vertical):
         self.unseen = 0
         """New entries that arrived while the person looked at an older one."""
         self.marked: ChangeEntry | None = None
+        self.labels: dict[int, list[str]] = {}
+        """Version -> the labels that point at it (shown on the newest entry of that version)."""
         self.base_title = "Changelog"
         self._kept_row = 0
 
@@ -124,7 +127,7 @@ class Timeline(Vertical):
     def on_mount(self) -> None:
         """The columns."""
         for label, key in (("time", "time"), ("ver", "ver"), ("user", "user"), ("action", "action"),
-                           ("+/-", "delta"), ("instruction", "detail")):
+                           ("+/-", "delta"), ("labels", "labels"), ("instruction", "detail")):
             self.table.add_column(label, key=key)
         self._title()
 
@@ -146,6 +149,15 @@ class Timeline(Vertical):
             self.unseen += new_count
         self._redraw(None if following else keep)
 
+    def set_labels(self, labels: LabelSet) -> None:
+        """Where the prompt's labels point now; redrawn only when that changed."""
+        by_version: dict[int, list[str]] = {}
+        for label, version in labels.all().items():
+            by_version.setdefault(version, []).append(label)
+        if by_version != self.labels:
+            self.labels = by_version
+            self._redraw(self.selected)
+
     def tick(self) -> None:
         """Redraw the times (they are relative to now)."""
         self._redraw(self.selected)
@@ -164,7 +176,12 @@ class Timeline(Vertical):
         self.shown = [e for e in self.entries if entry_matches(e, self.query_text)]
         now = self.clock()
         marked = _key(self.marked) if self.marked is not None else None
+        labelled: set[int] = set()
         for entry in self.shown:
+            names: list[str] = []
+            if entry.version is not None and entry.version not in labelled:
+                names = self.labels.get(entry.version, [])
+                labelled.add(entry.version)
             delta = ""
             if entry.added is not None or entry.removed is not None:
                 delta = f"+{entry.added or 0}/-{entry.removed or 0}"
@@ -177,6 +194,7 @@ class Timeline(Vertical):
                 Text(safe(entry.user_id or "-")[:40]),
                 Text(safe(entry.action.upper())[:20], style="bold"),
                 Text(delta, style="green" if entry.added else ""),
+                Text(safe(" ".join(names))[:40], style="bold cyan"),
                 Text(safe(entry_detail(entry))),
             )
         keys = [_key(e) for e in self.shown]
