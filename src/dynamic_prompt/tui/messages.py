@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dynamic_prompt.store.labels import LabelState, MoveResult
 from textual.message import Message
 
 from dynamic_prompt.core.models import ChangeEntry, PromptState, PromptSummary, WriteResult
+from dynamic_prompt.store.labels import LabelState, MoveResult
 from dynamic_prompt.tui.diffrows import DiffRows
 from dynamic_prompt.tui.view import View
 

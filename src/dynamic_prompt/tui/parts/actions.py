@@ -17,13 +17,13 @@ from textual.message import Message
 from textual.widget import Widget
 
 from dynamic_prompt.core import diff as diffmod
+from dynamic_prompt.core import labels as lab
 from dynamic_prompt.core.errors import ConflictError, DynamicPromptError, PromptExistsError
 from dynamic_prompt.core.keys import validate_name
 from dynamic_prompt.core.models import PromptState, WriteResult
 from dynamic_prompt.store import PromptStore
-from dynamic_prompt.tui import diffrows
-from dynamic_prompt.core import labels as lab
 from dynamic_prompt.store.labels import LabelState
+from dynamic_prompt.tui import diffrows
 from dynamic_prompt.tui.messages import Moved, StoreFailed, Written
 from dynamic_prompt.tui.render import safe
 from dynamic_prompt.tui.screens.confirm import ConfirmScreen

@@ -33,9 +33,9 @@ from dynamic_prompt.core.models import EventKind, PromptEvent, PromptState, Prom
 from dynamic_prompt.live.cluster_feed import Feed, feed_for
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
+from dynamic_prompt.store.labels import LabelState
 from dynamic_prompt.tui import diffrows
 from dynamic_prompt.tui.diffrows import DiffRows
-from dynamic_prompt.store.labels import LabelState
 from dynamic_prompt.tui.messages import (
     DiffReady,
     FeedMode,
