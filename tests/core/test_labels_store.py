@@ -192,3 +192,26 @@ async def test_rename_and_clear_take_labels_and_release_along(store: PromptStore
     assert not redis_sync.exists(keys_for("ren").labels)
     await store.clear("ren2")
     assert not redis_sync.exists(keys_for("ren2").labels)
+
+
+async def test_a_reader_bound_to_a_label_serves_it_and_follows_its_moves(
+        store: PromptStore, server_url: str) -> None:
+    import asyncio
+
+    from dynamic_prompt.live.client import PromptClient
+
+    await _loaded(store)
+    await store.set_label("lab", "staging", "production")
+    with PromptClient(server_url, announce=False) as client:
+        staging = client.at("staging")
+        assert staging.get_active("lab") == TEXT
+        assert staging.read("lab").label == "staging"
+        assert client.at("nope").get_active("lab") is None  # an unknown label reads as nothing
+        await store.modify("lab", "change tone to sarcastic", label="staging")
+        for _ in range(500):
+            if "Sarcastic" in (staging.get_active("lab") or ""):
+                break
+            await asyncio.sleep(0.01)
+        assert "Sarcastic" in (staging.get_active("lab") or "")
+        assert staging.read("lab").version == 2 and client.get_active("lab") == TEXT
+        assert client.reads("lab@staging") >= 3

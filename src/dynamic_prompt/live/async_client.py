@@ -42,20 +42,23 @@ class AsyncPromptClient(ClientBase):
     async def get_active(self, name: str = keymod.DEFAULT_NAME, *, label: str | None = None,
                          key: str | None = None, strict: bool | None = None) -> str | None:
         """The text of ``name`` this agent serves (see :meth:`PromptClient.get_active`)."""
-        view = name if label is None else views.view_key(name, label)
-        entry = self._fresh.get(view)
+        if label is None:
+            entry = self._fresh.get(name)
+            if entry is not None:
+                next(self._reads[name])
+                return entry.text
+        view = self._memory_view(name, label)
+        entry = self._fresh.get(view) or self.cache.armed.get(view)
         if entry is not None:
             next(self._reads[view])
-            if entry.arms:
-                return self._pick(name, entry, key).text
-            return entry.text
+            return self._pick(name, entry, key).text if entry.arms else entry.text
         return (await self._read_slow(name, label, key, strict)).text
 
     async def read(self, name: str = keymod.DEFAULT_NAME, *, label: str | None = None, key: str | None = None,
                    strict: bool | None = None) -> Read:
         """Like :meth:`get_active`, with the version, the label, why and staleness."""
-        view = name if label is None else views.view_key(name, label)
-        entry = self._fresh.get(view)
+        view = self._memory_view(name, label)
+        entry = self._fresh.get(view) or self.cache.armed.get(view)
         if entry is not None:
             next(self._reads[view])
             return self._read_of(view, entry, key)

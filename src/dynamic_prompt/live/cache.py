@@ -50,6 +50,8 @@ class CacheEntry:
             ``text`` is then the variant this agent's own id gets.
         bounds: the arms' cumulative bucket bounds (:meth:`~dynamic_prompt.core.labels.Experiment.thresholds`).
         experiment: the experiment's id (the salt of its callers' buckets).
+        seed: the CRC of the prompt's name and the experiment's id, so that picking a
+            caller's variant costs one CRC of the caller's key (:func:`~dynamic_prompt.core.labels.seed`).
     """
 
     text: str | None
@@ -61,6 +63,7 @@ class CacheEntry:
     arms: tuple[Arm, ...] = ()
     bounds: tuple[int, ...] = ()
     experiment: str = ""
+    seed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,12 @@ class NearCache:
         name, or ``NAME@LABEL`` for one read at a label (:mod:`dynamic_prompt.live.views`)."""
         self.views: dict[str, set[str]] = {}
         """Prompt name -> the watched views of it: an event for the prompt drops them all."""
+        self.armed: dict[str, CacheEntry] = {}
+        """Servable entries of prompts running an experiment (a variant per caller key): kept out
+        of :attr:`fresh`, so the hot path of every other read stays one lookup and a return."""
+        self.fresh_at: dict[str, dict[str, CacheEntry]] = {}
+        """Label -> prompt name -> the entry of ``NAME@LABEL`` in :attr:`fresh`: the same entries,
+        keyed so a reader bound to one label looks up by name alone (never rebound either)."""
         self.live = False
         """True between a resync and the next disconnect: events will tell us of changes."""
         self._clock = 0
@@ -127,11 +136,30 @@ class NearCache:
                 self.last_good[name] = entry
             if not self.live or token != self._current(name):
                 return False
-            held = self.fresh.get(name)
+            held = self.fresh.get(name) or self.armed.get(name)
             if held is not None and held.seq > entry.seq:
                 return False  # a fetch that started later already stored its answer
+            if entry.arms:
+                self.armed[name] = entry
+                self.fresh.pop(name, None)
+                return True
             self.fresh[name] = entry
+            self.armed.pop(name, None)
+            prompt, at, label = name.partition("@")
+            if at:
+                self.fresh_at.setdefault(label, {})[prompt] = entry
             return True
+
+    def at(self, label: str) -> dict[str, CacheEntry]:
+        """The servable entries read at ``label``, by prompt name (the dict is never rebound)."""
+        with self.lock:
+            return self.fresh_at.setdefault(label, {})
+
+    def _drop_all(self) -> None:
+        self.fresh.clear()
+        self.armed.clear()
+        for entries in self.fresh_at.values():
+            entries.clear()
 
     # -- writes from the feed ---------------------------------------------------------
 
@@ -142,8 +170,13 @@ class NearCache:
             for key in self.views.get(name, (name,)):
                 self._generation[key] = self._clock
                 self.fresh.pop(key, None)
+                self.armed.pop(key, None)
+                prompt, at, label = key.partition("@")
+                if at and label in self.fresh_at:
+                    self.fresh_at[label].pop(prompt, None)
             self._generation[name] = self._clock
             self.fresh.pop(name, None)
+            self.armed.pop(name, None)
             self.invalidations += 1
 
     def views_of(self, name: str) -> set[str]:
@@ -158,7 +191,7 @@ class NearCache:
             self._epoch = self._clock
             # Per-name generations below the epoch are dead weight now.
             self._generation.clear()
-            self.fresh.clear()
+            self._drop_all()
             self.live = True
             self.resyncs += 1
 
@@ -168,7 +201,7 @@ class NearCache:
             self._clock += 1
             self._epoch = self._clock
             self._generation.clear()
-            self.fresh.clear()
+            self._drop_all()
             self.live = False
 
     def reset(self) -> None:
@@ -177,7 +210,7 @@ class NearCache:
             self._clock += 1
             self._epoch = self._clock
             self._generation.clear()
-            self.fresh.clear()
+            self._drop_all()
             self.last_good.clear()
             self.live = False
 

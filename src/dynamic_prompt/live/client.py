@@ -58,6 +58,7 @@ from redis import exceptions as rexc
 from redis.retry import Retry
 
 from dynamic_prompt.core import keys as keymod
+from dynamic_prompt.core import labels as lab
 from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.live import views
 from dynamic_prompt.live.async_client import AsyncPromptClient
@@ -160,24 +161,50 @@ class PromptClient(ClientBase):
         unless ``strict`` (default: the client's) is true, which raises
         :class:`~dynamic_prompt.core.errors.ConnectionFailedError`.
         """
-        view = name if label is None else views.view_key(name, label)
+        # Production's plain hit, as before labels: one lookup and a return. Everything else
+        # (a label, an experiment's variant, a miss) takes the next call.
+        if label is None:
+            entry = self._fresh.get(name)
+            if entry is not None:
+                next(self._reads[name])
+                return entry.text
+        return self._text_other(name, label, key, strict)
+
+    def _text_other(self, name: str, label: str | None, key: str | None, strict: bool | None) -> str | None:
+        """:meth:`get_active` beyond production's plain hit: no :class:`Read` is built for a memory hit."""
+        view = self._memory_view(name, label)
         entry = self._fresh.get(view)
         if entry is not None:
             next(self._reads[view])
-            if entry.arms:
-                return self._pick(name, entry, key).text
             return entry.text
+        entry = self.cache.armed.get(view)
+        if entry is not None:
+            next(self._reads[view])
+            return self._pick(name, entry, key).text
         return self._read_slow(name, label, key, strict).text
 
     def read(self, name: str = keymod.DEFAULT_NAME, *, label: str | None = None, key: str | None = None,
              strict: bool | None = None) -> Read:
         """Like :meth:`get_active`, with the version, the label, why (rollout, variant) and staleness."""
-        view = name if label is None else views.view_key(name, label)
-        entry = self._fresh.get(view)
+        return self._read_other(name, label, key, strict)
+
+    def _read_other(self, name: str, label: str | None, key: str | None, strict: bool | None) -> Read:
+        """A read that is not production's plain memory hit: another label, an experiment, or Redis."""
+        view = self._memory_view(name, label)
+        entry = self._fresh.get(view) or self.cache.armed.get(view)
         if entry is not None:
             next(self._reads[view])
             return self._read_of(view, entry, key)
         return self._read_slow(name, label, key, strict)
+
+    def at(self, label: str) -> LabelReader:
+        """A reader bound to ``label``: ``client.at("staging").get_active("support")``.
+
+        The same reads as ``get_active(name, label=...)``, as cheap as a read of
+        production (one dict lookup by name): for agents that serve a label on every call.
+        """
+        lab.validate_label(label)
+        return LabelReader(self, label)
 
     def snapshot(self, label: str | None = None, names: Sequence[str] | None = None) -> dict[str, Read]:
         """Every prompt (or ``names``) at ``label``, read in one batch and kept in memory.
@@ -339,5 +366,32 @@ class PromptClient(ClientBase):
 
 
 
+class LabelReader:
+    """:meth:`PromptClient.get_active` and :meth:`~PromptClient.read` at one label (see :meth:`PromptClient.at`)."""
+
+    def __init__(self, client: PromptClient, label: str) -> None:
+        self.client = client
+        self.label = label
+        self._fresh = client.cache.at(label) if label != lab.PRODUCTION else client.cache.fresh
+        self._counters: dict[str, itertools.count[int]] = {}
+
+    def get_active(self, name: str = keymod.DEFAULT_NAME) -> str | None:
+        """The text ``name``'s label points at (``None``: no such prompt or label), from memory when possible."""
+        entry = self._fresh.get(name)
+        counter = self._counters.get(name)
+        if entry is not None and counter is not None:
+            next(counter)
+            return entry.text if not entry.arms else self.client._pick(name, entry, None).text
+        return self.read(name).text
+
+    def read(self, name: str = keymod.DEFAULT_NAME) -> Read:
+        """Like :meth:`get_active`, with the version, the label and whether the text is stale."""
+        result = self.client.read(name, label=self.label)
+        view = views.view_key(name, self.label)
+        if name not in self._counters and view in self.client._reads:
+            self._counters[name] = self.client._reads[view]  # the client's own count of this view
+        return result
+
+
 __all__ = ["DEFAULT_ANNOUNCE_INTERVAL", "DEFAULT_FEED_OPTIONS", "DEFAULT_READ_BUDGET", "AsyncPromptClient",
-           "ClientStats", "PromptClient", "Read"]
+           "ClientStats", "LabelReader", "PromptClient", "Read"]

@@ -356,7 +356,7 @@ class ClientEngine:
         owner, cache = self.owner, self.owner.cache
         with cache.lock:
             keys = sorted(cache.watched)
-            served = {k: cache.fresh.get(k) or cache.last_good.get(k) for k in keys}
+            served = {k: cache.fresh.get(k) or cache.armed.get(k) or cache.last_good.get(k) for k in keys}
         by_prompt: dict[str, list[str]] = {}
         for key in keys:
             by_prompt.setdefault(views.split_view(key)[0], []).append(key)

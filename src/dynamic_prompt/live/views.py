@@ -185,14 +185,13 @@ def finish(p: Plan, texts: dict[int, bytes | None], seq: int, agent_id: str) -> 
         bounds = tuple(p.experiment.thresholds())
         own = arms[bisect.bisect_right(bounds, lab.bucket(p.name, p.experiment.id, agent_id))].entry
         return CacheEntry(own.text, own.version, own.content_hash, seq, p.label, own.served,
-                          tuple(arms), bounds, p.experiment.id)
+                          tuple(arms), bounds, p.experiment.id, lab.seed(p.name, p.experiment.id))
     return _entry(p.active, p.production, seq, p.label, "")
 
 
-def pick(entry: CacheEntry, name: str, key: str) -> tuple[Arm, int]:
-    """The experiment arm caller ``key`` gets, and its index (the entry must have arms)."""
-    index = bisect.bisect_right(entry.bounds, lab.bucket(name, entry.experiment, key))
-    return entry.arms[index], index
+def pick(entry: CacheEntry, key: str) -> Arm:
+    """The experiment arm caller ``key`` gets (the entry must have arms): one CRC and a bisect."""
+    return entry.arms[bisect.bisect_right(entry.bounds, lab.bucket_after(entry.seed, key))]
 
 
 def read_sync(client: Any, layout: KeyLayout, sharded: bool, key: str, agent_id: str, seq: int) -> CacheEntry:
