@@ -380,3 +380,34 @@ def test_where_config_and_tracking_are_refused_writes_arrive_on_shard_channels()
             client.close()
     finally:
         managed.cleanup()
+
+
+def test_labels_rollouts_and_label_readers_on_a_cluster(flushed: TestCluster) -> None:
+    # Every key of a label move sits in the prompt's slot: each script runs on one node, the
+    # agents' view of a label is one script a prompt, and moves reach them through another node.
+    names = _names_on_distinct_primaries(flushed)
+    url = flushed.url
+    _load(names, url)
+    for name in names:
+        ok(run_cli("label", "set", name, "staging", "production", url=url))
+        ok(run_cli("modify", "--name", name, "--label", "staging", "change tone to dry", url=url))
+    client = PromptClient(url, feed_options=FAST_FEED, announce_interval=0.2, agent_id="cluster-agent")
+    try:
+        staging = client.at("staging")
+        assert all("Tone: Dry" in (staging.get_active(n) or "") for n in names)
+        assert all(client.get_active(n) == TEXT for n in names)
+        eventually(lambda: client.feed_mode == "notifications", timeout=10)
+        for name in names:
+            ok(run_cli("rollout", name, "--to", "staging", "--percent", "100", url=url))
+        for name in names:
+            eventually(lambda n=name: client.read(n).served == "rollout 100%", timeout=5)
+        listed = {line.split()[0]: line for line in ok(run_cli("list", url=url)).stdout.splitlines()}
+        assert all("rollout v2 100%" in listed[n] and "staging v2" in listed[n] for n in names)
+        for name in names:
+            assert "v1 -> v2" in ok(run_cli("promote", name, url=url)).stdout
+        for name in names:
+            eventually(lambda n=name: "Tone: Dry" in (client.get_active(n) or "")
+                       and client.read(n).served == "", timeout=5)
+        assert all(_cli(flushed, 4, "GET", f"prompt:{{{n}}}:release") == "" for n in names)
+    finally:
+        client.close()

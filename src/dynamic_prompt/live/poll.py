@@ -18,10 +18,16 @@ from dynamic_prompt.server.kinds import ServerKind, index_names, scan_names
 
 HASH_SCRIPT = r"""
 local v = redis.call('GET', KEYS[1])
-if v then return redis.sha1hex(v) end
-return ''
+if not v then return '' end
+local out = redis.sha1hex(v)
+for i = 2, #KEYS do
+  local ok, x = pcall(redis.call, 'GET', KEYS[i])
+  if ok and x then out = out .. ':' .. redis.sha1hex(x) else out = out .. ':' end
+end
+return out
 """
-"""The SHA-1 of one prompt's active text ("" when it has none), as agents hash what they serve."""
+"""The SHA-1 of one prompt's active text ("" when it has none), as agents hash what they serve,
+then of its labels and release (KEYS[2], KEYS[3]): a label move or a rollout is a change too."""
 
 
 class HashPoll:
@@ -56,7 +62,8 @@ class HashPoll:
         if wanted:
             async with client.pipeline(transaction=False) as pipe:
                 for name in wanted:
-                    pipe.eval(HASH_SCRIPT, 1, self._kind.layout.keys_for(name).active)
+                    k = self._kind.layout.keys_for(name)
+                    pipe.eval(HASH_SCRIPT, 3, k.active, k.labels, k.release)
                 hashes = await pipe.execute(raise_on_error=not self._kind.sharded)
             for name, h in zip(wanted, hashes):
                 if isinstance(h, Exception):
