@@ -6,7 +6,8 @@ Side by side on a private server, in one run:
    label in use (today's read), another label (a reader bound to it with
    ``client.at("staging")``, and ``get_active(name, label="staging")``), production while
    a rollout includes this agent, and an experiment's variant per caller key. The
-   rollout's and the experiment's extra cost per read is the difference.
+   rollout's and the experiment's extra cost per read is the difference. Each call goes
+   through a lambda (about 40 ns of every figure), the same for every row.
 2. Spread: five agent processes read production; a rollout to 40%, its abort, a
    rollout then ``promote``, and a rollback are each written 20 times. For each write,
    the time from its acknowledgement until the last agent that should change serves
@@ -53,7 +54,7 @@ def _wait_memory(client: PromptClient, **kwargs: Any) -> None:
         time.sleep(0.005)
 
 
-def _per_read_ns(call: Any, n: int = READS, repeat: int = 3) -> float:
+def _per_read_ns(call: Any, n: int = READS, repeat: int = 5) -> float:
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter_ns()

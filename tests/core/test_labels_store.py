@@ -179,6 +179,10 @@ async def test_an_experiment_names_its_variants_and_stops(store: PromptStore, re
         ("a", "production", 50), ("b", "exp-b", 50)]
     with pytest.raises(lab.LabelError):
         await store.rollout("lab", 10, "exp-b")
+    with pytest.raises(lab.LabelError) as info:
+        await store.remove_label("lab", "exp-b")  # the experiment serves it
+    assert "stop it first" in str(info.value)
+    assert json.loads(redis_sync.get(keys_for("lab").labels))["exp-b"] == 2
     stopped = await store.stop_experiment("lab")
     assert stopped.release.experiment is None and not redis_sync.exists(keys_for("lab").release)
 
@@ -215,3 +219,37 @@ async def test_a_reader_bound_to_a_label_serves_it_and_follows_its_moves(
         assert "Sarcastic" in (staging.get_active("lab") or "")
         assert staging.read("lab").version == 2 and client.get_active("lab") == TEXT
         assert client.reads("lab@staging") >= 3
+
+
+async def test_a_snapshot_reads_every_prompt_at_a_label_in_one_batch(store: PromptStore, server_url: str) -> None:
+    import asyncio
+
+    from dynamic_prompt.live.client import AsyncPromptClient, PromptClient
+
+    for name in ("snap-a", "snap-b", "snap-c"):
+        await _loaded(store, name)
+    await store.set_label("snap-a", "staging", "production")
+    await store.modify("snap-a", "change tone to sarcastic", label="staging")
+    await store.set_label("snap-b", "staging", "production")
+    with PromptClient(server_url, announce=False) as client:
+        at_staging = client.snapshot(label="staging", names=["snap-a", "snap-b", "snap-c"])
+        assert set(at_staging) == {"snap-a", "snap-b"}  # snap-c has no staging label
+        assert "Sarcastic" in (at_staging["snap-a"].text or "") and at_staging["snap-a"].version == 2
+        assert at_staging["snap-b"].text == TEXT and at_staging["snap-b"].label == "staging"
+        everything = client.snapshot()
+        assert {"snap-a", "snap-b", "snap-c"} <= set(everything)
+        assert everything["snap-a"].text == TEXT  # production
+        # Kept in memory once the feed is live: then reads are hits, with no round trip.
+        for _ in range(500):
+            if client.feed_mode == "notifications":
+                break
+            await asyncio.sleep(0.01)
+        client.snapshot(label="staging", names=["snap-a"])
+        misses = client.stats().misses
+        assert client.read("snap-a", label="staging").source == "memory"
+        assert client.stats().misses == misses
+    async with AsyncPromptClient(server_url, announce=False) as aclient:
+        got = await aclient.snapshot(label="staging", names=["snap-a", "snap-c"])
+        assert set(got) == {"snap-a"} and "Sarcastic" in (got["snap-a"].text or "")
+        assert "Sarcastic" in (await aclient.get_active("snap-a", label="staging") or "")
+        assert await aclient.get_active("snap-a") == TEXT

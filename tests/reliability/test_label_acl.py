@@ -84,6 +84,8 @@ def test_the_recipe_lets_the_tuner_move_labels_and_only_the_release_user_move_pr
         "experiment": ("experiment", "default", "--variant", "a=production:50", "--variant", "b=staging:50"),
         "modify production": ("modify", "add rule: never use emojis"),
         "clear": ("clear", "--yes"),
+        "rename": ("rename", "default", "elsewhere"),
+        "abort": ("abort", "default"),
     }
     for what, args in refusals.items():
         done = dprompt(acl_server, "tuner", *args)

@@ -182,6 +182,10 @@ class LabelOps:
     async def remove(self, name: str, label: str, *, user: str | None = None, note: str = "") -> MoveResult:
         """Remove ``label`` (its version stays kept while retention allows)."""
         label = lab.settable(label)
+        experiment = (await self.state(name)).release.experiment
+        if experiment is not None and any(v.target == label for v in experiment.variants):
+            raise lab.LabelError(f"The experiment on {name!r} serves label {label!r}: stop it first "
+                                 f"(dprompt experiment {name} --stop); nothing was removed.")
         entry = self._entry("label", f"remove label {label}", user, note, label=label, to=None)
         status, version, _ = await self._run_label(name, "rm", label, entry=entry)
         if status == "missing":

@@ -368,8 +368,9 @@ class Reads:
             m = PromptMeta.from_hash(meta)
             out[name] = PromptSummary(name=name, version=m.version, size=size, updated_at=m.updated_at,
                                       updated_by=m.updated_by, action=m.action,
-                                      labels=lab.LabelSet.parse(raw_labels, m.version).named,
-                                      release=lab.Release.parse(raw_release).summary())
+                                      # Most prompts have neither: no parse for them (10,000 rows).
+                                      labels=lab.LabelSet.parse(raw_labels, m.version).named if raw_labels else {},
+                                      release=lab.Release.parse(raw_release).summary() if raw_release else "")
         return out
 
     async def _row_replies(self, ordered: Sequence[str]) -> builtins.list[Any]:
