@@ -12,6 +12,8 @@ Side by side on a private server, in one run:
    rollout then ``promote``, and a rollback are each written 20 times. For each write,
    the time from its acknowledgement until the last agent that should change serves
    the new version (``CLOCK_MONOTONIC`` is shared by processes); p50 / p99.
+3. The fleet view: five announcing agents, a rollout to 40% and its abort, ten times
+   each; the time until ``store.fleet()`` shows the new split.
 
 Run alone: ``python benchmarks/bench_labels.py`` (or via ``benchmarks/run.py``).
 """
@@ -129,9 +131,9 @@ def bench_reads(url: str) -> list[tuple[str, str, str]]:
     ]
 
 
-def _reader(url: str, agent_id: str, conn: Connection) -> None:
+def _reader(url: str, agent_id: str, conn: Connection, announce: bool = False) -> None:
     """In another process: report each new version this agent serves of production, and when."""
-    with PromptClient(url, agent_id=agent_id, announce=False) as client:
+    with PromptClient(url, agent_id=agent_id, announce=announce) as client:
         last = client.read(NAME).version
         _wait_memory(client)
         conn.send(("ready", last, 0))
@@ -217,10 +219,63 @@ def bench_spread(url: str) -> list[tuple[str, str, str]]:
     return rows
 
 
+def bench_fleet_split(url: str) -> list[tuple[str, str, str]]:
+    """Five announcing agents: a rollout to 40% (or its abort) -> ``store.fleet()`` shows the new split."""
+    _seed(url)
+    line = lab.Rollout(2, 40.0)
+    ids = ([f"agent-{i}" for i in range(200) if line.includes(NAME, f"agent-{i}")][:2]
+           + [f"agent-{i}" for i in range(200) if not line.includes(NAME, f"agent-{i}")][:AGENTS - 2])
+    ctx = multiprocessing.get_context("spawn")
+    pipes, procs = [], []
+    for agent_id in ids:
+        ours, theirs = ctx.Pipe()
+        proc = ctx.Process(target=_reader, args=(url, agent_id, theirs, True), daemon=True)
+        proc.start()
+        pipes.append(ours)
+        procs.append(proc)
+    for ours in pipes:
+        if not ours.poll(30) or ours.recv()[0] != "ready":
+            raise RuntimeError("an agent process did not start")
+    from dynamic_prompt.store.fleet import split
+
+    lags: list[float] = []
+
+    async def rounds() -> None:
+        store = PromptStore.connect(ServerTarget(url, "bench"), Settings(redis_url=url, user="bench"))
+        try:
+            async def until(want: dict[int, int], since: float) -> None:
+                while time.monotonic() - since < 5:
+                    found = (await store.fleet([NAME])).get(NAME, [])
+                    if split([a for a in found if a.agent_id in ids]) == want:
+                        lags.append((time.monotonic() - since) * 1000)
+                        return
+                    await asyncio.sleep(0.005)
+
+            await until({1: AGENTS}, time.monotonic())
+            lags.clear()
+            for _ in range(10):
+                await store.rollout(NAME, 40, "staging")
+                await until({2: 2, 1: AGENTS - 2}, time.monotonic())
+                await store.abort_rollout(NAME)
+                await until({1: AGENTS}, time.monotonic())
+        finally:
+            await store.aclose()
+
+    try:
+        asyncio.run(rounds())
+    finally:
+        for proc in procs:
+            proc.kill()
+    lags.sort()
+    return [(f"fleet view, {AGENTS} announcing agents", f"rollout or abort -> store.fleet() shows the split, "
+             f"p50 / max of {len(lags)}", f"{statistics.median(lags):.0f} ms / {lags[-1]:.0f} ms" if lags
+             else "never")]
+
+
 def run() -> list[tuple[str, str, str]]:
     server = TestServer().start()
     try:
-        return bench_reads(server.url) + bench_spread(server.url)
+        return bench_reads(server.url) + bench_spread(server.url) + bench_fleet_split(server.url)
     finally:
         server.cleanup()
 
