@@ -74,3 +74,8 @@ def test_bad_specs_are_one_line() -> None:
         with pytest.raises(lab.LabelError):
             lab.check_percent(percent)
     assert lab.check_percent("40%") == 40.0
+    # Two decimals in floats: 1.1 * 100 is 110.00000000000001, and 1.1 is a fine percentage.
+    assert [lab.check_percent(p) for p in ("1.1", "0.07", "0.29", "99.99")] == [1.1, 0.07, 0.29, 99.99]
+    for name in ("7", "v7", "V7"):
+        with pytest.raises(lab.LabelError):
+            lab.validate_label(name)  # a label that reads as a version could never be named

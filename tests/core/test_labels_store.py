@@ -253,3 +253,80 @@ async def test_a_snapshot_reads_every_prompt_at_a_label_in_one_batch(store: Prom
         assert set(got) == {"snap-a"} and "Sarcastic" in (got["snap-a"].text or "")
         assert "Sarcastic" in (await aclient.get_active("snap-a", label="staging") or "")
         assert await aclient.get_active("snap-a") == TEXT
+
+
+async def test_other_programs_labels_and_release_keys_never_stop_production(
+        store: PromptStore, redis_sync: redis.Redis, server_url: str) -> None:
+    from dynamic_prompt.live.client import PromptClient
+
+    k = keys_for("lab")
+    for garbage in ("hash", '{"staging": "\u00b2", "latest": 2.5, "x": 1e400, "7": [1]}', '{"latest": 1e15}'):
+        await _loaded(store)
+        if garbage == "hash":
+            redis_sync.hset(k.labels, "staging", "1")
+            redis_sync.hset(k.release, "rollout", "x")
+        else:
+            redis_sync.set(k.labels, garbage)
+            redis_sync.set(k.release, '{"rollout": {"version": 1, "percent": 1' + "0" * 400 + '}}')
+        state = await store.state("lab")
+        assert state.active == TEXT
+        done = await store.modify("lab", "change tone to sarcastic")
+        assert done.version == 2 and "Sarcastic" in (await store.get_active("lab") or "")
+        assert redis_sync.hexists(k.versions, "2") and redis_sync.hget(k.meta, "version") == "2"
+        with PromptClient(server_url, announce=False) as client:
+            assert "Sarcastic" in (client.get_active("lab") or "")
+            assert client.read("lab").served == ""
+        labels = await store.labels("lab")
+        assert labels.labels.production == 2 and not labels.release.active
+        if garbage != "hash":
+            # A label move rewrites the key with what this tool writes there, dropping the rest.
+            await store.set_label("lab", "staging", "v1")
+            assert json.loads(redis_sync.get(k.labels)) == {"staging": 1}
+
+
+async def test_an_experiment_keeps_every_version_it_names_whole(store: PromptStore, redis_sync: redis.Redis) -> None:
+    big = "\n".join(f"line {i}: the assistant keeps this rule in mind" for i in range(200)) + "\n"
+    await store.clear("exp")
+    await store.load("exp", big, kind="text")
+    for rule in ("be brief", "be kind", "be calm"):
+        await store.modify("exp", f"add rule: {rule}")  # v2, v3 become deltas
+    k = keys_for("exp")
+    assert redis_sync.hexists(k.versions, "d2") and redis_sync.hexists(k.versions, "d3")
+    texts = [await store.version_text("exp", v) for v in (2, 3)]
+    await store.experiment("exp", ["a=v2:50", "b=v3:50"])
+    assert [redis_sync.hget(k.versions, v) for v in ("2", "3")] == texts
+    assert not redis_sync.hexists(k.versions, "d2") and not redis_sync.hexists(k.versions, "d3")
+    await store.clear("exp")
+
+
+async def test_compaction_never_makes_productions_version_a_delta(store: PromptStore, redis_sync: redis.Redis) -> None:
+    from dynamic_prompt.core import delta
+    from dynamic_prompt.store import scripts
+
+    big = "\n".join(f"line {i}: the assistant keeps this rule in mind" for i in range(200)) + "\n"
+    await store.clear("cmp")
+    await store.load("cmp", big, kind="text")
+    await store.modify("cmp", "add rule: be brief")  # v2
+    await store.modify("cmp", "add rule: be kind")   # v3; v2 is a delta now
+    await store.promote("cmp", "v1")                  # production at v1 (kept whole as the original)
+    await store.modify("cmp", "add rule: be calm")   # v4
+    await store.promote("cmp", "v4")
+    k = keys_for("cmp")
+    v3, v4 = await store.version_text("cmp", 3), await store.version_text("cmp", 4)
+    await store.promote("cmp", "v3")  # production is v3 now; a compaction racing this must not touch it
+    patch = "x"
+    replaced = redis_sync.eval(scripts.COMPACT, 4, k.versions, k.labels, k.release, k.meta,
+                               3, delta.sha1(v3), 4, delta.sha1(v4), patch)
+    assert replaced == 0 and redis_sync.hget(k.versions, "3") == v3
+    await store.clear("cmp")
+
+
+async def test_a_rollback_looks_past_edits_on_other_labels(store: PromptStore) -> None:
+    await _loaded(store)
+    await store.set_label("lab", "staging", "production")
+    await store.modify("lab", "change tone to sarcastic", label="staging")
+    await store.promote("lab", "staging")
+    await store.modify("lab", "add rule: be brief", label="staging")  # the tuner goes on
+    await store.set_label("lab", "canary", "staging")
+    back = await store.rollback("lab")
+    assert (back.previous, back.version) == (2, 1)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import json
+from decimal import Decimal, InvalidOperation
 import re
 import zlib
 from collections.abc import Mapping, Sequence
@@ -48,6 +49,7 @@ BUCKETS = 10_000
 """Hash buckets of a rollout or an experiment: percentages to two decimals."""
 
 _LABEL_RE = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
+_VERSION_LIKE = re.compile(r"v?[0-9]+\Z")
 _MAX_VERSION = 10**18
 
 
@@ -64,6 +66,8 @@ def validate_label(label: object) -> str:
     """
     if not isinstance(label, str) or not label:
         raise LabelError("A label must be a non-empty name such as 'staging'.")
+    if _VERSION_LIKE.match(label):
+        raise LabelError(f"{label!r} reads as a version number; give the label a name such as 'staging'.")
     if len(label) > MAX_LABEL_LENGTH:
         raise LabelError(f"The label is {len(label)} characters long; the limit is {MAX_LABEL_LENGTH}.")
     if not _LABEL_RE.match(label):
@@ -93,13 +97,26 @@ def parse_version(value: object) -> int:
 
 
 def _version(value: Any) -> int | None:
+    """A version number another program may have written in any shape, else ``None``."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int) and 0 < value < _MAX_VERSION:
         return value
-    if isinstance(value, str) and 0 < len(value) <= 18 and value.isdigit() and int(value) > 0:
+    # isascii: "²".isdigit() is true, and int("²") raises.
+    if isinstance(value, str) and 0 < len(value) <= 18 and value.isascii() and value.isdigit() and int(value) > 0:
         return int(value)
     return None
+
+
+def _seconds(value: Any) -> float:
+    """A timestamp in any shape (a 400-digit integer overflows float()): 0 when unusable."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    try:
+        number = float(value)
+    except OverflowError:
+        return 0.0
+    return number if number == number and abs(number) < 1e12 else 0.0
 
 
 def _loads(raw: bytes | str | None) -> Any:
@@ -203,12 +220,13 @@ def check_percent(value: object) -> float:
     """A rollout percentage in (0, 100] from ``40``, ``"40"`` or ``"40%"``, two decimals at most."""
     text = str(value).strip().removesuffix("%")
     try:
-        number = float(text)
-    except ValueError:
+        # Decimal: 1.1 * 100 is 110.00000000000001 in floats, and 1.1 is a fine percentage.
+        number = Decimal(text)
+    except (InvalidOperation, ValueError):
         raise LabelError(f"{value!r} is not a percentage (1 to 100).") from None
-    if not 0 < number <= 100 or round(number * 100) != number * 100:
+    if not number.is_finite() or not 0 < number <= 100 or number * 100 != (number * 100).to_integral_value():
         raise LabelError(f"A rollout percentage is above 0 and at most 100, in steps of 0.01, not {value!r}.")
-    return number
+    return float(number)
 
 
 @dataclass(frozen=True)
@@ -245,13 +263,13 @@ class Rollout:
             return None
         version = _version(data.get("version"))
         raw = data.get("percent")
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            return None
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 < raw <= 100:
+            return None  # compared before float(): a 400-digit integer overflows it
         percent = float(raw)
-        if version is None or not 0 < percent <= 100:
+        if version is None:
             return None
-        return cls(version, percent, str(data.get("source") or ""), _version(data.get("base")) or 0,
-                   str(data.get("by") or ""), float(data.get("at") or 0) if isinstance(data.get("at"), (int, float)) else 0.0)
+        return cls(version, percent, str(data.get("source") or "")[:64], _version(data.get("base")) or 0,
+                   str(data.get("by") or "")[:128], _seconds(data.get("at")))
 
 
 @dataclass(frozen=True)
@@ -271,7 +289,10 @@ class Variant:
             raise LabelError(f"Bad variant {spec!r}: write name=label:weight, e.g. a=production:50.")
         name = validate_label(name.strip())
         target = target.strip()
-        if not target.lower().startswith("v") or not target[1:].isdigit():
+        if _VERSION_LIKE.match(target.lower()) and target[:1].lower() == "v":
+            if _version(target[1:]) is None:
+                raise LabelError(f"Bad variant {spec!r}: {target!r} is not a version number.")
+        else:
             validate_label(target)
         try:
             number = int(weight)
@@ -284,7 +305,7 @@ class Variant:
     @property
     def pinned_version(self) -> int | None:
         """The version this variant names directly (``None`` when it follows a label)."""
-        return int(self.target[1:]) if self.target.startswith("v") and self.target[1:].isdigit() else None
+        return _version(self.target[1:]) if self.target.startswith("v") else None
 
 
 @dataclass(frozen=True)
@@ -343,8 +364,8 @@ class Experiment:
             except LabelError:
                 return None
         try:
-            return cls.build(str(data.get("id") or ""), variants, str(data.get("by") or ""),
-                             float(data.get("at") or 0) if isinstance(data.get("at"), (int, float)) else 0.0)
+            return cls.build(str(data.get("id") or "")[:64], variants, str(data.get("by") or "")[:128],
+                             _seconds(data.get("at")))
         except LabelError:
             return None
 
@@ -362,7 +383,10 @@ class Release:
         data = _loads(raw)
         if not isinstance(data, dict):
             return cls()
-        return cls(Rollout.from_dict(data.get("rollout")), Experiment.from_dict(data.get("experiment")))
+        try:
+            return cls(Rollout.from_dict(data.get("rollout")), Experiment.from_dict(data.get("experiment")))
+        except (ValueError, OverflowError, TypeError):
+            return cls()  # another program's data of a shape no check above foresaw: no release
 
     def to_json(self) -> str:
         """The stored form, with ``pins`` (the versions it names) for the server's retention."""

@@ -219,7 +219,7 @@ class Committer:
         if len(patch) * 2 > len(old_text):
             return  # most of the text changed: a delta would save little
         with contextlib.suppress(*FAILURES, DynamicPromptError):
-            await self._compact_script(keys=[k.versions, k.labels, k.release], args=[
+            await self._compact_script(keys=[k.versions, k.labels, k.release, k.meta], args=[
                 older, delta.sha1(old_text), version, delta.sha1(text), patch])
 
     def too_big(self, k: keymod.PromptKeys, size: int) -> CorruptDataError:

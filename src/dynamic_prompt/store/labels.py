@@ -115,9 +115,15 @@ class LabelOps:
                 pipe.get(k.labels)
                 pipe.get(k.release)
                 pipe.exists(k.active)
-                return list(await pipe.execute())
+                return list(await pipe.execute(raise_on_error=False))
 
         version, raw_labels, raw_release, exists = await self._calls(read, prompt=name)
+        for reply in (version, exists):
+            if isinstance(reply, Exception):
+                raise reply
+        # Another program's labels or release key of another type reads as none: production stands.
+        raw_labels = raw_labels if isinstance(raw_labels, bytes) else None
+        raw_release = raw_release if isinstance(raw_release, bytes) else None
         digits = version.decode("ascii", "replace") if isinstance(version, bytes) else str(version or "")
         production = int(digits) if exists and 0 < len(digits) <= 18 and digits.isdigit() else 0
         return LabelState(name, lab.LabelSet.parse(raw_labels, production), lab.Release.parse(raw_release),
@@ -280,11 +286,11 @@ class LabelOps:
         k = self._calls.kind.layout.keys_for(name)
 
         async def run(text: str) -> tuple[CommitStatus, int, int]:
-            # A rollout ends with the move (a release holds a rollout or an experiment, never
-            # both: an experiment goes on reading the new production).
+            # A rollout ends with the move, decided in the script from the release as it is
+            # then; an experiment goes on reading the new production.
             args = [*self._committer.common_args(name), version, text, entry,
                     json.loads(entry)["user_id"], "" if expected is None else str(expected),
-                    "1" if state.release.rollout is not None else "0", self._settings().max_bytes]
+                    self._settings().max_bytes]
             status, number, rest = await self._committer.run_leased(
                 lambda: self._promote(keys=list(k.writes()), args=args), k.lock, name)
             return status, number, int(rest[0]) if rest else 0
@@ -329,6 +335,8 @@ class LabelOps:
                 if isinstance(before, int) and not isinstance(before, bool) and before > 0:
                     return state.labels.production, before
                 break
+            if entry.metadata.get("label") not in (None, lab.PRODUCTION):
+                continue  # a move of, or an edit on, another label: production stayed where it was
             if entry.action not in ("label", "rollout", "abort", "experiment", "stop") and entry.version:
                 break
         raise lab.LabelError(f"Production of {name!r} did not come from a promote: nothing to roll back "
@@ -342,21 +350,24 @@ class LabelOps:
     # -- rollouts and experiments ------------------------------------------------------
 
     async def _write_release(self, name: str, state: LabelState, release: lab.Release, action: str,
-                             instruction: str, user: str | None, note: str, pin: int | None = None,
-                             **metadata: Any) -> LabelState:
+                             instruction: str, user: str | None, note: str, **metadata: Any) -> LabelState:
         k = self._calls.kind.layout.keys_for(name)
         entry = self._entry(action, instruction, user, note, **metadata)
+        pins = release.pins()
 
-        async def run(text: str) -> str:
+        async def run(texts: list[str]) -> list[Any]:
             args = [*self._committer.common_args(name), release.to_json() if release.active else "",
-                    state.release_sha, entry, "" if pin is None else str(pin), text]
+                    state.release_sha, entry, json.dumps(pins), json.dumps(texts)]
             reply = await self._calls(lambda: self._release(keys=list(k.writes()), args=args), prompt=name)
-            return reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+            return [reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0]), int(reply[1])]
 
+        pin: int | None = None
         try:
-            status = await run("")
-            if status == "whole" and pin is not None:
-                status = await run(await self._reads.version_text(name, pin))
+            status, pin = await run([""] * len(pins))
+            if status == "whole":
+                # A pinned version is kept as a delta: send every pin's text, to be stored whole.
+                texts = await self._reads.version_texts(name, pins)
+                status, pin = await run([t or "" for t in texts])
         except PermissionDeniedError:
             raise PermissionDeniedError(
                 f"This Redis user may not change how production of {name!r} is served (its ACL keeps rollouts "
@@ -394,7 +405,7 @@ class LabelOps:
                               else state.labels.production, author, self._now())
         return await self._write_release(
             name, state, lab.Release(rollout, None), "rollout", f"rollout v{version} ({source}) to {share:g}%",
-            user, note, pin=version, to=version, percent=share, source=source)
+            user, note, to=version, percent=share, source=source)
 
     async def abort(self, name: str, *, user: str | None = None, note: str = "") -> LabelState:
         """End the rollout: every agent reads production again."""
@@ -425,10 +436,8 @@ class LabelOps:
             else:
                 await self._reads.version_text(name, variant.pinned_version)
         spec = ", ".join(f"{v.name}={v.target}:{v.weight}" for v in parsed)
-        pins = lab.Release(None, experiment).pins()
         return await self._write_release(name, state, lab.Release(None, experiment), "experiment",
-                                         f"experiment {spec}", user, note, pin=pins[0] if pins else None,
-                                         variants=spec)
+                                         f"experiment {spec}", user, note, variants=spec)
 
     async def stop(self, name: str, *, user: str | None = None, note: str = "") -> LabelState:
         """End the experiment: every caller gets production again."""

@@ -38,9 +38,20 @@ if raw then
   if not ok or type(data) ~= 'table' then
     return redis.error_reply('CORRUPT ' .. K_LABELS .. ' does not hold JSON labels (another program wrote it)')
   end
-  labels = data
+  -- Only label names mapped to whole numbers (see whole, below): anything else another
+  -- program left there is dropped, so the encode after the first write cannot fail.
+  for k, v in pairs(data) do
+    local n = tonumber(v)
+    if type(k) == 'string' and n and n == math.floor(n) and n > 0 and n < 1e14 then labels[k] = n end
+  end
 end
-local current = tonumber(labels[label])
+-- A version number as another program may have stored it: a whole number in range, else nil.
+local function whole(v)
+  local n = tonumber(v)
+  if n and n == math.floor(n) and n > 0 and n < 1e14 then return n end
+  return nil
+end
+local current = whole(labels[label])
 
 local function kept(v)
   return redis.call('HEXISTS', K_VERSIONS, tostring(v)) == 1
@@ -83,9 +94,9 @@ elseif op == 'rm' then
 elseif op == 'commit' then
   if not current then return {'missing', 0, 0} end
   if redis.call('HGET', K_VERSIONS, tostring(current)) == text then return {'nochange', current, current} end
-  local n = math.max(tonumber(labels['latest']) or 0, hint, current)
+  local n = math.max(whole(labels['latest']) or 0, whole(hint) or 0, current)
   for _, v in pairs(labels) do
-    if tonumber(v) and tonumber(v) > n then n = tonumber(v) end
+    if whole(v) and whole(v) > n then n = whole(v) end
   end
   n = n + 1
   while kept(n) or redis.call('HEXISTS', K_VERSIONS, 'd' .. n) == 1 do n = n + 1 end

@@ -3,13 +3,34 @@ local K_ACTIVE, K_BACKUP, K_META, K_VERSIONS, K_LOG = KEYS[1], KEYS[2], KEYS[3],
 -- (KEYS[7] and KEYS[8] of a write script: the script body sets these).
 local K_LABELS, K_RELEASE = false, false
 
+-- A key's JSON table, or nil: absent, another program's key of another type, not JSON.
 local function json_at(key)
   if not key then return nil end
-  local raw = redis.call('GET', key)
-  if not raw then return nil end
+  local got, raw = pcall(redis.call, 'GET', key)
+  if not got or not raw then return nil end
   local ok, data = pcall(cjson.decode, raw)
   if ok and type(data) == 'table' then return data end
   return nil
+end
+
+-- A version number as another program may have stored it: a whole number in range, else nil
+-- (2.5, 1e400 or "x" must not become a version, nor a field name like "1e+15").
+local function whole(v)
+  local n = tonumber(v)
+  if n and n == math.floor(n) and n > 0 and n < 1e14 then return n end
+  return nil
+end
+
+-- A labels table with only what this tool would write there: label names mapped to whole
+-- numbers (anything else another program left is dropped, so encoding it cannot fail).
+local function clean_labels(data)
+  local out = {}
+  if type(data) ~= 'table' then return out end
+  for k, v in pairs(data) do
+    local n = whole(v)
+    if type(k) == 'string' and n then out[k] = n end
+  end
+  return out
 end
 
 -- The version numbers no prune may take: production's, every label's, a release's pins.
@@ -19,14 +40,14 @@ local function pinned()
   local labels = json_at(K_LABELS)
   if labels then
     for _, v in pairs(labels) do
-      local n = tonumber(v)
+      local n = whole(v)
       if n then out[n] = true end
     end
   end
   local release = json_at(K_RELEASE)
   if release and type(release.pins) == 'table' then
     for _, v in ipairs(release.pins) do
-      local n = tonumber(v)
+      local n = whole(v)
       if n then out[n] = true end
     end
   end
@@ -39,7 +60,7 @@ local function next_version(ver)
   local n = ver
   local labels = json_at(K_LABELS)
   if labels then
-    local latest = tonumber(labels['latest'])
+    local latest = whole(labels['latest'])
     if latest and latest > n then n = latest end
   end
   n = n + 1
@@ -67,8 +88,23 @@ local function trim_versions(ver, retention)
   end
 end
 
--- The type each key must hold (KEYS[6], when given, is the write lease; 7 and 8 labels, release).
-local WANT = {'string', 'string', 'hash', 'hash', 'list', 'string', 'string', 'string'}
+-- The type each key must hold (KEYS[6], when given, is the write lease). Labels and release
+-- (KEYS[7], KEYS[8]) are only read here, through json_at: another program's key of another
+-- type there reads as none and never stops a write of production; the scripts that write
+-- them check their types themselves.
+local WANT = {'string', 'string', 'hash', 'hash', 'list', 'string'}
+
+-- Refuse before the first effect: a labels or release key another program filled with the
+-- wrong type, for the scripts that write them.
+local function wrong_json_type(...)
+  for _, key in ipairs({...}) do
+    local t = redis.call('TYPE', key)['ok']
+    if t ~= 'none' and t ~= 'string' then
+      return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. t .. ', not a string')
+    end
+  end
+  return nil
+end
 
 -- Refuse before the first effect: a key another program filled with the wrong type.
 local function wrong_type()
