@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import bisect
 import json
-from decimal import Decimal, InvalidOperation
 import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from dynamic_prompt.core.errors import DynamicPromptError
