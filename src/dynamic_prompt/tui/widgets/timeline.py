@@ -37,6 +37,9 @@ def entry_detail(entry: ChangeEntry) -> str:
     note = entry.note
     source = entry.metadata.get("source") if entry.metadata else None
     detail = entry.instruction or (f"source: {source}" if source else "")
+    label = entry.metadata.get("label") if entry.metadata and entry.action in ("modify", "edit") else None
+    if isinstance(label, str) and label:
+        detail = f"on {label}: {detail}"  # an edit on a label: production did not change
     if note:
         detail = f"{detail}  — {note}" if detail else f"— {note}"
     return detail[:MAX_CELL]
