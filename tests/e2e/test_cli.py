@@ -242,3 +242,28 @@ def test_fleet_lists_announced_agents_as_text_and_json(server_url: str, redis_sy
     redis_sync.rpush("dprompt:agents:default", "x")
     line = one_error_line(dprompt("fleet", url=server_url))
     assert "wrong type" in line and "redis.call" not in line
+
+
+def test_render_fills_variables_and_a_missing_one_names_itself(server_url: str, redis_sync: redis.Redis) -> None:
+    import json as _json
+
+    env_url = ["--redis-url", server_url]
+    load = subprocess.run([sys.executable, "-m", "dynamic_prompt.cli", *env_url, "load", "--name", "tpl", "--force",
+                           "--text", "Hi {{ user }}{% if vip is defined %}, welcome back{% endif %}.\n"],
+                          capture_output=True, text=True, timeout=60)
+    assert load.returncode == 0, load.stderr
+    base = [sys.executable, "-m", "dynamic_prompt.cli", *env_url, "render", "--name", "tpl"]
+    done = subprocess.run([*base, "--var", "user=Ada", "--var", "vip=1", "--var", "extra=x"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Hi Ada, welcome back.\n"
+    assert "never reads 'extra'" in done.stderr
+    missing = subprocess.run(base, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1
+    lines = missing.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Missing variable 'user'" in lines[0]
+    as_json = _json.loads(subprocess.run([*base, "--var", "user=Bo", "--json"], capture_output=True, text=True,
+                                         timeout=60).stdout)
+    assert as_json["text"] == "Hi Bo.\n" and as_json["variables"] == ["user", "vip"]
+    bad = subprocess.run([*base, "--var", "no equals"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "NAME=VALUE" in bad.stderr

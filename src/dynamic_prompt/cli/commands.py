@@ -28,11 +28,12 @@ from dynamic_prompt.cli.common import (
     warn,
 )
 from dynamic_prompt.core import diff as diffmod
-from dynamic_prompt.core.errors import DynamicPromptError, InstructionError
+from dynamic_prompt.core.errors import DynamicPromptError, InstructionError, PromptNotFoundError
 from dynamic_prompt.core.inert import inert
 from dynamic_prompt.core.keys import validate_name
 from dynamic_prompt.core.models import ChangeEntry
 from dynamic_prompt.core.redact import has_secret
+from dynamic_prompt.store import PromptStore
 from dynamic_prompt.store.fleet import split
 
 __all__ = ["COMMAND_TIMEOUT", "Context", "fail", "format_entry", "main", "main_group", "show_diff", "show_text",
@@ -198,6 +199,44 @@ def get(ctx: Context, name: str, version: int | None, label: str | None, as_json
                                "updated_by": state.meta.updated_by}))
     else:
         show_text(state.active)
+
+
+@main_group.command()
+@name_option
+@click.option("--var", "-v", "assignments", multiple=True, metavar="NAME=VALUE",
+              help="A variable for the template (repeatable).")
+@click.option("--label", "-L", "label", default=None, metavar="LABEL", help="Render the version LABEL points at.")
+@click.option("--lenient", is_flag=True, help="Render a missing variable as empty instead of refusing.")
+@json_option
+@pass_ctx
+def render(ctx: Context, name: str, assignments: tuple[str, ...], label: str | None, lenient: bool,
+           as_json: bool) -> None:
+    """Print the prompt with its template variables filled in (as agents get it from client.render)."""
+    from dynamic_prompt.core.templates import Template, parse_assignments  # jinja2 loads only here
+
+    validate_name(name)
+    variables = parse_assignments(assignments)  # before the server is asked anything
+
+    async def read(store: PromptStore) -> tuple[int, str]:
+        if label is not None and label != "production":
+            return await store.label_text(name, label)
+        state = await store.state(name, with_backup=False)
+        if state.active is None:
+            raise PromptNotFoundError(f"There is no prompt named {name!r}; load one first.")
+        return state.version, state.active
+
+    version, text = ctx.run(read)
+    template = Template.parse(text)
+    done = template.render(variables, strict=not lenient)
+    if as_json:
+        click.echo(json.dumps({"name": name, "version": version, "text": done.text, "variables": list(template.variables),
+                               "unused": list(done.unused), "missing": list(done.missing)}))
+        return
+    show_text(done.text)
+    if done.unused:
+        click.echo(f"warning: the template never reads {', '.join(map(repr, done.unused))}.", err=True)
+    if done.missing:
+        click.echo(f"warning: rendered as empty: {', '.join(map(repr, done.missing))}.", err=True)
 
 
 @main_group.command()

@@ -50,8 +50,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import redis
 from redis import exceptions as rexc
@@ -59,7 +59,7 @@ from redis.retry import Retry
 
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core import labels as lab
-from dynamic_prompt.core.errors import DynamicPromptError
+from dynamic_prompt.core.errors import DynamicPromptError, PromptNotFoundError
 from dynamic_prompt.live import views
 from dynamic_prompt.live.async_client import AsyncPromptClient
 from dynamic_prompt.live.cache import CacheEntry
@@ -85,6 +85,12 @@ from dynamic_prompt.store.fleet import fleet as fleet_sync
 log = logging.getLogger(__name__)
 
 # -- the synchronous client -------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from dynamic_prompt.core.templates import Template
+
+TEMPLATE_CACHE = 256
+"""Parsed templates a client keeps (one per distinct text it rendered)."""
 
 _SYNC_CLIENTS: weakref.WeakSet[PromptClient] = weakref.WeakSet()
 _ORPHANS: list[Any] = []
@@ -142,6 +148,8 @@ class PromptClient(ClientBase):
         self._sync: redis.Redis | None = None
         self._pending: dict[str, tuple[concurrent.futures.Future[CacheEntry], float, int]] = {}
         self._pending_lock = threading.Lock()
+        self._templates: dict[str, Template] = {}
+        """Parsed templates by their text (the cache's text objects: their hash is computed once)."""
         _SYNC_CLIENTS.add(self)
 
     # -- reads ------------------------------------------------------------------------
@@ -200,6 +208,32 @@ class PromptClient(ClientBase):
             next(self._reads[view])
             return self._read_of(view, entry, key)
         return self._read_slow(name, label, key, strict)
+
+    def render(self, name: str, variables: Mapping[str, Any] | None = None, /, *, label: str | None = None,
+               key: str | None = None, lenient: bool = False, **more: Any) -> str:
+        """The prompt ``name`` (at ``label``; an experiment's variant for ``key``) with variables filled in.
+
+        ``render("support", user="Ada", tier="gold")``, or a mapping for names that are also
+        options here (``render("support", {"label": "x"})``). The text comes from memory like
+        :meth:`get_active`; its parsed template is kept per text, so a render costs the fill
+        alone until the prompt changes (any change, by push). A prompt without template
+        syntax comes back as it is. A variable the template reads and was not given is a
+        :class:`~dynamic_prompt.core.templates.TemplateError` naming it (``lenient=True``:
+        empty); one given and never read is not an error.
+        """
+        text = self.get_active(name, label, key)
+        if text is None:
+            at = f" at label {label!r}" if label else ""
+            raise PromptNotFoundError(f"There is no prompt named {name!r}{at} to render.")
+        template = self._templates.get(text)
+        if template is None:
+            from dynamic_prompt.core.templates import Template  # jinja2 loads on the first render only
+
+            template = Template.parse(text)
+            if len(self._templates) >= TEMPLATE_CACHE:
+                self._templates.clear()  # prompts that changed many times: start over, cheaply
+            self._templates[text] = template
+        return template.render({**(variables or {}), **more}, strict=not lenient).text
 
     def at(self, label: str) -> LabelReader:
         """A reader bound to ``label``: ``client.at("staging").get_active("support")``.
