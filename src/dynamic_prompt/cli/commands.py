@@ -212,22 +212,39 @@ def get(ctx: Context, name: str, version: int | None, label: str | None, as_json
 def render(ctx: Context, name: str, assignments: tuple[str, ...], label: str | None, lenient: bool,
            as_json: bool) -> None:
     """Print the prompt with its template variables filled in (as agents get it from client.render)."""
-    from dynamic_prompt.core.templates import Template, parse_assignments  # jinja2 loads only here
+    from dynamic_prompt.core.includes import MAX_INCLUDE_DEPTH, parse_ref
+    from dynamic_prompt.core.templates import Renderer, Template, parse_assignments  # jinja2 loads only here
+    from dynamic_prompt.store.includes import includes_of
 
     validate_name(name)
     variables = parse_assignments(assignments)  # before the server is asked anything
 
-    async def read(store: PromptStore) -> tuple[int, str]:
-        if label is not None and label != "production":
-            return await store.label_text(name, label)
-        state = await store.state(name, with_backup=False)
-        if state.active is None:
-            raise PromptNotFoundError(f"There is no prompt named {name!r}; load one first.")
-        return state.version, state.active
+    ref = name if label is None or label == "production" else f"{name}@{label}"
 
-    version, text = ctx.run(read)
+    async def read(store: PromptStore) -> tuple[int, str, dict[str, str | None]]:
+        if ref != name:
+            version, text = await store.label_text(name, label or "")
+        else:
+            state = await store.state(name, with_backup=False)
+            if state.active is None:
+                raise PromptNotFoundError(f"There is no prompt named {name!r}; load one first.")
+            version, text = state.version, state.active
+        # Every part the template reaches, read now (the renderer's reads are synchronous).
+        parts: dict[str, str | None] = {ref: text}
+        frontier = [text]
+        for _ in range(MAX_INCLUDE_DEPTH + 1):
+            refs = [str(parse_ref(r)) for body in frontier for r in includes_of(body)]
+            frontier = []
+            for part in refs:
+                if part not in parts:
+                    parts[part] = await store.part_text(part)
+                    if parts[part] is not None:
+                        frontier.append(parts[part] or "")
+        return version, text, parts
+
+    version, text, parts = ctx.run(read)
     template = Template.parse(text)
-    done = template.render(variables, strict=not lenient)
+    done = Renderer(parts.get).render(ref, variables, strict=not lenient, text=text)
     if as_json:
         click.echo(json.dumps({"name": name, "version": version, "text": done.text, "variables": list(template.variables),
                                "unused": list(done.unused), "missing": list(done.missing)}))
@@ -237,6 +254,47 @@ def render(ctx: Context, name: str, assignments: tuple[str, ...], label: str | N
         click.echo(f"warning: the template never reads {', '.join(map(repr, done.unused))}.", err=True)
     if done.missing:
         click.echo(f"warning: rendered as empty: {', '.join(map(repr, done.missing))}.", err=True)
+
+
+@main_group.command()
+@name_option
+@json_option
+@pass_ctx
+def deps(ctx: Context, name: str, as_json: bool) -> None:
+    """Show what NAME includes (all the way down) and which prompts include it."""
+    from dynamic_prompt.core.includes import MAX_INCLUDE_DEPTH, parse_ref
+    from dynamic_prompt.store.includes import includes_of
+
+    validate_name(name)
+
+    async def work(store: PromptStore) -> tuple[list[str], list[str]]:
+        text = await store.part_text(name)
+        if text is None:
+            raise PromptNotFoundError(f"There is no prompt named {name!r}; load one first.")
+        reached: list[str] = []
+        frontier = [text]
+        for _ in range(MAX_INCLUDE_DEPTH + 1):
+            refs = [str(parse_ref(r)) for body in frontier for r in includes_of(body)]
+            frontier = []
+            for ref in refs:
+                if ref not in reached and ref != name:
+                    reached.append(ref)
+                    body = await store.part_text(ref)
+                    if body is not None:
+                        frontier.append(body)
+        users = []
+        for row in await store.list():
+            other = await store.part_text(row.name) if row.name != name else None
+            if other is not None and any(parse_ref(r).name == name for r in includes_of(other)):
+                users.append(row.name)
+        return reached, users
+
+    reached, users = ctx.run(work)
+    if as_json:
+        click.echo(json.dumps({"name": name, "includes": reached, "used_by": users}))
+        return
+    click.echo(f"{name} includes: {', '.join(reached) if reached else 'nothing'}")
+    click.echo(f"{name} is included by: {', '.join(users) if users else 'no prompt'}")
 
 
 @main_group.command()

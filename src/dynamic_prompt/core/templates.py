@@ -16,7 +16,7 @@ bounded while it is produced, so a loop cannot build gigabytes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,16 +24,12 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from dynamic_prompt.core.errors import DynamicPromptError
+from dynamic_prompt.core.includes import TemplateError, cycle_message, find_cycle, parse_ref
 
 _SYNTAX = re.compile(r"\{[{%#]")
 _UNDEFINED = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)' is undefined")
 MAX_RENDER_BYTES = 4 * 1024 * 1024
 """The most a render may produce (a template's loops cannot build more)."""
-
-
-class TemplateError(DynamicPromptError):
-    """A template that does not parse, or a render that cannot complete: one line, nothing written."""
 
 
 def is_template(text: str) -> bool:
@@ -71,6 +67,8 @@ class Template:
     variables: tuple[str, ...]
     templated: bool
     _tree: Any = None
+    includes: tuple[str, ...] = ()
+    """The parts it includes, as written (``safety``, ``safety@staging``, ``safety@v3``)."""
     _compiled: dict[bool, Any] = field(default_factory=dict, compare=False, repr=False)
     """Compiled per mode on first use (most callers render one way only)."""
 
@@ -86,7 +84,13 @@ class Template:
             raise TemplateError(f"The template does not parse, line {exc.lineno}: {_one_line(exc.message or exc)}.") \
                 from None
         names = sorted(meta.find_undeclared_variables(tree) - _builtins(tree))
-        return cls(source, tuple(names), True, tree, {True: strict})
+        refs = list(meta.find_referenced_templates(tree))
+        if any(ref is None for ref in refs):
+            raise TemplateError("An include must name its prompt literally ({% include \"safety\" %}), "
+                                "not through a variable: which prompts a template uses must be known.")
+        for ref in refs:
+            parse_ref(str(ref))
+        return cls(source, tuple(names), True, tree, tuple(dict.fromkeys(str(r) for r in refs)), {True: strict})
 
     def render(self, variables: Mapping[str, Any] | None = None, *, strict: bool = True,
                max_bytes: int = MAX_RENDER_BYTES) -> Rendered:
@@ -156,3 +160,107 @@ def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, str]:
             raise TemplateError(f"Bad variable {item!r}: write NAME=VALUE, NAME a plain identifier.")
         out[name] = value
     return out
+
+
+# -- rendering with includes -------------------------------------------------------------
+
+class Renderer:
+    """Renders prompts whose includes are read through ``fetch`` (a part's text, or ``None``).
+
+    Each part is parsed and compiled once per text: jinja's own template cache holds it,
+    and asks ``fetch`` on every render whether the text is still the same object. An agent's
+    ``fetch`` reads from its push-invalidated memory, so a change to any part, made by
+    anyone, reaches every render that uses it, with no polling.
+    """
+
+    def __init__(self, fetch: Callable[[str], str | None], *, max_bytes: int = MAX_RENDER_BYTES) -> None:
+        self._fetch = fetch
+        self._max_bytes = max_bytes
+        self._parsed: dict[str, Template] = {}
+        self._tops: dict[tuple[str, bool], Any] = {}
+        self._envs = {strict: self._environment(strict) for strict in (True, False)}
+
+    def _environment(self, strict: bool) -> SandboxedEnvironment:
+        env = _environment(strict)
+        env.loader = jinja2.FunctionLoader(self._load)
+        env.auto_reload = True
+        return env
+
+    def _load(self, ref: str) -> tuple[str, str, Callable[[], bool]]:
+        text = self._fetch(ref)
+        if text is None:
+            raise TemplateError(f"The included prompt {ref!r} has no text (or no such label).")
+        return text, ref, lambda: self._fetch(ref) is text
+
+    def parsed(self, text: str) -> Template:
+        """``Template.parse(text)``, kept per text (the same text object is parsed once)."""
+        template = self._parsed.get(text)
+        if template is None:
+            if len(self._parsed) >= 512:
+                self._parsed.clear()
+            template = self._parsed[text] = Template.parse(text)
+        return template
+
+    def _includes_of(self, ref: str) -> Sequence[str]:
+        text = self._fetch(ref)
+        return self.parsed(text).includes if text is not None else ()
+
+    def render(self, ref: str, variables: Mapping[str, Any] | None = None, *, strict: bool = True,
+               text: str | None = None) -> Rendered:
+        """Part ``ref`` (``support``, ``support@staging``) rendered with ``variables``, includes and all.
+
+        ``text``: the part's text when the caller has it (an experiment's variant), else fetched.
+        """
+        text = self._fetch(ref) if text is None else text
+        if text is None:
+            raise TemplateError(f"There is no prompt {ref!r} to render.")
+        top = self.parsed(text)
+        if not top.includes:
+            return top.render(variables, strict=strict, max_bytes=self._max_bytes)
+        chain = find_cycle(ref, self._includes_of)
+        if chain is not None:
+            raise TemplateError(cycle_message(chain) + " Nothing was rendered.")
+        reads: set[str] = set()
+
+        def collect(part: str) -> None:
+            body = self._fetch(part)
+            if body is None:
+                return
+            parsed = self.parsed(body)
+            reads.update(parsed.variables)
+            for child in parsed.includes:
+                collect(str(parse_ref(child)))
+
+        collect(ref)
+        given = dict(variables or {})
+        unused = tuple(sorted(set(given) - reads))
+        missing = tuple(sorted(reads - set(given)))
+        compiled = self._tops.get((text, strict))
+        if compiled is None:
+            if len(self._tops) >= 512:
+                self._tops.clear()
+            compiled = self._tops[(text, strict)] = self._envs[strict].from_string(top._tree)
+        template = compiled
+        out: list[str] = []
+        size = 0
+        try:
+            for piece in template.generate(**given):
+                size += len(piece)
+                if size > self._max_bytes:
+                    raise TemplateError(f"The rendered prompt would be over {self._max_bytes:,} characters; "
+                                        "a loop in the template runs too long.")
+                out.append(piece)
+        except TemplateError:
+            raise
+        except jinja2.UndefinedError as exc:
+            named = _UNDEFINED.match(str(exc))
+            if named:
+                raise TemplateError(f"Missing variable {named.group(1)!r}: {ref!r} and its includes read "
+                                    f"{', '.join(sorted(reads))}.") from None
+            raise TemplateError(f"The template reads something it was not given: {_one_line(exc)}.") from None
+        except jinja2.exceptions.SecurityError as exc:
+            raise TemplateError(f"The template tried something the sandbox forbids: {_one_line(exc)}.") from None
+        except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
+            raise TemplateError(f"The template could not be rendered: {type(exc).__name__}: {_one_line(exc)}.") \
+                from None
+        return Rendered("".join(out), unused, missing)

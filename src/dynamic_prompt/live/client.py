@@ -87,10 +87,7 @@ log = logging.getLogger(__name__)
 # -- the synchronous client -------------------------------------------------------------
 
 if TYPE_CHECKING:
-    from dynamic_prompt.core.templates import Template
-
-TEMPLATE_CACHE = 256
-"""Parsed templates a client keeps (one per distinct text it rendered)."""
+    from dynamic_prompt.core.templates import Renderer
 
 _SYNC_CLIENTS: weakref.WeakSet[PromptClient] = weakref.WeakSet()
 _ORPHANS: list[Any] = []
@@ -148,8 +145,10 @@ class PromptClient(ClientBase):
         self._sync: redis.Redis | None = None
         self._pending: dict[str, tuple[concurrent.futures.Future[CacheEntry], float, int]] = {}
         self._pending_lock = threading.Lock()
-        self._templates: dict[str, Template] = {}
-        """Parsed templates by their text (the cache's text objects: their hash is computed once)."""
+        self._renderer: Renderer | None = None
+        """Renders templates and their includes from memory (made on the first render)."""
+        self._versions: dict[tuple[str, int], str] = {}
+        """Kept versions an include pins by number (versions never change once written)."""
         _SYNC_CLIENTS.add(self)
 
     # -- reads ------------------------------------------------------------------------
@@ -225,15 +224,33 @@ class PromptClient(ClientBase):
         if text is None:
             at = f" at label {label!r}" if label else ""
             raise PromptNotFoundError(f"There is no prompt named {name!r}{at} to render.")
-        template = self._templates.get(text)
-        if template is None:
-            from dynamic_prompt.core.templates import Template  # jinja2 loads on the first render only
+        renderer = self._renderer
+        if renderer is None:
+            from dynamic_prompt.core.templates import Renderer  # jinja2 loads on the first render only
 
-            template = Template.parse(text)
-            if len(self._templates) >= TEMPLATE_CACHE:
-                self._templates.clear()  # prompts that changed many times: start over, cheaply
-            self._templates[text] = template
-        return template.render({**(variables or {}), **more}, strict=not lenient).text
+            renderer = self._renderer = Renderer(self._part)
+        ref = name if label is None or label == "production" else f"{name}@{label}"
+        return renderer.render(ref, {**(variables or {}), **more}, strict=not lenient, text=text).text
+
+    def _part(self, ref: str) -> str | None:
+        """An included part's text: from memory (production or a label), or a kept version (read once)."""
+        from dynamic_prompt.core.includes import TemplateError, parse_ref
+
+        part = parse_ref(ref)
+        if part.version is None:
+            return self.get_active(part.name, None if part.label == "production" else part.label)
+        held = self._versions.get((part.name, part.version))
+        if held is None:
+            sync = self._sync
+            if sync is None:
+                return None
+            raw = sync.hget(self.target.kind.layout.keys_for(part.name).versions, str(part.version))
+            if raw is None:
+                raise TemplateError(f"The include {ref!r} names a version that is not kept whole; pin it with a "
+                                    f"label instead (dprompt label set {part.name} NAME v{part.version}).")
+            held = self._versions[(part.name, part.version)] = (
+                raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
+        return held
 
     def at(self, label: str) -> LabelReader:
         """A reader bound to ``label``: ``client.at("staging").get_active("support")``.

@@ -138,6 +138,8 @@ class Committer:
         self._compact_script = client.register_script(scripts.COMPACT)
         self._indexed: set[str] = set()
         """Prompts this process has put in the index (once per prompt and process)."""
+        self.check_text: Callable[[str, str], Awaitable[None]] | None = None
+        """Refuses a text before it is written (the store sets it: an include cycle, store/includes.py)."""
 
     def common_args(self, name: str) -> list[Any]:
         """The arguments every prompt script starts with."""
@@ -153,6 +155,8 @@ class Committer:
         """Run the commit script once for ``request`` (waiting out another writer's lease)."""
         k = self._calls.kind.layout.keys_for(name)
         text = validate_text(request.text, max_bytes=self._settings().max_bytes)
+        if self.check_text is not None:
+            await self.check_text(name, text)
         user = validate_author(request.user) if request.user is not None else self._default_user()
         note = validate_note(request.note)
         if request.old_text is None:

@@ -99,6 +99,8 @@ class LabelOps:
         self._user = user
         client = calls.client
         self._client = client
+        self.check_text: Callable[[str, str], Awaitable[None]] | None = None
+        """Refuses a text before a label edit writes it (an include cycle); set by the store."""
         self._label = client.register_script(scripts.LABEL)
         self._promote = client.register_script(scripts.PROMOTE)
         self._release = client.register_script(scripts.RELEASE_STATE)
@@ -244,6 +246,8 @@ class LabelOps:
                                     expected_version=expected, current_version=base)
             old = await self._reads.version_text(name, base)
             new = validate_text(await derive(old), max_bytes=self._settings().max_bytes)
+            if self.check_text is not None and not dry_run:
+                await self.check_text(f"{name}@{label}", new)
             if dry_run:
                 return WriteResult(name, base, new, False, None, "dry run: nothing written", previous=old)
             added, removed = await offload.count_changes(old, new)

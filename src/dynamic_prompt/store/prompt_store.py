@@ -29,6 +29,8 @@ import redis.asyncio as aioredis
 from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.config import Settings
+from dynamic_prompt.core.errors import DynamicPromptError
+from dynamic_prompt.core.includes import parse_ref
 from dynamic_prompt.core.labels import PRODUCTION
 from dynamic_prompt.core.models import ChangeEntry, Edit, PromptState, PromptSummary, WriteResult
 from dynamic_prompt.core.text import estimate_tokens, validate_author
@@ -36,6 +38,7 @@ from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.store.calls import ServerCalls
 from dynamic_prompt.store.commit import Committer
 from dynamic_prompt.store.fleet import AgentInfo
+from dynamic_prompt.store.includes import check_cycle
 from dynamic_prompt.store.labels import LabelOps, LabelState, MoveResult
 from dynamic_prompt.store.manage import Manage
 from dynamic_prompt.store.reads import Reads
@@ -97,6 +100,8 @@ class PromptStore:
         self._writes = Writes(calls, settings_now, committer, self._reads)
         self._manage = Manage(calls, settings_now, committer, self._reads, lambda: self.clock(), lambda: self.user)
         self._labels = LabelOps(calls, settings_now, committer, self._reads, lambda: self.clock(), lambda: self.user)
+        committer.check_text = lambda name, text: check_cycle(name, text, self.part_text)
+        self._labels.check_text = committer.check_text
 
     @classmethod
     def connect(cls, target: ServerTarget, settings: Settings | None = None, *,
@@ -309,6 +314,18 @@ class PromptStore:
     async def clear(self, name: str = keymod.DEFAULT_NAME) -> bool:
         """Delete the prompt, its original, versions and changelog. True if anything was there."""
         return await self._manage.clear(name)
+
+    async def part_text(self, ref: str) -> str | None:
+        """The text an include names (``safety``, ``safety@staging``, ``safety@v3``), or ``None``."""
+        part = parse_ref(ref)
+        if part.version is not None:
+            return (await self._reads.version_texts(part.name, [part.version]))[0]
+        if part.label == PRODUCTION:
+            return await self._reads.get_active(part.name)
+        try:
+            return (await self._labels.text_at(part.name, part.label))[1]
+        except DynamicPromptError:
+            return None
 
     # -- labels, rollouts, experiments (store/labels.py) -------------------------------
 

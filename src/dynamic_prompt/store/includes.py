@@ -1,0 +1,66 @@
+"""Refusing an include cycle before it is written (``core/templates.py`` has the rules).
+
+A write whose text includes other prompts is checked first: the parts it reaches are
+read from the server (production, a label's version, or a pinned version), as far as
+:data:`~dynamic_prompt.core.templates.MAX_INCLUDE_DEPTH`, and a chain that comes back to
+a part already on it is refused in one line naming it; nothing is written. A text
+without ``{% include`` costs nothing here, and a text that is not a valid template is
+not refused (it is still text; rendering it says what is wrong).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+from dynamic_prompt.core.errors import DynamicPromptError
+from dynamic_prompt.core.includes import (
+    MAX_INCLUDE_DEPTH,
+    TemplateError,
+    cycle_message,
+    find_cycle,
+    parse_ref,
+)
+
+_INCLUDE = re.compile(r"\{%-?\s*include\b")
+
+Fetch = Callable[[str], Awaitable[str | None]]
+"""A part's text as the server holds it now (``None``: no such prompt, label or version)."""
+
+
+def includes_of(text: str) -> tuple[str, ...]:
+    """The parts ``text`` includes (``()`` when it includes none, or is no valid template)."""
+    if not _INCLUDE.search(text):
+        return ()
+    from dynamic_prompt.core.templates import Template  # jinja2 loads only for a text with an include
+
+    try:
+        return Template.parse(text).includes
+    except TemplateError:
+        return ()
+
+
+async def check_cycle(ref: str, text: str, fetch: Fetch) -> None:
+    """Refuse (:class:`TemplateError`) writing ``text`` as part ``ref`` if that makes an include cycle."""
+    first = includes_of(text)
+    if not first:
+        return
+    graph: dict[str, tuple[str, ...]] = {ref: first}
+    frontier = [str(parse_ref(r)) for r in first]
+    for _ in range(MAX_INCLUDE_DEPTH + 1):
+        nxt: list[str] = []
+        for part in frontier:
+            if part in graph:
+                continue
+            try:
+                body = await fetch(part)
+            except DynamicPromptError:
+                body = None  # a part that cannot be read now includes nothing we can see
+            graph[part] = includes_of(body) if body is not None else ()
+            nxt += [str(parse_ref(r)) for r in graph[part]]
+        frontier = nxt
+        if not frontier:
+            break
+    chain = find_cycle(ref, lambda part: graph.get(part, ()))
+    if chain is not None:
+        raise TemplateError(cycle_message(chain) + " Nothing was written.")
