@@ -63,3 +63,22 @@ async def test_labels_and_rollouts_through_mcp(server_url: str, redis_sync: redi
         assert redis_sync.get("prompt:{support}:release") is None
         history = json.loads(redis_sync.lindex("prompt:{support}:changelog", 0))
         assert history["action"] == "promote" and history["metadata"]["from"] == 1
+
+
+async def test_a_template_is_an_mcp_prompt_with_its_variables_as_arguments(
+        server_url: str, redis_sync: redis.Redis, errlog: TextIO) -> None:
+    from mcp.shared.exceptions import MCPError
+
+    async with connect(server_url, errlog) as (session, _):
+        await ok(session, "load_prompt", name="frag", source="Never share a card number.\n")
+        await ok(session, "load_prompt", name="greeter",
+                 source="Hi {{ user }} from {{ company }}.\n{% include \"frag\" %}")
+        listed = {p.name: p for p in (await session.list_prompts()).prompts}
+        arguments = listed["greeter"].arguments or []
+        assert sorted(a.name for a in arguments) == ["company", "user"]
+        assert listed["frag"].arguments is None
+        got = await session.get_prompt("greeter", {"user": "Ada", "company": "Northwind"})
+        content = got.messages[0].content
+        assert content.text == "Hi Ada from Northwind.\nNever share a card number.\n"  # type: ignore[union-attr]
+        with pytest.raises(MCPError, match="Missing variable 'company'"):
+            await session.get_prompt("greeter", {"user": "Ada"})

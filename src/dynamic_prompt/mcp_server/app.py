@@ -13,6 +13,7 @@ feed runs in the lifespan's task group for as long as the client is connected.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -178,14 +179,40 @@ async def _unsubscribe(ctx: Ctx, params: types.UnsubscribeRequestParams) -> type
     return types.EmptyResult()
 
 
+ARGUMENTS_FOR = 200
+"""Prompts whose template variables list_prompts reads as arguments (each is one read)."""
+
+
+async def _arguments(ctx: Ctx, name: str) -> list[types.PromptArgument] | None:
+    """A template's variables as MCP prompt arguments (``None`` for a plain prompt)."""
+    from dynamic_prompt.core.templates import Template, TemplateError, is_template
+
+    try:
+        text = await ctx.lifespan_context.store.part_text(name)
+    except DynamicPromptError:
+        return None
+    if text is None or not is_template(text):
+        return None
+    try:
+        names = Template.parse(text).variables
+    except TemplateError:
+        return None
+    return [types.PromptArgument(name=n, description=f"The template variable {n!r}.", required=False)
+            for n in names] or None
+
+
 async def _list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+    summaries = await _summaries(ctx)
+    wanted = summaries[:ARGUMENTS_FOR]
+    arguments = dict(zip((p.name for p in wanted), await asyncio.gather(*(_arguments(ctx, p.name) for p in wanted))))
     prompts = [
         types.Prompt(
             name=p.name,
             title=f"System prompt {p.name!r}",
             description=f"Use the stored system prompt {p.name!r} ({_describe(p)}).",
+            arguments=arguments.get(p.name),
         )
-        for p in await _summaries(ctx)
+        for p in summaries
     ]
     return types.ListPromptsResult(prompts=prompts)
 
@@ -197,6 +224,31 @@ async def _get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> types.G
         raise MCPError(types.INVALID_PARAMS, str(exc)) from None
     uri = prompt_uri(name)
     text, version = await _prompt_text(ctx, name, uri)
+    from dynamic_prompt.core.templates import Renderer, TemplateError, is_template
+
+    if is_template(text):
+        # A template renders on get, with the arguments as its variables; a missing one is
+        # the client's mistake, said in one line.
+        store = ctx.lifespan_context.store
+        parts: dict[str, str | None] = {name: text}
+        try:
+            from dynamic_prompt.core.includes import MAX_INCLUDE_DEPTH, parse_ref
+            from dynamic_prompt.store.includes import includes_of
+
+            frontier = [text]
+            for _ in range(MAX_INCLUDE_DEPTH + 1):
+                refs = [str(parse_ref(r)) for body in frontier for r in includes_of(body)]
+                frontier = []
+                for ref in refs:
+                    if ref not in parts:
+                        parts[ref] = await store.part_text(ref)
+                        if parts[ref] is not None:
+                            frontier.append(parts[ref] or "")
+            text = Renderer(parts.get).render(name, dict(params.arguments or {}), text=text).text
+        except TemplateError as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+        except DynamicPromptError as exc:
+            raise _protocol_error(exc) from None
     # MCP prompt messages have only the roles user and assistant, so the system
     # prompt travels as one user message; the description says what it is for.
     return types.GetPromptResult(
