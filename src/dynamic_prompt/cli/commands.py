@@ -212,9 +212,8 @@ def get(ctx: Context, name: str, version: int | None, label: str | None, as_json
 def render(ctx: Context, name: str, assignments: tuple[str, ...], label: str | None, lenient: bool,
            as_json: bool) -> None:
     """Print the prompt with its template variables filled in (as agents get it from client.render)."""
-    from dynamic_prompt.core.includes import MAX_INCLUDE_DEPTH, parse_ref
     from dynamic_prompt.core.templates import Renderer, Template, parse_assignments  # jinja2 loads only here
-    from dynamic_prompt.store.includes import includes_of
+    from dynamic_prompt.store.includes import gather_parts
 
     validate_name(name)
     variables = parse_assignments(assignments)  # before the server is asked anything
@@ -230,17 +229,7 @@ def render(ctx: Context, name: str, assignments: tuple[str, ...], label: str | N
                 raise PromptNotFoundError(f"There is no prompt named {name!r}; load one first.")
             version, text = state.version, state.active
         # Every part the template reaches, read now (the renderer's reads are synchronous).
-        parts: dict[str, str | None] = {ref: text}
-        frontier = [text]
-        for _ in range(MAX_INCLUDE_DEPTH + 1):
-            refs = [str(parse_ref(r)) for body in frontier for r in includes_of(body)]
-            frontier = []
-            for part in refs:
-                if part not in parts:
-                    parts[part] = await store.part_text(part)
-                    if parts[part] is not None:
-                        frontier.append(parts[part] or "")
-        return version, text, parts
+        return version, text, await gather_parts(ref, text, store.part_text)
 
     version, text, parts = ctx.run(read)
     template = Template.parse(text)
@@ -262,8 +251,8 @@ def render(ctx: Context, name: str, assignments: tuple[str, ...], label: str | N
 @pass_ctx
 def deps(ctx: Context, name: str, as_json: bool) -> None:
     """Show what NAME includes (all the way down) and which prompts include it."""
-    from dynamic_prompt.core.includes import MAX_INCLUDE_DEPTH, parse_ref
-    from dynamic_prompt.store.includes import includes_of
+    from dynamic_prompt.core.includes import parse_ref
+    from dynamic_prompt.store.includes import gather_parts, includes_of
 
     validate_name(name)
 
@@ -271,17 +260,7 @@ def deps(ctx: Context, name: str, as_json: bool) -> None:
         text = await store.part_text(name)
         if text is None:
             raise PromptNotFoundError(f"There is no prompt named {name!r}; load one first.")
-        reached: list[str] = []
-        frontier = [text]
-        for _ in range(MAX_INCLUDE_DEPTH + 1):
-            refs = [str(parse_ref(r)) for body in frontier for r in includes_of(body)]
-            frontier = []
-            for ref in refs:
-                if ref not in reached and ref != name:
-                    reached.append(ref)
-                    body = await store.part_text(ref)
-                    if body is not None:
-                        frontier.append(body)
+        reached = [ref for ref in await gather_parts(name, text, store.part_text) if ref != name]
         users = []
         for row in await store.list():
             other = await store.part_text(row.name) if row.name != name else None

@@ -111,29 +111,38 @@ class Template:
         template = self._compiled.get(strict)
         if template is None:
             template = self._compiled[strict] = (_STRICT if strict else _LENIENT).from_string(self._tree)
-        out: list[str] = []
-        size = 0
-        try:
-            for piece in template.generate(**given):
-                size += len(piece)
-                if size > max_bytes:
-                    raise TemplateError(f"The rendered prompt would be over {max_bytes:,} characters; "
-                                        "a loop in the template runs too long.")
-                out.append(piece)
-        except TemplateError:
-            raise
-        except jinja2.UndefinedError as exc:
-            named = _UNDEFINED.match(str(exc))
-            if named and named.group(1) in self.variables:
-                raise TemplateError(f"Missing variable {named.group(1)!r}: the template reads "
-                                    f"{', '.join(self.variables)}.") from None
-            raise TemplateError(f"The template reads something it was not given: {_one_line(exc)}.") from None
-        except jinja2.exceptions.SecurityError as exc:
-            raise TemplateError(f"The template tried something the sandbox forbids: {_one_line(exc)}.") from None
-        except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
-            raise TemplateError(f"The template could not be rendered: {type(exc).__name__}: {_one_line(exc)}.") \
-                from None
-        return Rendered("".join(out), unused, missing)
+        text = _fill(template, given, max_bytes, self.variables, "the template reads")
+        return Rendered(text, unused, missing)
+
+
+def _fill(template: Any, given: Mapping[str, Any], max_bytes: int, reads: Sequence[str], subject: str) -> str:
+    """Run a compiled template with ``given``, bounded to ``max_bytes``; every failure one line.
+
+    ``reads`` are the variables the template (with its includes) reads; a missing one is
+    named with ``subject`` ("the template reads") before them.
+    """
+    out: list[str] = []
+    size = 0
+    try:
+        for piece in template.generate(**given):
+            size += len(piece)
+            if size > max_bytes:
+                raise TemplateError(f"The rendered prompt would be over {max_bytes:,} characters; "
+                                    "a loop in the template runs too long.")
+            out.append(piece)
+    except TemplateError:
+        raise
+    except jinja2.UndefinedError as exc:
+        named = _UNDEFINED.match(str(exc))
+        if named and named.group(1) in reads:
+            raise TemplateError(f"Missing variable {named.group(1)!r}: {subject} {', '.join(reads)}.") from None
+        raise TemplateError(f"The template reads something it was not given: {_one_line(exc)}.") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(f"The template tried something the sandbox forbids: {_one_line(exc)}.") from None
+    except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
+        raise TemplateError(f"The template could not be rendered: {type(exc).__name__}: {_one_line(exc)}.") \
+            from None
+    return "".join(out)
 
 
 def _builtins(tree: nodes.Template) -> set[str]:
@@ -240,27 +249,5 @@ class Renderer:
             if len(self._tops) >= 512:
                 self._tops.clear()
             compiled = self._tops[(text, strict)] = self._envs[strict].from_string(top._tree)
-        template = compiled
-        out: list[str] = []
-        size = 0
-        try:
-            for piece in template.generate(**given):
-                size += len(piece)
-                if size > self._max_bytes:
-                    raise TemplateError(f"The rendered prompt would be over {self._max_bytes:,} characters; "
-                                        "a loop in the template runs too long.")
-                out.append(piece)
-        except TemplateError:
-            raise
-        except jinja2.UndefinedError as exc:
-            named = _UNDEFINED.match(str(exc))
-            if named:
-                raise TemplateError(f"Missing variable {named.group(1)!r}: {ref!r} and its includes read "
-                                    f"{', '.join(sorted(reads))}.") from None
-            raise TemplateError(f"The template reads something it was not given: {_one_line(exc)}.") from None
-        except jinja2.exceptions.SecurityError as exc:
-            raise TemplateError(f"The template tried something the sandbox forbids: {_one_line(exc)}.") from None
-        except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
-            raise TemplateError(f"The template could not be rendered: {type(exc).__name__}: {_one_line(exc)}.") \
-                from None
-        return Rendered("".join(out), unused, missing)
+        text = _fill(compiled, given, self._max_bytes, sorted(reads), f"{ref!r} and its includes read")
+        return Rendered(text, unused, missing)

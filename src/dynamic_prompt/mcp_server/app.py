@@ -229,21 +229,10 @@ async def _get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> types.G
     if is_template(text):
         # A template renders on get, with the arguments as its variables; a missing one is
         # the client's mistake, said in one line.
-        store = ctx.lifespan_context.store
-        parts: dict[str, str | None] = {name: text}
-        try:
-            from dynamic_prompt.core.includes import MAX_INCLUDE_DEPTH, parse_ref
-            from dynamic_prompt.store.includes import includes_of
+        from dynamic_prompt.store.includes import gather_parts
 
-            frontier = [text]
-            for _ in range(MAX_INCLUDE_DEPTH + 1):
-                refs = [str(parse_ref(r)) for body in frontier for r in includes_of(body)]
-                frontier = []
-                for ref in refs:
-                    if ref not in parts:
-                        parts[ref] = await store.part_text(ref)
-                        if parts[ref] is not None:
-                            frontier.append(parts[ref] or "")
+        try:
+            parts = await gather_parts(name, text, ctx.lifespan_context.store.part_text)
             text = Renderer(parts.get).render(name, dict(params.arguments or {}), text=text).text
         except TemplateError as exc:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None

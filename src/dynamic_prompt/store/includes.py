@@ -40,27 +40,40 @@ def includes_of(text: str) -> tuple[str, ...]:
         return ()
 
 
-async def check_cycle(ref: str, text: str, fetch: Fetch) -> None:
-    """Refuse (:class:`TemplateError`) writing ``text`` as part ``ref`` if that makes an include cycle."""
-    first = includes_of(text)
-    if not first:
-        return
-    graph: dict[str, tuple[str, ...]] = {ref: first}
-    frontier = [str(parse_ref(r)) for r in first]
+async def gather_parts(ref: str, text: str, fetch: Fetch) -> dict[str, str | None]:
+    """Part ``ref`` (whose text is ``text``) and every part it reaches, read through ``fetch``.
+
+    Breadth first, as deep as :data:`MAX_INCLUDE_DEPTH` allows and one more (so a chain past
+    the limit is seen), each part read once: what a synchronous renderer (the CLI's, MCP's)
+    needs up front, and the graph :func:`check_cycle` walks.
+    """
+    parts: dict[str, str | None] = {ref: text}
+    frontier = [text]
     for _ in range(MAX_INCLUDE_DEPTH + 1):
-        nxt: list[str] = []
-        for part in frontier:
-            if part in graph:
-                continue
-            try:
-                body = await fetch(part)
-            except DynamicPromptError:
-                body = None  # a part that cannot be read now includes nothing we can see
-            graph[part] = includes_of(body) if body is not None else ()
-            nxt += [str(parse_ref(r)) for r in graph[part]]
-        frontier = nxt
+        refs = [str(parse_ref(r)) for body in frontier for r in includes_of(body)]
+        frontier = []
+        for part in refs:
+            if part not in parts:
+                body = parts[part] = await fetch(part)
+                if body is not None:
+                    frontier.append(body)
         if not frontier:
             break
-    chain = find_cycle(ref, lambda part: graph.get(part, ()))
+    return parts
+
+
+async def check_cycle(ref: str, text: str, fetch: Fetch) -> None:
+    """Refuse (:class:`TemplateError`) writing ``text`` as part ``ref`` if that makes an include cycle."""
+    if not includes_of(text):
+        return
+
+    async def readable(part: str) -> str | None:
+        try:
+            return await fetch(part)
+        except DynamicPromptError:
+            return None  # a part that cannot be read now includes nothing we can see
+
+    parts = await gather_parts(ref, text, readable)
+    chain = find_cycle(ref, lambda part: includes_of(parts[part] or "") if part in parts else ())
     if chain is not None:
         raise TemplateError(cycle_message(chain) + " Nothing was written.")
