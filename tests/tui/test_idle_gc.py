@@ -148,3 +148,18 @@ async def test_the_dashboard_collects_when_idle_and_hands_the_collector_back(mak
                 break
         assert app.idle_gc.full_passes >= 1
     assert not app.idle_gc.active and gc.get_freeze_count() == 0
+
+
+async def test_a_tick_while_the_dashboard_is_torn_down_counts_as_busy(make_app: AppFactory,
+                                                                     moment: Moment) -> None:
+    # The collector's timer can fire after the screen's parts are gone (app shutdown):
+    # that moment is not quiet, and asking must not raise.
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        dashboard = app.dashboard
+        assert dashboard.settled
+        for part in list(dashboard.children):
+            await part.remove()
+        assert dashboard.settled is False
+        assert isinstance(dashboard.last_change, float)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
+from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Input, Tab, Tabs
@@ -93,6 +94,7 @@ class DashboardScreen(Screen[None]):
         self.instruction = ""
         self.mine = OwnChanges()
         """The person's own changes in this session (their undo and redo)."""
+        self._refresher: Refresher | None = None
         self.panes = Arrangement(self, self.follow_fleet)
         """Which panes show (the layout for the terminal's size, the tab, the fleet pane)."""
 
@@ -120,7 +122,8 @@ class DashboardScreen(Screen[None]):
             yield InstructionBar(self._active_text, id="instruction")
             yield StatusBar(id="status")
             yield KeyBar(ALL_ACTIONS, self.app.key_of, id="keys")
-        yield Refresher(self.store, self.app.target, self.view)
+        self._refresher = Refresher(self.store, self.app.target, self.view)
+        yield self._refresher
         yield InstructionFlow(self.store)
         yield Actions(self.store)
         yield FleetWatch(self.store)
@@ -158,7 +161,9 @@ class DashboardScreen(Screen[None]):
     @property
     def refresher(self) -> Refresher:
         """The part that reads after every change."""
-        return self.query_one(Refresher)
+        if self._refresher is None:
+            raise NoMatches("the dashboard has not been composed yet")
+        return self._refresher
 
     @property
     def instruction_flow(self) -> InstructionFlow:
@@ -227,14 +232,16 @@ class DashboardScreen(Screen[None]):
     @property
     def settled(self) -> bool:
         """True when no read or diff is pending (nothing is about to change on screen)."""
-        if self.refresher.pending or self.state is None:
+        # A timer may ask while the app shuts down and the parts are gone: not quiet.
+        refresher = self._refresher
+        if refresher is None or not refresher.is_attached or refresher.pending or self.state is None:
             return False
         return not any(w.group in WORKING and not w.is_finished for w in self.app.workers)
 
     @property
     def last_change(self) -> float:
         """When the last read was asked for (monotonic seconds): the app's idle work waits."""
-        return self.refresher.last_change
+        return self._refresher.last_change if self._refresher is not None else 0.0
 
     def show_view(self, view: View) -> None:
         """Show ``view`` from now on; the refresher reads what it needs."""
