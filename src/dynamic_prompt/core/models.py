@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from dynamic_prompt.core import prompt_config
+
 _INT_LIMIT = 10**18
 
 
@@ -204,6 +206,10 @@ class PromptMeta:
     source: str = ""
     content_hash: str = ""
     size: int = 0
+    config: str = ""
+    """Production's config as stored (canonical JSON, "" for none; see core/prompt_config.py)."""
+    backup_config: str = ""
+    """The original's config (what a revert to the original brings back)."""
 
     @classmethod
     def from_hash(cls, data: Mapping[str, str]) -> PromptMeta:
@@ -229,6 +235,8 @@ class PromptMeta:
             source=data.get("source", ""),
             content_hash=data.get("hash", ""),
             size=as_int("size"),
+            config=data.get("config", ""),
+            backup_config=data.get("backup_config", ""),
         )
 
 
@@ -253,6 +261,11 @@ class PromptState:
     def exists(self) -> bool:
         """True when the prompt has active text."""
         return self.active is not None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The active version's config ({} when none was set)."""
+        return prompt_config.read(self.meta.config)
 
     def summary(self) -> PromptSummary | None:
         """This prompt's row in the listing (``None`` when it has no text)."""

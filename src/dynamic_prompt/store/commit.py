@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 
 from dynamic_prompt.core import delta
 from dynamic_prompt.core import keys as keymod
+from dynamic_prompt.core import prompt_config
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import ConflictError, CorruptDataError, DynamicPromptError
 from dynamic_prompt.core.models import ChangeEntry
@@ -82,6 +83,8 @@ class CommitRequest:
         metadata: extra fields of the changelog entry.
         lease: the write lease token this writer holds ("" for none).
         note: why, in the author's words (one line; "" for none): the entry's ``note``.
+        config: the new version's config (``None``: production's carries over).
+        old_config: the config it replaces, for the +/- counts (with ``config``).
     """
 
     text: str
@@ -97,6 +100,8 @@ class CommitRequest:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     lease: str = ""
     note: str = ""
+    config: Mapping[str, Any] | None = None
+    old_config: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,8 +164,13 @@ class Committer:
             await self.check_text(name, text)
         user = validate_author(request.user) if request.user is not None else self._default_user()
         note = validate_note(request.note)
+        config = None if request.config is None else prompt_config.encode(request.config)
         if request.old_text is None:
             added, removed = text.count("\n") + (0 if text.endswith("\n") else 1), 0
+        elif request.config is not None and request.old_config is not None:
+            # A config change counts as changed lines below the text (core/prompt_config.py).
+            added, removed = await count_changes(prompt_config.with_config(request.old_text, request.old_config),
+                                                 prompt_config.with_config(text, request.config))
         else:
             added, removed = await count_changes(request.old_text, text)
         entry = ChangeEntry(
@@ -189,6 +199,8 @@ class Committer:
             "1" if request.force else "0",
             request.lease,
             self._settings().max_bytes,
+            "0" if config is None else "1",
+            config or "",
         ]
         status, version, _ = await self.run_leased(
             lambda: self._commit(keys=list(k.writes()), args=args), k.lock, name

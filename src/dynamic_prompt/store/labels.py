@@ -26,12 +26,12 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dynamic_prompt.core import labels as lab
-from dynamic_prompt.core import modifier
+from dynamic_prompt.core import modifier, prompt_config
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import (
     ConflictError,
@@ -158,11 +158,12 @@ class LabelOps:
         return json.dumps(data)
 
     async def _run_label(self, name: str, op: str, label: str, *, version: int | None = None,
-                         text: str = "", entry: str, hint: int = 0, expected: int | None = None) -> list[Any]:
+                         text: str = "", entry: str, hint: int = 0, expected: int | None = None,
+                         config: str | None = None) -> list[Any]:
         k = self._calls.kind.layout.keys_for(name)
         args: list[str | int] = [op, repr(self._now()), self._settings().changelog_cap, self._calls.kind.layout.change_channel(name),
                 name, label, "" if version is None else str(version), text, entry, str(hint),
-                "" if expected is None else str(expected)]
+                "" if expected is None else str(expected), "0" if config is None else "1", config or ""]
         reply = await self._calls(lambda: self._label(keys=[k.labels, k.versions, k.changelog], args=args),
                                   prompt=name)
         return [reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0]), *(int(x) for x in reply[1:])]
@@ -225,9 +226,21 @@ class LabelOps:
         return await self._derived(name, label, derive, action="edit", instruction="", user=user, note=note,
                                    expected=expected_version)
 
+    async def set_config(self, name: str, label: str, config: Mapping[str, Any], *, expected_version: int | None,
+                         user: str | None = None, note: str = "") -> WriteResult:
+        """Give the version ``label`` points at a new config: a new version with its text, only it (and latest) point at."""
+        validate_note(note)
+        prompt_config.encode(config)
+
+        async def derive(text: str) -> str:
+            return text
+
+        return await self._derived(name, label, derive, action="config", instruction="config", user=user,
+                                   note=note, expected=expected_version, config=config)
+
     async def _derived(self, name: str, label: str, derive: Callable[[str], Awaitable[str]], *, action: str,
                        instruction: str, user: str | None, note: str, dry_run: bool = False,
-                       expected: int | None = None) -> WriteResult:
+                       expected: int | None = None, config: Mapping[str, Any] | None = None) -> WriteResult:
         label = lab.validate_label(label)
         if label in lab.RESERVED:
             raise lab.LabelError(f"An edit on {label!r} is an edit of the prompt itself: leave out --label.")
@@ -250,11 +263,20 @@ class LabelOps:
                 await self.check_text(f"{name}@{label}", new)
             if dry_run:
                 return WriteResult(name, base, new, False, None, "dry run: nothing written", previous=old)
-            added, removed = await offload.count_changes(old, new)
-            entry = json.loads(self._entry(action, instruction, user, note, label=label))
+            if config is None:
+                added, removed = await offload.count_changes(old, new)
+                said = instruction
+            else:
+                old_config = (await self._reads.version_configs(name, [base]))[0]
+                added, removed = await offload.count_changes(prompt_config.with_config(old, old_config),
+                                                             prompt_config.with_config(new, config))
+                change = prompt_config.describe(old_config, config)
+                said = f"config: {change}" if change else instruction
+            entry = json.loads(self._entry(action, said, user, note, label=label))
             entry.update(added=added, removed=removed)
             status, version, _ = await self._run_label(
-                name, "commit", label, text=new, entry=json.dumps(entry), hint=state.labels.production, expected=base)
+                name, "commit", label, text=new, entry=json.dumps(entry), hint=state.labels.production, expected=base,
+                config=None if config is None else prompt_config.encode(config))
             if status == "ok":
                 warnings = await self._committer.index(name)
                 return WriteResult(name, version, new, True, ChangeEntry.from_json(json.dumps({**entry, "version": version})),

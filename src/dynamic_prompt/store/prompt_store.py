@@ -20,7 +20,7 @@ from __future__ import annotations
 import builtins
 import getpass
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,8 @@ from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.core.includes import parse_ref
 from dynamic_prompt.core.labels import PRODUCTION
+from dynamic_prompt.core.prompt_config import read as read_config
+from dynamic_prompt.core.prompt_config import with_config
 from dynamic_prompt.core.models import ChangeEntry, Edit, PromptState, PromptSummary, WriteResult
 from dynamic_prompt.core.text import estimate_tokens, validate_author
 from dynamic_prompt.server import ServerTarget, async_client
@@ -189,16 +191,26 @@ class PromptStore:
     async def diff(self, name: str = keymod.DEFAULT_NAME, against: int | None = None) -> tuple[str, str]:
         """``(old, new)`` texts: the backup (or version ``against``) and the active text."""
         state = await self.require(name)
-        old = state.backup or "" if against is None else await self.version_text(name, against)
-        return old, state.active or ""
+        if against is None:
+            old = with_config(state.backup or "", read_config(state.meta.backup_config))
+        else:
+            old = with_config(await self.version_text(name, against), await self.version_config(name, against))
+        return old, with_config(state.active or "", state.config)
 
     async def versions_diff(self, name: str, a: int, b: int) -> tuple[str, str]:
-        """``(old, new)``: the texts of versions ``a`` and ``b``, read together.
+        """``(old, new)``: the texts of versions ``a`` and ``b``, read together, each with its config
+        below it when it has one (:func:`~dynamic_prompt.core.prompt_config.with_config`).
 
         A version that is not kept raises :class:`~dynamic_prompt.core.errors.VersionNotFoundError`
         naming the versions that are.
         """
-        return await self._reads.version_pair(name, a, b)
+        old, new = await self._reads.version_pair(name, a, b)
+        old_config, new_config = await self._reads.version_configs(name, [a, b])
+        return with_config(old, old_config), with_config(new, new_config)
+
+    async def version_configs(self, name: str, numbers: Sequence[int]) -> builtins.list[dict[str, Any]]:
+        """The configs of versions ``numbers`` ({} for one without), in one read."""
+        return await self._reads.version_configs(name, numbers)
 
     # -- writes -----------------------------------------------------------------------
 
@@ -281,6 +293,25 @@ class PromptStore:
         """
         return await self._writes.restore(name, version, user=user, expected_version=expected_version,
                                           note=note)
+
+    async def set_config(self, name: str, config: Mapping[str, Any], *, expected_version: int | None = None,
+                         user: str | None = None, note: str = "", label: str | None = None) -> WriteResult:
+        """Give the prompt (or the version ``label`` points at) ``config``: a new version, same text.
+
+        A version's config is a JSON object kept with its text (core/prompt_config.py):
+        agents get it with the text, a diff of two versions shows it, a restore brings it
+        back. A bad config raises :class:`~dynamic_prompt.core.prompt_config.PromptConfigError`
+        and writes nothing; with ``expected_version`` a prompt (or label) moved meanwhile is
+        a :class:`~dynamic_prompt.core.errors.ConflictError`.
+        """
+        if label is not None and label != PRODUCTION:
+            return await self._labels.set_config(name, label, config, expected_version=expected_version,
+                                                 user=user, note=note)
+        return await self._writes.set_config(name, config, expected_version=expected_version, user=user, note=note)
+
+    async def version_config(self, name: str, number: int) -> dict[str, Any]:
+        """The config of version ``number`` ({} when it has none)."""
+        return (await self.version_configs(name, [number]))[0]
 
     async def undo(self, name: str = keymod.DEFAULT_NAME, *, user: str | None = None,
                    note: str = "") -> WriteResult:

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from dynamic_prompt.core import delta
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core import labels as lab
+from dynamic_prompt.core import prompt_config
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import (
     CorruptDataError,
@@ -194,6 +195,15 @@ class Reads:
             if 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit():
                 numbers.add(int(digits))
         return sorted(numbers, reverse=True)
+
+    async def version_configs(self, name: str, numbers: Sequence[int]) -> builtins.list[dict[str, Any]]:
+        """The configs of versions ``numbers`` ({} for none), in one HMGET (core/prompt_config.py)."""
+        if not numbers:
+            return []
+        k = self._calls.kind.layout.keys_for(name)
+        fields = [f"c{n}" for n in numbers]
+        raw = await self._calls(lambda: self._client.hmget(k.versions, fields), key=k.versions)
+        return [prompt_config.read(item) for item in raw]
 
     async def version_text(self, name: str, number: int) -> str:
         """The full text of version ``number``."""

@@ -25,12 +25,12 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from dynamic_prompt.core import keys as keymod
-from dynamic_prompt.core import modifier
+from dynamic_prompt.core import modifier, prompt_config
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import (
     ConflictError,
@@ -154,8 +154,9 @@ class Writes:
         async def derive(state: PromptState) -> Derived:
             if state.backup is None:
                 raise PromptNotFoundError(f"Prompt {name!r} has no original to revert to.")
-            return Derived(state.backup, CommitRequest(state.backup, "revert", user=user, old_text=state.active,
-                                                       note=note))
+            return Derived(state.backup, CommitRequest(
+                state.backup, "revert", user=user, old_text=state.active, note=note,
+                config=prompt_config.read(state.meta.backup_config), old_config=state.config))
 
         return await self._derived(name, derive, same="Already at the original; nothing to revert.")
 
@@ -199,8 +200,9 @@ class Writes:
         """
         note = validate_note(note)
         text = await self._reads.version_text(name, version)
+        config = (await self._reads.version_configs(name, [version]))[0]
         request = CommitRequest(text, "restore", user=user, metadata={"from_version": version},
-                                instruction=f"restore version {version}", note=note)
+                                instruction=f"restore version {version}", note=note, config=config)
         same = f"Version {version} is already the active text."
         if expected_version is not None:
             state = await self._reads.require(name)
@@ -209,12 +211,12 @@ class Writes:
                     f"Prompt {name!r} is at version {state.version}, not {expected_version}.",
                     expected_version=expected_version, current_version=state.version,
                 )
-            if text == state.active:
+            if _unchanged(state, text, config):
                 return WriteResult(name, state.version, text, False, None, same)
-            return await self._once(name, state, request)
+            return await self._once(name, state, _with(request, old_config=state.config))
 
         async def derive(state: PromptState) -> Derived:
-            return Derived(text, request)
+            return Derived(text, _with(request, old_config=state.config))
 
         return await self._derived(name, derive, same=same)
 
@@ -237,7 +239,7 @@ class Writes:
                 else:
                     state = await self._reads.require(name)
                 derived = await derive(state)
-                if same and derived.text == state.active:
+                if same and _unchanged(state, derived.text, derived.request.config):
                     return WriteResult(name, state.version, derived.text, False, None, same)
                 request = _with(derived.request, expected=state.version, lease=lease)
                 done = await self._committer.commit(name, request)
@@ -286,10 +288,37 @@ class Writes:
         if not older:
             raise VersionNotFoundError(f"Prompt {name!r} has no earlier version to go back to.")
         text = await self._reads.version_text(name, older[0])
+        config = (await self._reads.version_configs(name, [older[0]]))[0]
         return await self._once(name, state, CommitRequest(
             text, "undo", user=user, metadata={"from_version": older[0]},
-            instruction=f"undo to version {older[0]}", note=note,
+            instruction=f"undo to version {older[0]}", note=note, config=config, old_config=state.config,
         ))
+
+    async def set_config(self, name: str, config: Mapping[str, Any], *, expected_version: int | None,
+                         user: str | None, note: str = "") -> WriteResult:
+        """Give the prompt ``config`` as a new version with the same text.
+
+        With ``expected_version`` a prompt changed meanwhile is a conflict (someone edited
+        the config they looked at); without, it lands on the newest version.
+        """
+        note = validate_note(note)
+        prompt_config.encode(config)  # a bad config fails before anything is read
+
+        async def derive(state: PromptState) -> Derived:
+            change = prompt_config.describe(state.config, config)
+            return Derived(state.active or "", CommitRequest(
+                state.active or "", "config", user=user, instruction=f"config: {change}" if change else "config",
+                note=note, config=config, old_config=state.config, old_text=state.active))
+
+        same = "The config is already that; nothing was written."
+        if expected_version is not None:
+            state = await self._reads.require(name)
+            derived = await derive(state)
+            if _unchanged(state, derived.text, config):
+                return WriteResult(name, state.version, derived.text, False, None, same)
+            done = await self._committer.commit(name, _with(derived.request, expected=expected_version))
+            return self._result(name, done, derived.text, expected_version)
+        return await self._derived(name, derive, same=same)
 
     async def _once(self, name: str, state: PromptState, request: CommitRequest) -> WriteResult:
         done = await self._committer.commit(name, _with(request, expected=state.version, old_text=state.active))
@@ -309,6 +338,13 @@ class Writes:
             expected_version=expected or 0,
             current_version=done.version,
         )
+
+
+def _unchanged(state: PromptState, text: str, config: Mapping[str, Any] | None) -> bool:
+    """True when writing ``text`` (and ``config``, unless ``None``: kept) would change nothing."""
+    if text != state.active:
+        return False
+    return config is None or prompt_config.encode(config) == state.meta.config
 
 
 def _with(request: CommitRequest, **changes: Any) -> CommitRequest:

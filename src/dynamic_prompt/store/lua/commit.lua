@@ -1,11 +1,14 @@
 -- KEYS[6]: the write lease; KEYS[7], KEYS[8]: labels and release (read: version numbers, pins). ARGV: now, retention, cap, channel, name,
 --       mode ('load'|'write'), expected ('' = any), text, entry (JSON without version),
 --       user, action, source ('' = keep), set_backup ('1'/'0'), force ('1'/'0'), lease token,
---       max_bytes (an outside text bigger than this is neither adopted nor overwritten)
+--       max_bytes (an outside text bigger than this is neither adopted nor overwritten),
+--       set_config ('1': the version's config is ARGV[18]; '0': production's carries over),
+--       config (canonical JSON, '' for none)
 local now, retention, cap, channel, name = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local mode, expected, text, entry_json = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local user, action, source, set_backup, force = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
 local token = ARGV[15]
+local set_config, config = ARGV[17], ARGV[18] or ''
 
 K_LABELS, K_RELEASE = KEYS[7] or false, KEYS[8] or false
 local refused = wrong_type() or may_not_write(channel)
@@ -31,7 +34,10 @@ end
 if mode ~= 'load' and not active then
   return {'missing', ver}
 end
-if active == text and (set_backup ~= '1' or redis.call('GET', K_BACKUP) == text) then
+local was_config = redis.call('HGET', K_META, 'config') or ''
+if set_config ~= '1' then config = was_config end
+if active == text and config == was_config
+    and (set_backup ~= '1' or redis.call('GET', K_BACKUP) == text) then
   return {'nochange', ver}
 end
 
@@ -42,6 +48,12 @@ redis.call('HSET', K_VERSIONS, tostring(ver), text)
 redis.call('HSET', K_META, 'version', tostring(ver), 'hash', redis.sha1hex(text),
   'size', tostring(#text), 'updated_at', now, 'updated_by', user, 'action', action)
 if source ~= '' then redis.call('HSET', K_META, 'source', source) end
+keep_config(ver, config)
+production_config(config)
+if set_backup == '1' then  -- the original's config, for a revert to the original
+  if config ~= '' then redis.call('HSET', K_META, 'backup_config', config)
+  else redis.call('HDEL', K_META, 'backup_config') end
+end
 local entry = cjson.decode(entry_json)
 entry['version'] = ver
 redis.call('LPUSH', K_LOG, cjson.encode(entry))

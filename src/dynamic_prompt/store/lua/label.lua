@@ -5,13 +5,16 @@
 -- ARGV: op ('set'|'rm'|'commit'), now, cap, channel, name, label, version ('' unless 'set'),
 --       text (the version's text: 'set' of a delta version, or 'commit's new text),
 --       entry (JSON without version), hint (production's version as last read), expected
---       ('' any: the label's version the caller derived from)
+--       ('' any: the label's version the caller derived from), set_config ('1': 'commit' gives
+--       the new version config ARGV[13]; else the label's version's config carries over),
+--       config (canonical JSON, '' for none; see keep_config in prelude.lua)
 -- Returns {status, version, previous}: 'ok', 'nochange', 'conflict', 'missing', 'noversion',
 -- 'whole' (a delta version: call again with its text).
 local K_LABELS, K_VERSIONS, K_LOG = KEYS[1], KEYS[2], KEYS[3]
 local op, now, cap, channel, name = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local label, text, entry_json = ARGV[6], ARGV[8], ARGV[9]
 local hint, expected = tonumber(ARGV[10]) or 0, ARGV[11]
+local set_config, config = ARGV[12] or '0', ARGV[13] or ''
 
 local want = {'string', 'hash', 'list'}
 for i = 1, 3 do
@@ -93,7 +96,11 @@ elseif op == 'rm' then
   return {'ok', current, current}
 elseif op == 'commit' then
   if not current then return {'missing', 0, 0} end
-  if redis.call('HGET', K_VERSIONS, tostring(current)) == text then return {'nochange', current, current} end
+  local was_config = redis.call('HGET', K_VERSIONS, 'c' .. current) or ''
+  if set_config ~= '1' then config = was_config end
+  if redis.call('HGET', K_VERSIONS, tostring(current)) == text and config == was_config then
+    return {'nochange', current, current}
+  end
   local n = math.max(whole(labels['latest']) or 0, whole(hint) or 0, current)
   for _, v in pairs(labels) do
     if whole(v) and whole(v) > n then n = whole(v) end
@@ -101,6 +108,7 @@ elseif op == 'commit' then
   n = n + 1
   while kept(n) or redis.call('HEXISTS', K_VERSIONS, 'd' .. n) == 1 do n = n + 1 end
   redis.call('HSET', K_VERSIONS, tostring(n), text)
+  if config ~= '' then redis.call('HSET', K_VERSIONS, 'c' .. n, config) end
   labels[label] = n
   labels['latest'] = n
   redis.call('SET', K_LABELS, cjson.encode(labels))

@@ -71,6 +71,21 @@ local function next_version(ver)
   return n
 end
 
+-- A version's config (a JSON object, core/prompt_config.py) sits beside its text in the
+-- versions hash, as field 'c'..N when not empty; production's is copied into meta's
+-- 'config', so an agent reads it with the version number. '' is the empty config.
+local function keep_config(ver, config)
+  if config ~= '' then redis.call('HSET', K_VERSIONS, 'c' .. ver, config) end
+end
+
+local function production_config(config)
+  if config ~= '' then
+    redis.call('HSET', K_META, 'config', config)
+  else
+    redis.call('HDEL', K_META, 'config')
+  end
+end
+
 local function trim_versions(ver, retention)
   if retention <= 0 then return end
   local oldest = tonumber(redis.call('HGET', K_META, 'oldest') or '1') or 1
@@ -79,7 +94,8 @@ local function trim_versions(ver, retention)
     local keep = pinned()
     for v = oldest, keep_from - 1 do
       if not keep[v] then  -- a labelled version stays, however old
-        redis.call('HDEL', K_VERSIONS, tostring(v), 'd' .. v)  -- full text or delta (core/delta.py)
+        -- full text or delta (core/delta.py), and its config
+        redis.call('HDEL', K_VERSIONS, tostring(v), 'd' .. v, 'c' .. v)
       end
     end
     redis.call('HSET', K_META, 'oldest', tostring(keep_from))
@@ -148,6 +164,7 @@ local function adopt(now, retention, cap, channel, name)
   if h == redis.call('HGET', K_META, 'hash') then return ver, active end
   ver = next_version(ver)
   redis.call('HSET', K_VERSIONS, tostring(ver), active)
+  keep_config(ver, redis.call('HGET', K_META, 'config') or '')  -- an outside write keeps the config
   redis.call('HSET', K_META, 'version', tostring(ver), 'hash', h, 'size', tostring(#active),
     'updated_at', now, 'updated_by', '', 'action', 'external')
   if redis.call('EXISTS', K_BACKUP) == 0 then

@@ -59,6 +59,7 @@ if not body then
   body = text
 end
 if target == ver and not rollout then return {'nochange', ver, ver} end
+local target_config = redis.call('HGET', K_VERSIONS, 'c' .. target) or ''
 
 -- Keep the newest version's number known before production moves back, so the next
 -- write still gets a new number (next_version) and `latest` stays where it was.
@@ -73,6 +74,7 @@ end
 redis.call('SET', K_ACTIVE, body)
 redis.call('HSET', K_META, 'version', tostring(target), 'hash', redis.sha1hex(body),
   'size', tostring(#body), 'updated_at', now, 'updated_by', user, 'action', 'promote')
+production_config(target_config)  -- production serves that version's config with its text
 if rollout then
   if kept_release then redis.call('SET', K_RELEASE, kept_release) else redis.call('DEL', K_RELEASE) end
 end

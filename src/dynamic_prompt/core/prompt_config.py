@@ -1,0 +1,167 @@
+"""A version's config: the JSON object (model, temperature, tools, anything) kept with its text (pure).
+
+Every version of a prompt has a config, ``{}`` unless someone set one. It is stored
+beside the version's text in the same hash (field ``c<N>``, see ``store/lua/prelude.lua``)
+and production's is copied into the prompt's meta, so an agent gets it in the same read
+as the version number. One canonical encoding (:func:`encode`: sorted keys, no spaces)
+makes "same config" a string comparison in Lua and in Python.
+
+For people, a config reads as lines of pretty JSON (:func:`config_lines`), appended to
+a version's text under :data:`CONFIG_RULE` when two versions are compared
+(:func:`with_config`): the diff, the changelog's +/- and the dashboard all count and
+show a config change the way they show a text change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dynamic_prompt.core.errors import DynamicPromptError
+
+
+class PromptConfigError(DynamicPromptError, ValueError):
+    """A config that is not a JSON object this tool can keep (one line)."""
+
+
+MAX_CONFIG_BYTES = 64 * 1024
+"""The largest config accepted (encoded): settings, not a second prompt."""
+
+MAX_DEPTH = 16
+"""How deeply a config may nest (a bound for every reader of it, in any language)."""
+
+CONFIG_RULE = "── config ──"
+"""The line between a version's text and its config when two versions are compared."""
+
+
+def _check(value: Any, depth: int, where: str) -> None:
+    if depth > MAX_DEPTH:
+        raise PromptConfigError(f"The config nests deeper than {MAX_DEPTH} levels (at {where}).")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PromptConfigError(f"The config's {where} is {value}: JSON has no such number.")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise PromptConfigError(f"The config's keys must be strings ({key!r} at {where} is not).")
+            _check(item, depth + 1, f"{where}.{key}" if where != "top" else key)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check(item, depth + 1, f"{where}[{i}]")
+    elif value is not None and not isinstance(value, (str, int, float, bool)):
+        raise PromptConfigError(f"The config's {where} is a {type(value).__name__}, which JSON cannot hold.")
+
+
+def encode(config: Mapping[str, Any]) -> str:
+    """The canonical JSON of ``config`` ("" for an empty one); :class:`PromptConfigError` when it cannot be kept."""
+    if not isinstance(config, Mapping):
+        raise PromptConfigError(f"A config is a JSON object, not a {type(config).__name__}.")
+    _check(config, 1, "top")
+    if not config:
+        return ""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    size = len(text.encode("utf-8"))
+    if size > MAX_CONFIG_BYTES:
+        raise PromptConfigError(f"The config is {size:,} bytes; at most {MAX_CONFIG_BYTES:,} are kept with a version.")
+    return text
+
+
+def parse(text: str) -> dict[str, Any]:
+    """A person's JSON object (``dprompt config --json``); :class:`PromptConfigError` naming what is wrong."""
+    if len(text.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
+        raise PromptConfigError(f"The config is over {MAX_CONFIG_BYTES:,} bytes.")
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except PromptConfigError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise PromptConfigError(f"The config is not JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise PromptConfigError(f"A config is a JSON object ({{...}}), not a {type(data).__name__}.")
+    encode(data)  # every other check, once
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity; no other JSON reader does.
+    raise PromptConfigError(f"The config holds {name}, which is not JSON (write a number or null).")
+
+
+def read(raw: str | bytes | None) -> dict[str, Any]:
+    """The config stored at ``raw`` ({} for none); another program's junk there reads as {} (never raises)."""
+    if not raw:
+        return {}
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if len(raw) > 4 * MAX_CONFIG_BYTES:
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def value_of(text: str) -> Any:
+    """A ``--set KEY=VALUE`` value: JSON when it reads as JSON (0.2, true, ["a"]), else the string."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError, PromptConfigError):
+        return text
+
+
+def updated(config: Mapping[str, Any], assignments: Iterable[str] = (),
+            removals: Iterable[str] = ()) -> dict[str, Any]:
+    """``config`` with ``KEY=VALUE`` items set and ``KEY`` items removed; :class:`PromptConfigError` for a bad item."""
+    out = dict(config)
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise PromptConfigError(f"Bad config item {item!r}: write KEY=VALUE (VALUE as JSON, or plain text).")
+        out[key] = value_of(value)
+    for key in removals:
+        if key not in out:
+            raise PromptConfigError(f"The config has no key {key!r} to remove (it has: {', '.join(sorted(out)) or 'none'}).")
+        del out[key]
+    encode(out)
+    return out
+
+
+def config_lines(config: Mapping[str, Any]) -> list[str]:
+    """``config`` as pretty JSON lines (sorted keys), [] for an empty one: how people read and diff it."""
+    if not config:
+        return []
+    return json.dumps(config, sort_keys=True, indent=2, ensure_ascii=False).splitlines()
+
+
+def with_config(text: str, config: Mapping[str, Any]) -> str:
+    """``text`` followed by its config under :data:`CONFIG_RULE` (``text`` itself when the config is empty).
+
+    What two versions are compared as: a change of the config shows, and counts, as
+    changed lines below the text.
+    """
+    lines = config_lines(config)
+    if not lines:
+        return text
+    head = text if not text or text.endswith("\n") else text + "\n"
+    return head + CONFIG_RULE + "\n" + "\n".join(lines) + "\n"
+
+
+def describe(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """A change of config in a few words: ``model gpt-4 -> gpt-5, +tools, -seed`` ("" when none)."""
+    parts = []
+    for key in sorted(set(old) | set(new)):
+        if key not in old:
+            parts.append(f"+{key}")
+        elif key not in new:
+            parts.append(f"-{key}")
+        elif old[key] != new[key]:
+            a, b = (json.dumps(v, ensure_ascii=False) for v in (old[key], new[key]))
+            parts.append(f"{key} {_short(a)} -> {_short(b)}")
+    return ", ".join(parts)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 30 else text[:27] + "..."

@@ -1,0 +1,176 @@
+"""A version's config through the store, on real servers, checked in Redis itself.
+
+A config (model, temperature, tools) is a JSON object kept with each version's text:
+set as a new version with the same text, carried by every edit, brought back by
+restore, undo and revert, moved with production by promote, shown in diffs and counted
+in the changelog's +/-.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import redis
+
+from dynamic_prompt.core import prompt_config as pc
+from dynamic_prompt.core.errors import ConflictError
+from dynamic_prompt.core.keys import keys_for
+from dynamic_prompt.store import PromptStore
+
+TEXT = "# Agent\n\nTone: Calm\n\n## Rules\n1. Be kind.\n"
+GPT4 = {"model": "gpt-4", "temperature": 0.2}
+
+
+async def _loaded(store: PromptStore, name: str = "cfg") -> None:
+    await store.clear(name)
+    await store.load(name, TEXT, kind="text")
+
+
+# -- the pure part --------------------------------------------------------------------------
+
+def test_encoding_is_canonical_and_an_empty_config_is_nothing() -> None:
+    assert pc.encode({"b": 1, "a": [1, "ü"]}) == '{"a":[1,"ü"],"b":1}'
+    assert pc.encode({}) == ""
+    assert pc.read(pc.encode(GPT4)) == GPT4
+
+
+@pytest.mark.parametrize("bad, says", [
+    ("[1, 2]", "JSON object"),
+    ("{\"a\": ", "not JSON"),
+    ("{\"a\": NaN}", "NaN"),
+    ('{"a":' * 20 + "1" + "}" * 20, "deeper"),
+    (json.dumps({"k": "x" * (pc.MAX_CONFIG_BYTES + 1)}), "bytes"),
+])
+def test_a_bad_config_is_one_line_naming_what_is_wrong(bad: str, says: str) -> None:
+    with pytest.raises(pc.PromptConfigError) as caught:
+        pc.parse(bad)
+    assert says in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_assignments_read_values_as_json_when_they_are_json() -> None:
+    got = pc.updated({"seed": 1}, ["model=gpt-5", "temperature=0.3", "tools=[\"search\"]", "stream=true"], ["seed"])
+    assert got == {"model": "gpt-5", "temperature": 0.3, "tools": ["search"], "stream": True}
+    with pytest.raises(pc.PromptConfigError, match="no key 'x'"):
+        pc.updated({}, (), ["x"])
+    with pytest.raises(pc.PromptConfigError, match="KEY=VALUE"):
+        pc.updated({}, ["model"])
+
+
+def test_other_programs_junk_reads_as_no_config() -> None:
+    for junk in (b"\xff\xfe", "[1]", "not json", "{" * 5000):
+        assert pc.read(junk) == {}
+
+
+def test_a_config_change_is_described_and_shown_below_the_text() -> None:
+    assert pc.describe(GPT4, {"model": "gpt-5", "tools": []}) == "model \"gpt-4\" -> \"gpt-5\", -temperature, +tools"
+    shown = pc.with_config("line\n", GPT4)
+    assert shown == "line\n" + pc.CONFIG_RULE + "\n{\n  \"model\": \"gpt-4\",\n  \"temperature\": 0.2\n}\n"
+    assert pc.with_config("line", {}) == "line"
+
+
+# -- through the store -------------------------------------------------------------------------
+
+async def test_setting_a_config_makes_a_version_with_the_same_text(store: PromptStore, redis_sync: redis.Redis) -> None:
+    await _loaded(store)
+    done = await store.set_config("cfg", GPT4, user="ana")
+    assert done.changed and done.version == 2 and done.text == TEXT
+    k = keys_for("cfg")
+    assert redis_sync.get(k.active) == TEXT
+    assert json.loads(redis_sync.hget(k.versions, "c2")) == GPT4
+    assert json.loads(redis_sync.hget(k.meta, "config")) == GPT4
+    assert redis_sync.hget(k.versions, "c1") is None  # version 1 had none
+    state = await store.state("cfg")
+    assert state.config == GPT4
+    entry = (await store.history("cfg", 1))[0]
+    assert entry.action == "config" and entry.user_id == "ana"
+    assert entry.instruction == "config: +model, +temperature"
+    assert (entry.added, entry.removed) == (5, 0)  # the rule and the four lines of pretty JSON
+    again = await store.set_config("cfg", dict(GPT4))
+    assert not again.changed and again.version == 2 and "already" in again.message
+    assert await store.versions("cfg") == [2, 1]
+
+
+async def test_every_edit_carries_the_config_and_restore_undo_revert_bring_theirs_back(
+        store: PromptStore, redis_sync: redis.Redis) -> None:
+    await _loaded(store)
+    await store.set_config("cfg", GPT4)                                   # v2
+    modified = await store.modify("cfg", "change tone to sarcastic")      # v3
+    assert (await store.version_config("cfg", modified.version)) == GPT4
+    await store.set_config("cfg", {"model": "gpt-5"})                     # v4
+    restored = await store.restore("cfg", 3)                              # v5: v3's text and config
+    assert (await store.state("cfg")).config == GPT4 and restored.version == 5
+    undone = await store.undo("cfg")                                      # v6: back to v4
+    assert (await store.state("cfg")).config == {"model": "gpt-5"} and undone.changed
+    reverted = await store.revert("cfg")                                  # v7: the original, with none
+    state = await store.state("cfg")
+    assert reverted.changed and state.active == TEXT and state.config == {}
+    assert redis_sync.hget(keys_for("cfg").meta, "config") is None
+
+
+async def test_restore_of_a_version_differing_only_in_config_writes(store: PromptStore) -> None:
+    await _loaded(store)
+    await store.set_config("cfg", GPT4)
+    done = await store.restore("cfg", 1, expected_version=2)
+    assert done.changed and (await store.state("cfg")).config == {}
+
+
+async def test_an_outside_write_keeps_the_config(store: PromptStore, redis_sync: redis.Redis) -> None:
+    await _loaded(store)
+    await store.set_config("cfg", GPT4)
+    redis_sync.set(keys_for("cfg").active, TEXT + "Written by redis-cli.\n")
+    state = await store.state("cfg")
+    assert state.version == 3 and state.config == GPT4
+    assert await store.version_config("cfg", 3) == GPT4
+
+
+async def test_a_label_edit_keeps_the_labels_config_and_promote_moves_production_with_it(
+        store: PromptStore, redis_sync: redis.Redis) -> None:
+    await _loaded(store)
+    await store.set_label("cfg", "staging", "production")
+    staged = await store.set_config("cfg", GPT4, label="staging")           # v2, only staging
+    assert staged.changed and (await store.state("cfg")).config == {}
+    edited = await store.modify("cfg", "change tone to dry", label="staging")  # v3 carries it
+    assert await store.version_config("cfg", edited.version) == GPT4
+    assert (await store.history("cfg", 2))[1].instruction == "config: +model, +temperature"
+    await store.promote("cfg", "staging")
+    k = keys_for("cfg")
+    assert json.loads(redis_sync.hget(k.meta, "config")) == GPT4
+    await store.rollback("cfg")
+    assert redis_sync.hget(k.meta, "config") is None and (await store.state("cfg")).config == {}
+
+
+async def test_a_diff_of_two_versions_shows_the_config(store: PromptStore) -> None:
+    await _loaded(store)
+    await store.set_config("cfg", GPT4)
+    old, new = await store.versions_diff("cfg", 1, 2)
+    assert old == TEXT and new == pc.with_config(TEXT, GPT4)
+    original, active = await store.diff("cfg")
+    assert original == TEXT and active == pc.with_config(TEXT, GPT4)
+
+
+async def test_a_bad_config_or_a_stale_one_writes_nothing(store: PromptStore, redis_sync: redis.Redis) -> None:
+    await _loaded(store)
+    k = keys_for("cfg")
+    before = redis_sync.hgetall(k.meta)
+    with pytest.raises(pc.PromptConfigError):
+        await store.set_config("cfg", {"t": float("inf")})
+    with pytest.raises(pc.PromptConfigError):
+        await store.set_config("cfg", {"x": object()})  # type: ignore[dict-item]
+    await store.modify("cfg", "add rule: never use emojis")
+    with pytest.raises(ConflictError):
+        await store.set_config("cfg", GPT4, expected_version=1)
+    assert redis_sync.hget(k.meta, "config") is None
+    assert int(redis_sync.hget(k.meta, "version")) == int(before["version"]) + 1
+
+
+async def test_a_pruned_version_takes_its_config_along(store: PromptStore, redis_sync: redis.Redis) -> None:
+    store.settings = replace(store.settings, version_retention=2)
+    await _loaded(store)
+    await store.set_config("cfg", GPT4)                     # v2
+    await store.set_config("cfg", {"model": "gpt-5"})       # v3
+    await store.set_config("cfg", {"model": "gpt-6"})       # v4: v2 pruned
+    k = keys_for("cfg")
+    assert redis_sync.hget(k.versions, "c2") is None and redis_sync.hexists(k.versions, "2") is False
+    assert json.loads(redis_sync.hget(k.versions, "c4")) == {"model": "gpt-6"}
