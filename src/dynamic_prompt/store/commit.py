@@ -26,9 +26,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from dynamic_prompt.core import delta
+from dynamic_prompt.core import delta, prompt_config
 from dynamic_prompt.core import keys as keymod
-from dynamic_prompt.core import prompt_config
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import ConflictError, CorruptDataError, DynamicPromptError
 from dynamic_prompt.core.models import ChangeEntry

@@ -32,9 +32,9 @@ from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.core.includes import parse_ref
 from dynamic_prompt.core.labels import PRODUCTION
+from dynamic_prompt.core.models import ChangeEntry, Edit, PromptState, PromptSummary, WriteResult
 from dynamic_prompt.core.prompt_config import read as read_config
 from dynamic_prompt.core.prompt_config import with_config
-from dynamic_prompt.core.models import ChangeEntry, Edit, PromptState, PromptSummary, WriteResult
 from dynamic_prompt.core.text import estimate_tokens, validate_author
 from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.store.calls import ServerCalls

@@ -17,10 +17,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from dynamic_prompt.core import delta
+from dynamic_prompt.core import delta, prompt_config
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core import labels as lab
-from dynamic_prompt.core import prompt_config
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import (
     CorruptDataError,
