@@ -16,6 +16,7 @@ import redis
 
 from dynamic_prompt.core import prompt_config as pc
 from dynamic_prompt.core.errors import ConflictError
+from dynamic_prompt import PromptClient
 from dynamic_prompt.core.keys import keys_for
 from dynamic_prompt.store import PromptStore
 
@@ -174,3 +175,38 @@ async def test_a_pruned_version_takes_its_config_along(store: PromptStore, redis
     k = keys_for("cfg")
     assert redis_sync.hget(k.versions, "c2") is None and redis_sync.hexists(k.versions, "2") is False
     assert json.loads(redis_sync.hget(k.versions, "c4")) == {"model": "gpt-6"}
+
+
+# -- the agents' client --------------------------------------------------------------------------
+
+async def test_the_client_returns_the_config_with_the_text_and_hears_a_change_by_push(
+        store: PromptStore, server_url: str, redis_sync: redis.Redis) -> None:
+    from tests.support.waiting import eventually
+
+    await _loaded(store)
+    await store.set_config("cfg", GPT4)
+    await store.set_label("cfg", "staging", "production")
+    await store.set_config("cfg", {"model": "gpt-5"}, label="staging")
+    client = PromptClient(server_url, announce=False, feed_options={"ping_interval": 0.2, "ping_timeout": 1.0, "poll_interval": 0.2})
+    try:
+        read = client.read("cfg")
+        assert (read.text, dict(read.config), read.version) == (TEXT, GPT4, 2)
+        assert dict(client.read("cfg", label="staging").config) == {"model": "gpt-5"}
+        with pytest.raises(TypeError):
+            read.config["model"] = "changed"  # type: ignore[index]  # shared by every reader: read-only
+        eventually(lambda: client.read("cfg").source == "memory")
+        await store.set_config("cfg", {"model": "gpt-4o"})
+        eventually(lambda: dict(client.read("cfg").config) == {"model": "gpt-4o"})
+        assert client.read("cfg").text == TEXT
+    finally:
+        client.close()
+
+
+async def test_the_async_client_returns_the_config_too(store: PromptStore, server_url: str) -> None:
+    from dynamic_prompt import AsyncPromptClient
+
+    await _loaded(store)
+    await store.set_config("cfg", GPT4)
+    async with AsyncPromptClient(server_url, announce=False) as client:
+        read = await client.read("cfg")
+        assert dict(read.config) == GPT4 and read.text == TEXT

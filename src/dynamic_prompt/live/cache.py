@@ -29,7 +29,13 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+EMPTY_CONFIG: Mapping[str, Any] = MappingProxyType({})
+"""The config of a version that has none (shared: read-only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,7 @@ class CacheEntry:
         experiment: the experiment's id (the salt of its callers' buckets).
         seed: the CRC of the prompt's name and the experiment's id, so that picking a
             caller's variant costs one CRC of the caller's key (:func:`~dynamic_prompt.core.labels.seed`).
+        config: the served version's config (model, temperature, ...), read-only; empty when none.
     """
 
     text: str | None
@@ -64,6 +71,7 @@ class CacheEntry:
     bounds: tuple[int, ...] = ()
     experiment: str = ""
     seed: int = 0
+    config: Mapping[str, Any] = field(default_factory=lambda: EMPTY_CONFIG)
 
 
 @dataclass(frozen=True, slots=True)

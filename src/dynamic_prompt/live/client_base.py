@@ -16,7 +16,7 @@ import socket
 import time
 from bisect import bisect_right as _bisect
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from zlib import crc32 as _crc32
 
@@ -25,7 +25,7 @@ from dynamic_prompt.core import labels as lab
 from dynamic_prompt.core.config import Settings, load_settings
 from dynamic_prompt.core.errors import ConfigError, ConnectionFailedError
 from dynamic_prompt.live import views
-from dynamic_prompt.live.cache import CacheEntry, NearCache
+from dynamic_prompt.live.cache import EMPTY_CONFIG, CacheEntry, NearCache
 from dynamic_prompt.live.engine import UNREACHABLE
 from dynamic_prompt.live.feed import FeedMode
 from dynamic_prompt.server import ServerTarget, resolve
@@ -57,6 +57,8 @@ class Read:
         served: why this text, when it is not the label's own: ``rollout 40%`` (this
             agent is in a staged rollout), ``experiment b`` (the variant the caller's key
             got), ``label staging``; "" for production's text.
+        config: the served version's config (model, temperature, tools: whatever was set
+            with ``dprompt config``), read-only; empty when none was set.
     """
 
     name: str
@@ -66,6 +68,7 @@ class Read:
     source: str = "memory"
     label: str = "production"
     served: str = ""
+    config: Mapping[str, Any] = field(default_factory=lambda: EMPTY_CONFIG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +215,7 @@ class ClientBase:
         name = views.split_view(view)[0]
         if entry.arms:
             entry = self._pick(name, entry, key)
-        return Read(name, entry.text, entry.version, stale, source, entry.label, entry.served)
+        return Read(name, entry.text, entry.version, stale, source, entry.label, entry.served, entry.config)
 
     def stats(self) -> ClientStats:
         """The counters: hits, misses, invalidations, stale serves, feed mode, hit ratio, ..."""

@@ -227,14 +227,14 @@ class ClientEngine:
         for p in plans.values():
             if p.needs():
                 needed.setdefault(p.name, set()).update(p.needs())
-        texts: dict[str, dict[int, bytes | None]] = {}
+        texts: dict[str, dict[int, views.Stored]] = {}
         if needed:
             order = sorted(needed)
 
-            async def versions(name: str) -> dict[int, bytes | None]:
+            async def versions(name: str) -> dict[int, views.Stored]:
                 wanted = sorted(needed[name])
-                raw: list[Any] = await self.client.hmget(layout.keys_for(name).versions, [str(v) for v in wanted])
-                return dict(zip(wanted, raw))
+                raw: list[Any] = await self.client.hmget(layout.keys_for(name).versions, views.version_fields(wanted))
+                return views.version_replies(wanted, raw)
 
             for name, got in zip(order, await asyncio.gather(*(versions(name) for name in order))):
                 texts[name] = got

@@ -5,9 +5,11 @@ default, keyed by the prompt's name, as before labels existed) or at another lab
 (keyed ``NAME@LABEL``: ``@`` is never part of a prompt name). A read of a view is:
 
 1. one round trip of four plain reads of the prompt (:func:`queue_reads`): the active
-   text, production's version, the labels key and the release key;
+   text, production's version and config (one ``HMGET`` of meta), the labels key and the
+   release key;
 2. when the view needs a version's text beyond the active one (a label, a rollout this
-   agent is in, an experiment's variants), one ``HMGET`` of the kept versions.
+   agent is in, an experiment's variants), one ``HMGET`` of the kept versions: each
+   version's text and its config (:func:`version_fields`).
 
 :func:`plan` turns the first replies into the versions step 2 needs, :func:`finish`
 into the :class:`~dynamic_prompt.live.cache.CacheEntry` served. An experiment's entry
@@ -20,13 +22,15 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from dynamic_prompt.core import labels as lab
+from dynamic_prompt.core import prompt_config
 from dynamic_prompt.core.keys import KeyLayout
-from dynamic_prompt.live.cache import Arm, CacheEntry
+from dynamic_prompt.live.cache import EMPTY_CONFIG, Arm, CacheEntry
 
 SEP = "@"
 """Between a prompt's name and its label in a view's cache key."""
@@ -40,7 +44,7 @@ local function get(key)
   if ok and v then return v end
   return false
 end
-return {redis.call('GET', KEYS[1]) or false, redis.call('HGET', KEYS[2], 'version') or false,
+return {redis.call('GET', KEYS[1]) or false, redis.call('HMGET', KEYS[2], 'version', 'config'),
   get(KEYS[3]), get(KEYS[4])}
 """
 """The four reads of one prompt in one command (a cluster: one slot, redirected as a whole)."""
@@ -63,7 +67,7 @@ def queue_reads(pipe: Any, layout: KeyLayout, name: str) -> None:
     """Add the first step's reads of ``name`` to ``pipe`` (:data:`READS_PER_PROMPT` replies)."""
     k = layout.keys_for(name)
     pipe.get(k.active)
-    pipe.hget(k.meta, "version")
+    pipe.hmget(k.meta, ["version", "config"])
     pipe.get(k.labels)
     pipe.get(k.release)
 
@@ -93,6 +97,23 @@ def script_reply(reply: Any) -> list[Any]:
     return (items + [None] * READS_PER_PROMPT)[:READS_PER_PROMPT]
 
 
+def version_fields(versions: Sequence[int]) -> list[str]:
+    """The fields step 2 reads for ``versions``: each one's text, then each one's config."""
+    return [str(v) for v in versions] + [f"c{v}" for v in versions]
+
+
+def version_replies(versions: Sequence[int], raw: Sequence[Any]) -> dict[int, tuple[bytes | None, bytes | None]]:
+    """Step 2's reply (of :func:`version_fields`) as version -> (text, config)."""
+    n = len(versions)
+    return {v: (raw[i], raw[n + i]) for i, v in enumerate(versions)}
+
+
+def _config(raw: bytes | None) -> Mapping[str, Any]:
+    if not raw:
+        return EMPTY_CONFIG
+    return MappingProxyType(prompt_config.read(raw))
+
+
 def _number(raw: bytes | None) -> int:
     try:
         return int(raw or 0) if raw is None or len(raw) <= 18 else 0
@@ -109,6 +130,8 @@ class Plan:
     label: str
     active: bytes | None
     production: int
+    config: bytes | None
+    """Production's config as stored (``None``: none)."""
     version: int | None
     """The version served when it is not the active text (a label, a rollout), else ``None``."""
     served: str
@@ -127,19 +150,20 @@ class Plan:
 def plan(key: str, replies: Sequence[Any], agent_id: str) -> Plan:
     """What view ``key`` serves to agent ``agent_id``, from :func:`queue_reads`' four replies."""
     name, label = split_view(key)
-    active, raw_version, raw_labels, raw_release = replies
+    active, raw_meta, raw_labels, raw_release = replies
+    raw_version, config = (list(raw_meta) + [None, None])[:2] if isinstance(raw_meta, (list, tuple)) else (None, None)
     production = _number(raw_version) if active is not None else 0
     labels = lab.LabelSet.parse(raw_labels, production)
     if label != lab.PRODUCTION:
         found = labels.version_of(label)
         if found is None or active is None:
-            return Plan(key, name, label, None, production, -1, f"label {label}", None, ())
-        return Plan(key, name, label, active, production, None if found == production else found,
+            return Plan(key, name, label, None, production, config, -1, f"label {label}", None, ())
+        return Plan(key, name, label, active, production, config, None if found == production else found,
                     f"label {label}", None, ())
     release = lab.Release.parse(raw_release) if active is not None else lab.Release()
     rollout = release.rollout
     if rollout is not None and rollout.version != production and rollout.includes(name, agent_id):
-        return Plan(key, name, label, active, production, rollout.version, f"rollout {rollout.percent:g}%", None, ())
+        return Plan(key, name, label, active, production, config, rollout.version, f"rollout {rollout.percent:g}%", None, ())
     experiment = release.experiment
     if experiment is not None:
         arms: list[tuple[str, int | None]] = []
@@ -152,41 +176,46 @@ def plan(key: str, replies: Sequence[Any], agent_id: str) -> Plan:
                     break
             arms.append((variant.name, None if target == production else target))
         if experiment is not None:
-            return Plan(key, name, label, active, production, None, "experiment", experiment, tuple(arms))
-    return Plan(key, name, label, active, production, None, "", None, ())
+            return Plan(key, name, label, active, production, config, None, "experiment", experiment, tuple(arms))
+    return Plan(key, name, label, active, production, config, None, "", None, ())
 
 
-def _entry(raw: bytes | None, version: int, seq: int, label: str, served: str) -> CacheEntry:
+Stored = tuple[bytes | None, bytes | None]
+"""A kept version as step 2 read it: its text and its config (``None`` for either: none)."""
+
+
+def _entry(raw: bytes | None, version: int, seq: int, label: str, served: str, config: bytes | None) -> CacheEntry:
     if raw is None:
         return CacheEntry(None, version, "", seq, label, served)
-    return CacheEntry(raw.decode("utf-8", "replace"), version, hashlib.sha1(raw).hexdigest(), seq, label, served)
+    return CacheEntry(raw.decode("utf-8", "replace"), version, hashlib.sha1(raw).hexdigest(), seq, label, served,
+                      config=_config(config))
 
 
-def finish(p: Plan, texts: dict[int, bytes | None], seq: int, agent_id: str) -> CacheEntry:
-    """The entry view ``p`` serves, given the versions' texts step 2 read."""
+def finish(p: Plan, texts: dict[int, Stored], seq: int, agent_id: str) -> CacheEntry:
+    """The entry view ``p`` serves, given the versions' texts and configs step 2 read."""
     if p.version == -1:
         return CacheEntry(None, 0, "", seq, p.label, p.served)  # no such label: nothing to serve
     if p.version is not None:
-        raw = texts.get(p.version)
+        raw, config = texts.get(p.version, (None, None))
         if raw is None:
             # The rollout's or label's version is gone (someone deleted it): production, flagged.
             if p.label != lab.PRODUCTION:
                 return CacheEntry(None, 0, "", seq, p.label, p.served)
-            return _entry(p.active, p.production, seq, p.label, "")
-        return _entry(raw, p.version, seq, p.label, p.served)
+            return _entry(p.active, p.production, seq, p.label, "", p.config)
+        return _entry(raw, p.version, seq, p.label, p.served, config)
     if p.experiment is not None:
         arms = []
         for arm_name, version in p.arms:
-            raw = p.active if version is None else texts.get(version)
+            raw, config = (p.active, p.config) if version is None else texts.get(version, (None, None))
             if raw is None:
-                return _entry(p.active, p.production, seq, p.label, "")
-            one = _entry(raw, version or p.production, seq, p.label, f"experiment {arm_name}")
+                return _entry(p.active, p.production, seq, p.label, "", p.config)
+            one = _entry(raw, version or p.production, seq, p.label, f"experiment {arm_name}", config)
             arms.append(Arm(arm_name, one))
         bounds = tuple(p.experiment.thresholds())
         own = arms[bisect.bisect_right(bounds, lab.bucket(p.name, p.experiment.id, agent_id))].entry
         return CacheEntry(own.text, own.version, own.content_hash, seq, p.label, own.served,
-                          tuple(arms), bounds, p.experiment.id, lab.seed(p.name, p.experiment.id))
-    return _entry(p.active, p.production, seq, p.label, "")
+                          tuple(arms), bounds, p.experiment.id, lab.seed(p.name, p.experiment.id), own.config)
+    return _entry(p.active, p.production, seq, p.label, "", p.config)
 
 
 def pick(entry: CacheEntry, key: str) -> Arm:
@@ -205,7 +234,7 @@ def read_sync(client: Any, layout: KeyLayout, sharded: bool, key: str, agent_id:
             first = first_replies(pipe.execute(raise_on_error=False))
     p = plan(key, first, agent_id)
     wanted = p.needs()
-    texts: dict[int, bytes | None] = {}
+    texts: dict[int, Stored] = {}
     if wanted:
-        texts = dict(zip(wanted, client.hmget(layout.keys_for(name).versions, [str(v) for v in wanted])))
+        texts = version_replies(wanted, client.hmget(layout.keys_for(name).versions, version_fields(wanted)))
     return finish(p, texts, seq, agent_id)
