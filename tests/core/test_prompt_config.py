@@ -14,9 +14,9 @@ from dataclasses import replace
 import pytest
 import redis
 
+from dynamic_prompt import PromptClient
 from dynamic_prompt.core import prompt_config as pc
 from dynamic_prompt.core.errors import ConflictError
-from dynamic_prompt import PromptClient
 from dynamic_prompt.core.keys import keys_for
 from dynamic_prompt.store import PromptStore
 
