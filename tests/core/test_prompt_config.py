@@ -69,6 +69,10 @@ def test_a_config_change_is_described_and_shown_below_the_text() -> None:
     shown = pc.with_config("line\n", GPT4)
     assert shown == "line\n" + pc.CONFIG_RULE + "\n{\n  \"model\": \"gpt-4\",\n  \"temperature\": 0.2\n}\n"
     assert pc.with_config("line", {}) == "line"
+    # Compared, both sides take the same shape: a text without a final newline is not a change.
+    assert pc.compared("line", {}, "line", {"a": 1}) == ("line\n" + pc.CONFIG_RULE + "\n{}\n",
+                                                        "line\n" + pc.CONFIG_RULE + "\n{\n  \"a\": 1\n}\n")
+    assert pc.compared("a", {}, "b", {}) == ("a", "b")
 
 
 # -- through the store -------------------------------------------------------------------------
@@ -87,7 +91,7 @@ async def test_setting_a_config_makes_a_version_with_the_same_text(store: Prompt
     entry = (await store.history("cfg", 1))[0]
     assert entry.action == "config" and entry.user_id == "ana"
     assert entry.instruction == "config: +model, +temperature"
-    assert (entry.added, entry.removed) == (5, 0)  # the rule and the four lines of pretty JSON
+    assert (entry.added, entry.removed) == (4, 1)  # "{}" became the four lines of pretty JSON
     again = await store.set_config("cfg", dict(GPT4))
     assert not again.changed and again.version == 2 and "already" in again.message
     assert await store.versions("cfg") == [2, 1]
@@ -146,9 +150,10 @@ async def test_a_diff_of_two_versions_shows_the_config(store: PromptStore) -> No
     await _loaded(store)
     await store.set_config("cfg", GPT4)
     old, new = await store.versions_diff("cfg", 1, 2)
-    assert old == TEXT and new == pc.with_config(TEXT, GPT4)
-    original, active = await store.diff("cfg")
-    assert original == TEXT and active == pc.with_config(TEXT, GPT4)
+    assert (old, new) == pc.compared(TEXT, {}, TEXT, GPT4)
+    assert old.startswith(TEXT) and new == pc.with_config(TEXT, GPT4)
+    assert await store.diff("cfg") == (old, new)
+    assert await store.versions_diff("cfg", 1, 1) == (TEXT, TEXT)  # no config either side: the texts alone
 
 
 async def test_a_bad_config_or_a_stale_one_writes_nothing(store: PromptStore, redis_sync: redis.Redis) -> None:

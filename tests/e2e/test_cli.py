@@ -267,3 +267,36 @@ def test_render_fills_variables_and_a_missing_one_names_itself(server_url: str, 
     assert as_json["text"] == "Hi Bo.\n" and as_json["variables"] == ["user", "vip"]
     bad = subprocess.run([*base, "--var", "no equals"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "NAME=VALUE" in bad.stderr
+
+
+def test_config_is_set_shown_diffed_and_refused_when_bad(server_url: str, redis_sync: redis.Redis,
+                                                         tmp_path: Path) -> None:
+    import json as _json
+
+    assert dprompt("load", "--name", "cfg", "--force", "--text", "Be brief.", url=server_url).returncode == 0
+    none = dprompt("config", "--name", "cfg", url=server_url)
+    assert none.returncode == 0 and "has no config" in none.stdout
+    done = dprompt("config", "--name", "cfg", "--set", "model=gpt-5", "--set", "temperature=0.2", "-m", "try it",
+                   url=server_url)
+    assert done.returncode == 0 and "version 2" in done.stdout and "+model, +temperature" in done.stdout
+    shown = _json.loads(dprompt("config", "--name", "cfg", "--json", url=server_url).stdout)
+    assert shown == {"name": "cfg", "version": 2, "config": {"model": "gpt-5", "temperature": 0.2}}
+    assert _json.loads(dprompt("get", "--name", "cfg", "--json", url=server_url).stdout)["config"] == shown["config"]
+    diff = dprompt("diff", "--name", "cfg", url=server_url).stdout
+    assert "+  \"model\": \"gpt-5\"," in diff and "-{}" in diff and "-Be brief." not in diff
+    history = dprompt("history", "--name", "cfg", url=server_url).stdout.splitlines()[0]
+    assert "CONFIG" in history and "+4/-1" in history and "note: try it" in history
+    before = redis_sync.hgetall("prompt:{cfg}:meta")
+    for bad, says in ((["--replace", "[1]"], "JSON object"), (["--unset", "seed"], "no key 'seed'"),
+                      (["--json-file", str(tmp_path / "missing.json")], "missing.json")):
+        refused = dprompt("config", "--name", "cfg", *bad, url=server_url)
+        assert refused.returncode == 1 and says in one_error_line(refused)
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\x00\xff{}")
+    assert dprompt("config", "--name", "cfg", "--json-file", str(binary), url=server_url).returncode == 1
+    assert redis_sync.hgetall("prompt:{cfg}:meta") == before  # nothing written by any refusal
+    piped = dprompt("config", "--name", "cfg", "--json-file", "-", stdin='{"model": "gpt-4o"}', url=server_url)
+    assert piped.returncode == 0
+    assert _json.loads(redis_sync.hget("prompt:{cfg}:meta", "config")) == {"model": "gpt-4o"}
+    older = _json.loads(dprompt("config", "--name", "cfg", "--version", "2", "--json", url=server_url).stdout)
+    assert older["config"] == {"model": "gpt-5", "temperature": 0.2}

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import click
 
-from dynamic_prompt.cli import prompts, releasing, reverting, serve
+from dynamic_prompt.cli import configuring, prompts, releasing, reverting, serve
 from dynamic_prompt.cli.common import (
     COMMAND_TIMEOUT,
     Context,
@@ -195,7 +195,7 @@ def get(ctx: Context, name: str, version: int | None, label: str | None, as_json
         fail(f"There is no prompt named {name!r}; load one first.")
     if as_json:
         click.echo(json.dumps({"name": name, "version": state.version, "text": state.active,
-                               "updated_at": state.meta.updated_at,
+                               "config": state.config, "updated_at": state.meta.updated_at,
                                "updated_by": state.meta.updated_by}))
     else:
         show_text(state.active)
@@ -426,7 +426,8 @@ def info(ctx: Context, name: str, as_json: bool) -> None:
         click.echo(f"{key:>22}: {inert(str(value))}")
 
 
-for _command in (*prompts.COMMANDS, *reverting.COMMANDS, *releasing.COMMANDS, *serve.COMMANDS):
+for _command in (*prompts.COMMANDS, *reverting.COMMANDS, *releasing.COMMANDS, *configuring.COMMANDS,
+                 *serve.COMMANDS):
     main_group.add_command(_command)
 
 

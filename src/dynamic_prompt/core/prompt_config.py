@@ -130,23 +130,30 @@ def updated(config: Mapping[str, Any], assignments: Iterable[str] = (),
 
 
 def config_lines(config: Mapping[str, Any]) -> list[str]:
-    """``config`` as pretty JSON lines (sorted keys), [] for an empty one: how people read and diff it."""
-    if not config:
-        return []
-    return json.dumps(config, sort_keys=True, indent=2, ensure_ascii=False).splitlines()
+    """``config`` as pretty JSON lines (sorted keys): how people read and diff it (``{}`` for an empty one)."""
+    return json.dumps(dict(config), sort_keys=True, indent=2, ensure_ascii=False).splitlines()
 
 
-def with_config(text: str, config: Mapping[str, Any]) -> str:
-    """``text`` followed by its config under :data:`CONFIG_RULE` (``text`` itself when the config is empty).
-
-    What two versions are compared as: a change of the config shows, and counts, as
-    changed lines below the text.
-    """
-    lines = config_lines(config)
-    if not lines:
+def with_config(text: str, config: Mapping[str, Any], *, show_empty: bool = False) -> str:
+    """``text`` followed by its config under :data:`CONFIG_RULE`; ``text`` itself for an empty config
+    unless ``show_empty``."""
+    if not config and not show_empty:
         return text
     head = text if not text or text.endswith("\n") else text + "\n"
-    return head + CONFIG_RULE + "\n" + "\n".join(lines) + "\n"
+    return head + CONFIG_RULE + "\n" + "\n".join(config_lines(config)) + "\n"
+
+
+def compared(old_text: str, old_config: Mapping[str, Any], new_text: str,
+             new_config: Mapping[str, Any]) -> tuple[str, str]:
+    """Two versions as they are compared: each text with its config below it, when either has one.
+
+    Both sides then end in the same shape (text, rule, JSON), so a config change shows, and
+    counts, as the changed JSON lines alone; two versions without config compare as their texts.
+    """
+    if not old_config and not new_config:
+        return old_text, new_text
+    return (with_config(old_text, old_config, show_empty=True),
+            with_config(new_text, new_config, show_empty=True))
 
 
 def describe(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:

@@ -168,8 +168,8 @@ class Committer:
             added, removed = text.count("\n") + (0 if text.endswith("\n") else 1), 0
         elif request.config is not None and request.old_config is not None:
             # A config change counts as changed lines below the text (core/prompt_config.py).
-            added, removed = await count_changes(prompt_config.with_config(request.old_text, request.old_config),
-                                                 prompt_config.with_config(text, request.config))
+            added, removed = await count_changes(*prompt_config.compared(request.old_text, request.old_config,
+                                                                          text, request.config))
         else:
             added, removed = await count_changes(request.old_text, text)
         entry = ChangeEntry(

@@ -268,8 +268,7 @@ class LabelOps:
                 said = instruction
             else:
                 old_config = (await self._reads.version_configs(name, [base]))[0]
-                added, removed = await offload.count_changes(prompt_config.with_config(old, old_config),
-                                                             prompt_config.with_config(new, config))
+                added, removed = await offload.count_changes(*prompt_config.compared(old, old_config, new, config))
                 change = prompt_config.describe(old_config, config)
                 said = f"config: {change}" if change else instruction
             entry = json.loads(self._entry(action, said, user, note, label=label))

@@ -34,7 +34,7 @@ from dynamic_prompt.core.includes import parse_ref
 from dynamic_prompt.core.labels import PRODUCTION
 from dynamic_prompt.core.models import ChangeEntry, Edit, PromptState, PromptSummary, WriteResult
 from dynamic_prompt.core.prompt_config import read as read_config
-from dynamic_prompt.core.prompt_config import with_config
+from dynamic_prompt.core.prompt_config import compared
 from dynamic_prompt.core.text import estimate_tokens, validate_author
 from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.store.calls import ServerCalls
@@ -192,21 +192,21 @@ class PromptStore:
         """``(old, new)`` texts: the backup (or version ``against``) and the active text."""
         state = await self.require(name)
         if against is None:
-            old = with_config(state.backup or "", read_config(state.meta.backup_config))
+            old, old_config = state.backup or "", read_config(state.meta.backup_config)
         else:
-            old = with_config(await self.version_text(name, against), await self.version_config(name, against))
-        return old, with_config(state.active or "", state.config)
+            old, old_config = await self.version_text(name, against), await self.version_config(name, against)
+        return compared(old, old_config, state.active or "", state.config)
 
     async def versions_diff(self, name: str, a: int, b: int) -> tuple[str, str]:
         """``(old, new)``: the texts of versions ``a`` and ``b``, read together, each with its config
-        below it when it has one (:func:`~dynamic_prompt.core.prompt_config.with_config`).
+        below it when either has one (:func:`~dynamic_prompt.core.prompt_config.compared`).
 
         A version that is not kept raises :class:`~dynamic_prompt.core.errors.VersionNotFoundError`
         naming the versions that are.
         """
         old, new = await self._reads.version_pair(name, a, b)
         old_config, new_config = await self._reads.version_configs(name, [a, b])
-        return with_config(old, old_config), with_config(new, new_config)
+        return compared(old, old_config, new, new_config)
 
     async def version_configs(self, name: str, numbers: Sequence[int]) -> builtins.list[dict[str, Any]]:
         """The configs of versions ``numbers`` ({} for one without), in one read."""
