@@ -42,7 +42,7 @@ TOOLS = {
     "list_prompts", "load_prompt", "get_active_prompt", "modify_prompt", "revert_prompt",
     "restore_version", "revert_change", "rename_prompt", "duplicate_prompt", "show_diff", "get_history",
     "clear_prompts", "get_metadata", "health_check",
-    "list_labels", "get_prompt_at_label", "move_label", "start_rollout", "stop_rollout",
+    "list_labels", "get_prompt_at_label", "move_label", "start_rollout", "stop_rollout", "set_prompt_config",
 }  # fmt: skip
 
 

@@ -82,3 +82,23 @@ async def test_a_template_is_an_mcp_prompt_with_its_variables_as_arguments(
         assert content.text == "Hi Ada from Northwind.\nNever share a card number.\n"  # type: ignore[union-attr]
         with pytest.raises(MCPError, match="Missing variable 'company'"):
             await session.get_prompt("greeter", {"user": "Ada"})
+
+
+async def test_a_config_is_set_read_and_diffed_through_mcp(server_url: str, redis_sync: redis.Redis,
+                                                           errlog: TextIO) -> None:
+    async with connect(server_url, errlog) as (session, _):
+        await ok(session, "load_prompt", name="cfg", source=TEXT)
+        done = await ok(session, "set_prompt_config", name="cfg", config={"model": "gpt-5", "temperature": 0.2},
+                        note="try gpt-5")
+        assert "version 2" in text(done) and "+model, +temperature" in text(done)
+        assert json.loads(redis_sync.hget("prompt:{cfg}:meta", "config")) == {"model": "gpt-5", "temperature": 0.2}
+        got = await ok(session, "get_active_prompt", name="cfg")
+        assert text(got) == TEXT and got.structured_content["config"] == {"model": "gpt-5", "temperature": 0.2}
+        diff = text(await ok(session, "show_diff", name="cfg", against_version=1, to_version=2))
+        assert "+  \"model\": \"gpt-5\"," in diff
+        for bad in ([1, 2], "gpt-5", {"t": "x" * 70_000}):
+            message = await error(session, "set_prompt_config", name="cfg", config=bad)
+            assert "config" in message.lower()
+        assert redis_sync.hget("prompt:{cfg}:meta", "version") == "2"  # every refusal wrote nothing
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        assert tools["set_prompt_config"].annotations.destructive_hint is False  # type: ignore[union-attr]

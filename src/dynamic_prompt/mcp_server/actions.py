@@ -21,6 +21,7 @@ from dynamic_prompt.core.models import ChangeEntry, WriteResult
 from dynamic_prompt.mcp_server.args import (
     ChangeArgs,
     ClearArgs,
+    ConfigArgs,
     DiffArgs,
     DuplicateArgs,
     HistoryArgs,
@@ -129,8 +130,22 @@ async def get_active_prompt(ctx: ToolContext, a: NameArgs) -> ToolOutput:
             "size_bytes": _size(state.active),
             "updated_at": iso(state.meta.updated_at),
             "updated_by": state.meta.updated_by or None,
+            "config": state.config,
         },
     )
+
+
+async def set_prompt_config(ctx: ToolContext, a: ConfigArgs) -> ToolOutput:
+    """Keep a new config with the prompt's text (a new version, the same text)."""
+    name = validate_name(a.name)
+    label = None if a.label in (None, "production") else a.label
+    result = await ctx.store.set_config(name, a.config, user=a.user_id, note=a.note, label=label)
+    where = f"label {label!r} of {name!r}" if label else f"prompt {name!r}"
+    said = result.entry.instruction if result.entry is not None else ""
+    text = (f"The config of {where} is now version {result.version} ({said})." if result.changed
+            else result.message)
+    return _warned(text, {"name": name, "label": label or "production", "version": result.version,
+                          "changed": result.changed, "config": a.config}, result)
 
 
 async def modify_prompt(ctx: ToolContext, a: ModifyArgs) -> ToolOutput:

@@ -217,6 +217,21 @@ def _confirm_field(phrase: str) -> Any:
     return Field(None, description=f"Must be exactly {phrase!r} with the names filled in; without it nothing moves.")
 
 
+class ConfigArgs(Args):
+    """``set_prompt_config``."""
+
+    name: str = _name_field()
+    config: dict[str, Any] = Field(
+        description="The whole config to keep with the prompt's text, a JSON object (e.g. {\"model\": \"gpt-5\", "
+                    "\"temperature\": 0.2, \"tools\": [\"search\"]}); {} clears it. It replaces the config as a whole.")
+    label: str | None = Field(
+        None, max_length=40,
+        description="Set it on the version this label points at (e.g. 'staging') instead of production: a new version "
+                    "only that label points at.")
+    user_id: str | None = _user_field()
+    note: str = _note_field()
+
+
 class LabelArgs(Args):
     """``get_prompt_at_label``."""
 

@@ -26,6 +26,7 @@ from dynamic_prompt.mcp_server.args import (
     Args,
     ChangeArgs,
     ClearArgs,
+    ConfigArgs,
     DiffArgs,
     DuplicateArgs,
     HistoryArgs,
@@ -134,6 +135,17 @@ TOOLS: dict[str, ToolSpec] = {
             "and the error names the closest forms or candidates. dry_run=true previews the diff only.",
             ModifyArgs,
             actions.modify_prompt,
+        ),
+        ToolSpec(
+            "set_prompt_config",
+            "Set a prompt's config",
+            "Keep a JSON config (model, temperature, tools, anything the agents need) with a prompt's text, as a "
+            "new version with the same text: agents get it with the text, show_diff shows it, restore_version brings "
+            "an older one back. get_active_prompt returns the current one. A config that is not a JSON object of "
+            "plain values (or over 64 KB) changes nothing.",
+            ConfigArgs,
+            actions.set_prompt_config,
+            idempotent=True,
         ),
         ToolSpec(
             "revert_prompt",
