@@ -16,7 +16,7 @@ bounded while it is produced, so a loop cannot build gigabytes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,13 +73,17 @@ class Template:
     """Compiled per mode on first use (most callers render one way only)."""
 
     @classmethod
-    def parse(cls, source: str) -> Template:
-        """Parse ``source``; :class:`TemplateError` (with the line) if it does not parse."""
+    def parse(cls, source: str, *, compile: bool = True) -> Template:
+        """Parse ``source``; :class:`TemplateError` (with the line) if it does not parse.
+
+        ``compile=False`` leaves compiling to the first render (a :class:`Renderer` compiles
+        each part itself, once): the few errors only compiling finds then come from there.
+        """
         if not is_template(source):
             return cls(source, (), False)
         try:
             tree = _STRICT.parse(source)
-            strict = _STRICT.from_string(tree)
+            strict = _STRICT.from_string(tree) if compile else None
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"The template does not parse, line {exc.lineno}: {_one_line(exc.message or exc)}.") \
                 from None
@@ -90,7 +94,8 @@ class Template:
                                 "not through a variable: which prompts a template uses must be known.")
         for ref in refs:
             parse_ref(str(ref))
-        return cls(source, tuple(names), True, tree, tuple(dict.fromkeys(str(r) for r in refs)), {True: strict})
+        return cls(source, tuple(names), True, tree, tuple(dict.fromkeys(str(r) for r in refs)),
+                   {True: strict} if strict is not None else {})
 
     def render(self, variables: Mapping[str, Any] | None = None, *, strict: bool = True,
                max_bytes: int = MAX_RENDER_BYTES) -> Rendered:
@@ -173,6 +178,17 @@ def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 # -- rendering with includes -------------------------------------------------------------
 
+class _PartLoader(jinja2.BaseLoader):
+    """Hands jinja the parts a :class:`Renderer` fetches, compiled from its parsed trees."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        self._renderer = renderer
+
+    def load(self, environment: jinja2.Environment, name: str,
+             globals: MutableMapping[str, Any] | None = None) -> jinja2.Template:
+        return self._renderer.load_part(environment, name, environment.make_globals(globals))
+
+
 class Renderer:
     """Renders prompts whose includes are read through ``fetch`` (a part's text, or ``None``).
 
@@ -191,23 +207,28 @@ class Renderer:
 
     def _environment(self, strict: bool) -> SandboxedEnvironment:
         env = _environment(strict)
-        env.loader = jinja2.FunctionLoader(self._load)
+        env.loader = _PartLoader(self)
         env.auto_reload = True
         return env
 
-    def _load(self, ref: str) -> tuple[str, str, Callable[[], bool]]:
+    def load_part(self, environment: jinja2.Environment, ref: str, globals: Any) -> jinja2.Template:
+        """An included part compiled from the tree :meth:`parsed` already holds (never parsed twice)."""
         text = self._fetch(ref)
         if text is None:
             raise TemplateError(f"The included prompt {ref!r} has no text (or no such label).")
-        return text, ref, lambda: self._fetch(ref) is text
+        tree = self.parsed(text)._tree
+        code = environment.compile(tree if tree is not None else text, ref, ref)
+        # jinja keeps the compiled part and asks this before each use: still the same text
+        # object in the agent's push-invalidated memory?
+        return environment.template_class.from_code(environment, code, globals, lambda: self._fetch(ref) is text)
 
     def parsed(self, text: str) -> Template:
-        """``Template.parse(text)``, kept per text (the same text object is parsed once)."""
+        """``Template.parse(text)`` without compiling, kept per text (the same text object is parsed once)."""
         template = self._parsed.get(text)
         if template is None:
             if len(self._parsed) >= 512:
                 self._parsed.clear()
-            template = self._parsed[text] = Template.parse(text)
+            template = self._parsed[text] = Template.parse(text, compile=False)
         return template
 
     def _includes_of(self, ref: str) -> Sequence[str]:
