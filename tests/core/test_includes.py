@@ -117,3 +117,14 @@ def test_dprompt_render_resolves_includes(server_url: str, redis_sync: redis.Red
     assert cycle.returncode == 1 and cycle.stderr.strip() == \
         "error: Include cycle: frag -> uses -> frag. Nothing was written."
     assert redis_sync.get(keys_for("frag").active) == SAFETY
+
+
+def test_dependents_follow_includes_of_includes_at_any_label_or_version() -> None:
+    from dynamic_prompt.core.includes import dependents_of
+
+    graph = {"mid": ["frag@staging"], "top": ["mid"], "pinned": ["frag@v3"], "other": ["tone"],
+             "junk": ["not a ref!"], "frag": ["tone"]}
+    assert dependents_of("frag", graph) == ["mid", "pinned", "top"]
+    assert dependents_of("tone", graph) == ["frag", "mid", "other", "pinned", "top"]
+    assert dependents_of("top", graph) == []
+    assert dependents_of("a", {"a": ["b"], "b": ["a"]}) == ["b"]  # another program's cycle ends

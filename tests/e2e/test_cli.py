@@ -300,3 +300,18 @@ def test_config_is_set_shown_diffed_and_refused_when_bad(server_url: str, redis_
     assert _json.loads(redis_sync.hget("prompt:{cfg}:meta", "config")) == {"model": "gpt-4o"}
     older = _json.loads(dprompt("config", "--name", "cfg", "--version", "2", "--json", url=server_url).stdout)
     assert older["config"] == {"model": "gpt-5", "temperature": 0.2}
+
+
+def test_deps_names_what_a_prompt_includes_and_every_prompt_its_change_reaches(server_url: str,
+                                                                               redis_sync: redis.Redis) -> None:
+    import json as _json
+
+    for name, text in (("frag", "Never share a card number.\n"), ("mid", "Rules:\n{% include \"frag\" %}"),
+                       ("top", "You help.\n{% include \"mid\" %}"), ("alone", "Plain.\n")):
+        assert dprompt("load", "--name", name, "--force", "--text", text, url=server_url).returncode == 0
+    got = _json.loads(dprompt("deps", "--name", "frag", "--json", url=server_url).stdout)
+    assert got == {"name": "frag", "includes": [], "used_by": ["mid", "top"]}
+    top = dprompt("deps", "--name", "top", url=server_url).stdout.splitlines()
+    assert top == ["top includes: mid, frag", "top is used by: no prompt"]
+    missing = dprompt("deps", "--name", "nope", url=server_url)
+    assert missing.returncode == 1 and "no prompt named 'nope'" in one_error_line(missing)

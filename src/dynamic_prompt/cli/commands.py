@@ -234,6 +234,9 @@ def render(ctx: Context, name: str, assignments: tuple[str, ...], label: str | N
     version, text, parts = ctx.run(read)
     template = Template.parse(text)
     done = Renderer(parts.get).render(ref, variables, strict=not lenient, text=text)
+    from dynamic_prompt.core import samples
+
+    samples.remember(name, variables)  # what the dashboard's rendered view shows next
     if as_json:
         click.echo(json.dumps({"name": name, "version": version, "text": done.text, "variables": list(template.variables),
                                "unused": list(done.unused), "missing": list(done.missing)}))
@@ -251,8 +254,7 @@ def render(ctx: Context, name: str, assignments: tuple[str, ...], label: str | N
 @pass_ctx
 def deps(ctx: Context, name: str, as_json: bool) -> None:
     """Show what NAME includes (all the way down) and which prompts include it."""
-    from dynamic_prompt.core.includes import parse_ref
-    from dynamic_prompt.store.includes import gather_parts, includes_of
+    from dynamic_prompt.store.includes import gather_parts
 
     validate_name(name)
 
@@ -261,19 +263,14 @@ def deps(ctx: Context, name: str, as_json: bool) -> None:
         if text is None:
             raise PromptNotFoundError(f"There is no prompt named {name!r}; load one first.")
         reached = [ref for ref in await gather_parts(name, text, store.part_text) if ref != name]
-        users = []
-        for row in await store.list():
-            other = await store.part_text(row.name) if row.name != name else None
-            if other is not None and any(parse_ref(r).name == name for r in includes_of(other)):
-                users.append(row.name)
-        return reached, users
+        return reached, await store.dependents(name)
 
     reached, users = ctx.run(work)
     if as_json:
         click.echo(json.dumps({"name": name, "includes": reached, "used_by": users}))
         return
     click.echo(f"{name} includes: {', '.join(reached) if reached else 'nothing'}")
-    click.echo(f"{name} is included by: {', '.join(users) if users else 'no prompt'}")
+    click.echo(f"{name} is used by: {', '.join(users) if users else 'no prompt'}")
 
 
 @main_group.command()

@@ -8,7 +8,7 @@ An include names a prompt, optionally at a label or a kept version: ``safety``,
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dynamic_prompt.core.errors import DynamicPromptError
@@ -80,3 +80,24 @@ def cycle_message(chain: list[str]) -> str:
     return f"Includes nest deeper than {MAX_INCLUDE_DEPTH}: {' -> '.join(chain)}."
 
 
+
+
+def dependents_of(name: str, includes: Mapping[str, Sequence[str]]) -> list[str]:
+    """The prompts whose render uses prompt ``name``: those that include it, and those that include them.
+
+    ``includes`` maps each prompt's name to what its text includes (as written: ``safety``,
+    ``safety@staging``...); any label or version of ``name`` counts. Sorted, ``name`` left out.
+    """
+    users: dict[str, set[str]] = {}
+    for prompt, refs in includes.items():
+        for ref in refs:
+            try:
+                users.setdefault(parse_ref(ref).name, set()).add(prompt)
+            except TemplateError:
+                continue  # another program's junk include names nothing
+    found: set[str] = set()
+    frontier = [name]
+    while frontier:
+        frontier = [u for part in frontier for u in users.get(part, ()) if u not in found and u != name]
+        found.update(frontier)
+    return sorted(found)

@@ -17,6 +17,7 @@ Every write takes ``note``: a person's one-line reason, kept in the changelog en
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import getpass
 import time
@@ -30,17 +31,17 @@ from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core import keys as keymod
 from dynamic_prompt.core.config import Settings
 from dynamic_prompt.core.errors import DynamicPromptError
-from dynamic_prompt.core.includes import parse_ref
+from dynamic_prompt.core.includes import dependents_of, parse_ref
 from dynamic_prompt.core.labels import PRODUCTION
 from dynamic_prompt.core.models import ChangeEntry, Edit, PromptState, PromptSummary, WriteResult
-from dynamic_prompt.core.prompt_config import read as read_config
 from dynamic_prompt.core.prompt_config import compared
+from dynamic_prompt.core.prompt_config import read as read_config
 from dynamic_prompt.core.text import estimate_tokens, validate_author
 from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.store.calls import ServerCalls
 from dynamic_prompt.store.commit import Committer
 from dynamic_prompt.store.fleet import AgentInfo
-from dynamic_prompt.store.includes import check_cycle
+from dynamic_prompt.store.includes import check_cycle, includes_of
 from dynamic_prompt.store.labels import LabelOps, LabelState, MoveResult
 from dynamic_prompt.store.manage import Manage
 from dynamic_prompt.store.reads import Reads
@@ -345,6 +346,27 @@ class PromptStore:
     async def clear(self, name: str = keymod.DEFAULT_NAME) -> bool:
         """Delete the prompt, its original, versions and changelog. True if anything was there."""
         return await self._manage.clear(name)
+
+    async def active_texts(self, names: Sequence[str]) -> dict[str, str | None]:
+        """The active texts of ``names`` (``None``: no text, or unreadable), read concurrently."""
+        gate = asyncio.Semaphore(32)  # a listing of thousands must not open thousands of reads at once
+
+        async def one(name: str) -> str | None:
+            async with gate:
+                try:
+                    return await self.get_active(name)
+                except DynamicPromptError:
+                    return None
+
+        texts = await asyncio.gather(*(one(n) for n in names))
+        return dict(zip(names, texts))
+
+    async def dependents(self, name: str, names: Sequence[str] | None = None) -> builtins.list[str]:
+        """The prompts (of ``names``, default every listed one) whose render uses ``name``, transitively."""
+        if names is None:
+            names = [row.name for row in await self.list()]
+        texts = await self.active_texts([n for n in names if n != name])
+        return dependents_of(name, {n: includes_of(t) for n, t in texts.items() if t})
 
     async def part_text(self, ref: str) -> str | None:
         """The text an include names (``safety``, ``safety@staging``, ``safety@v3``), or ``None``."""
