@@ -215,3 +215,17 @@ async def test_the_async_client_returns_the_config_too(store: PromptStore, serve
     async with AsyncPromptClient(server_url, announce=False) as client:
         read = await client.read("cfg")
         assert dict(read.config) == GPT4 and read.text == TEXT
+
+
+def test_a_config_instruction_sets_and_unsets_and_anything_else_is_not_one() -> None:
+    assert pc.instruction("config model=gpt-5 temperature=0.2", {"seed": 1}) == {
+        "seed": 1, "model": "gpt-5", "temperature": 0.2}
+    assert pc.instruction("set config: unset seed -stream \"greeting=Hello there\"",
+                          {"seed": 1, "stream": True}) == {"greeting": "Hello there"}
+    assert pc.instruction('config {"model": "x"}', {"seed": 1}) == {"model": "x"}
+    assert pc.instruction("add rule: keep config files small", {}) is None
+    assert pc.instruction("configure tone", {}) is None
+    for bad, says in (("config", "Say what to set"), ("config unset", "which key"), ("config model", "KEY=VALUE"),
+                      ("config \"open", "does not read"), ("config unset nope", "no key 'nope'")):
+        with pytest.raises(pc.PromptConfigError, match=says):
+            pc.instruction(bad, {})

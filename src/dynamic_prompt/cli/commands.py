@@ -124,17 +124,30 @@ def main_group(ctx: click.Context, redis_url: str | None) -> None:
 @name_option
 @click.option("--read-only", is_flag=True, help="Show everything live; refuse every write (also the "
               "config file's read_only = true).")
+@click.option("--samples", "samples_file", default=None, metavar="PATH",
+              help="A JSON file of sample values for templates ({\"*\": {...}, \"NAME\": {...}}); by default "
+                   "samples.json beside the config file. F5 shows the prompt rendered with them.")
 @pass_ctx
-def tui(ctx: Context, name: str, read_only: bool) -> None:
+def tui(ctx: Context, name: str, read_only: bool, samples_file: str | None) -> None:
     """Open the live dashboard (the default command)."""
     validate_name(name)
+    path = None
+    if samples_file is not None:
+        from pathlib import Path
+
+        from dynamic_prompt.core import samples
+
+        path = Path(samples_file).expanduser()
+        if not path.is_file():
+            fail(f"The samples file {path} does not exist (or is not a file).")
+        samples.load(path)  # a file that is not JSON of the right shape: one line, before the screen opens
     target = ctx.target
     from dynamic_prompt.tui.app import run_dashboard  # Textual loads only here
 
     settings = ctx.settings
     if read_only:
         settings = dataclasses.replace(settings, read_only=True)
-    run_dashboard(target, settings, name=name)
+    run_dashboard(target, settings, name=name, samples_file=path)
 
 
 @main_group.command()

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -172,3 +174,43 @@ def describe(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
 
 def _short(text: str) -> str:
     return text if len(text) <= 30 else text[:27] + "..."
+
+
+_INSTRUCTION = re.compile(r"\s*(?:set\s+)?config\b\s*:?\s*(?P<rest>.*)\Z", re.IGNORECASE | re.DOTALL)
+
+
+def instruction(text: str, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The config an instruction like ``config model=gpt-5 temperature=0.2 unset seed`` makes of ``config``.
+
+    ``None`` when ``text`` is no config instruction (it is then one for the text). Items
+    are separated by spaces (quote one that holds spaces: ``config "greeting=Hello there"``);
+    ``unset KEY`` or ``-KEY`` removes a key; ``config {...}`` replaces the whole config.
+    A bad item is a :class:`PromptConfigError` naming it.
+    """
+    found = _INSTRUCTION.match(text)
+    if found is None:
+        return None
+    rest = found.group("rest").strip()
+    if not rest:
+        raise PromptConfigError("Say what to set: config model=gpt-5 temperature=0.2, config unset seed, "
+                                "or config {...} for the whole of it.")
+    if rest.startswith("{"):
+        return parse(rest)
+    try:
+        items = shlex.split(rest)
+    except ValueError as exc:
+        raise PromptConfigError(f"The config instruction does not read: {exc}.") from None
+    assignments: list[str] = []
+    removals: list[str] = []
+    words = iter(items)
+    for word in words:
+        if word.lower() in ("unset", "remove", "drop"):
+            key = next(words, "")
+            if not key:
+                raise PromptConfigError(f"Say which key to {word.lower()}: config {word.lower()} KEY.")
+            removals.append(key)
+        elif word.startswith("-") and "=" not in word and len(word) > 1:
+            removals.append(word[1:])
+        else:
+            assignments.append(word)
+    return updated(config, assignments, removals)

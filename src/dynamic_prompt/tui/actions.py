@@ -84,6 +84,8 @@ DASHBOARD_ACTIONS: tuple[Action, ...] = (
     Action("find_next", "f3", "find_next", "Next", "Next match of the search", bar=False),
     Action("find_previous", "shift+f3", "find_previous", "Previous", "Previous match of the search", bar=False),
     Action("copy", "f4", "copy", "Copy", "Copy the active prompt to the clipboard", bar=False),
+    Action("rendered", "f5", "toggle_rendered", "Rendered", "Show the prompt rendered beside its source (sample "
+           "values from samples.json, or the last dprompt render's; a missing one is named)", bar=False),
     Action("wrap", "f6", "toggle_wrap", "Wrap", "Wrap long lines in the prompt and diff panes, or scroll them sideways", bar=False),
     Action("pane_previous", "f7,ctrl+pageup", "pane(-1)", "Pane ◀", "Previous pane (narrow terminals show "
            "one pane at a time)", bar=False),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from textual.app import App, SystemCommand
@@ -56,8 +57,11 @@ class DashboardApp(App[None]):
         server_label: str | None = None,
         remember_theme: bool = True,
         read_only: bool | None = None,
+        samples_file: Path | None = None,
     ) -> None:
         super().__init__()
+        self.samples_file = samples_file
+        """Where the rendered view's sample values come from (``None``: samples.json beside the config)."""
         self.target = target
         self.settings = settings
         self.prompt_name = name
@@ -156,9 +160,10 @@ class DashboardApp(App[None]):
             self.push_screen(HelpScreen(self.bound_keys()))
 
 
-def run_dashboard(target: ServerTarget, settings: Settings, *, name: str = DEFAULT_NAME) -> None:
+def run_dashboard(target: ServerTarget, settings: Settings, *, name: str = DEFAULT_NAME,
+                  samples_file: Path | None = None) -> None:
     """Run the dashboard in this terminal until the person quits."""
-    DashboardApp(target, settings, name=name).run()
+    DashboardApp(target, settings, name=name, samples_file=samples_file).run()
 
 
 __all__ = ["DashboardApp", "run_dashboard"]

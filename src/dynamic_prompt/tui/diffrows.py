@@ -91,3 +91,17 @@ def build(old: str, new: str, mode: DiffMode = DiffMode.UNIFIED, context: int = 
                 removed += line.tag == "delete"
     max_number = max(old.count("\n"), new.count("\n")) + 1
     return DiffRows(mode, tuple(rows), added, removed, max_number)
+
+
+def combine(sections: list[tuple[str, DiffRows]], mode: DiffMode) -> DiffRows:
+    """Several diffs in one pane, each under a heading row naming it (and its counts)."""
+    rows: list[Row] = []
+    added = removed = 0
+    widest = 1
+    for title, part in sections:
+        rows.append(("hunk", f"══ {title}: +{part.added} -{part.removed} ══"))
+        rows.extend(part.rows)
+        added += part.added
+        removed += part.removed
+        widest = max(widest, part.max_number)
+    return DiffRows(mode, tuple(rows), added, removed, widest)

@@ -28,6 +28,7 @@ import time
 from textual.widget import Widget
 
 from dynamic_prompt.core import diff as diffmod
+from dynamic_prompt.core import prompt_config
 from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.core.models import EventKind, PromptEvent, PromptState, PromptSummary
 from dynamic_prompt.live.cluster_feed import Feed, feed_for
@@ -242,35 +243,45 @@ class Refresher(Widget):
         if version is None:
             return state  # the screen sees the label gone in LabelsLoaded and goes back to production
         text = await self.store.version_text(state.name, version)
+        config = prompt_config.encode(await self.store.version_config(state.name, version))
+        # The diff's other side is production: its config goes where the original's would.
         return dataclasses.replace(state, active=text, backup=state.active,
-                                   meta=dataclasses.replace(state.meta, version=version))
+                                   meta=dataclasses.replace(state.meta, version=version, config=config,
+                                                            backup_config=state.meta.config))
 
     async def _post_diff(self, view: View, state: PromptState) -> None:
         rows, title = await self._diff_rows(view, state)
         self.post_message(DiffReady(title, rows, view, view.source.kind.value))
 
     async def _diff_rows(self, view: View, state: PromptState) -> tuple[DiffRows, str]:
-        """The diff pane's rows for ``view`` (texts read as the source needs, diffed in a thread)."""
+        """The diff pane's rows for ``view`` (texts read as the source needs, diffed in a thread).
+
+        Each side is a version's text with its config below it when either side has one
+        (:func:`~dynamic_prompt.core.prompt_config.compared`): a config change shows as one.
+        """
         name, active, source = state.name, state.active or "", view.source
         if source.kind is DiffKind.VERSION:
             old, new = await self.store.version_text(name, source.a), active
+            old_config, new_config = (await self.store.version_config(name, source.a)), state.config
             title = f"Diff: v{source.a} → v{state.version} (active)"
         elif source.kind is DiffKind.CHANGE:
             older = [v for v in await self.store.versions(name) if v < source.a]
             new = await self.store.version_text(name, source.a)
             old = await self.store.version_text(name, older[0]) if older else ""
+            old_config, new_config = await self.store.version_configs(name, [older[0] if older else 0, source.a])
             title = f"Change: {f'v{older[0]}' if older else 'nothing'} → v{source.a}"
         elif source.kind is DiffKind.PAIR:
             old = await self.store.version_text(name, source.a)
             new = await self.store.version_text(name, source.b)
+            old_config, new_config = await self.store.version_configs(name, [source.a, source.b])
             title = f"Diff: v{source.a} → v{source.b}"
-        elif view.at_label:
+        else:
             # At a label the state's "backup" is production's text (see _at_label).
             old, new = state.backup or "", active
-            title = f"Diff: production → {view.label} v{state.version}"
-        else:
-            old, new = state.backup or "", active
-            title = f"Diff: original → v{state.version}"
+            old_config, new_config = prompt_config.read(state.meta.backup_config), state.config
+            title = (f"Diff: production → {view.label} v{state.version}" if view.at_label
+                     else f"Diff: original → v{state.version}")
+        old, new = prompt_config.compared(old, old_config, new, new_config)
         return await asyncio.to_thread(diffrows.build, old, new, view.mode), title
 
 

@@ -21,7 +21,7 @@ from textual.containers import Container, Vertical
 from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Input, Tab, Tabs
+from textual.widgets import Input, Static, Tab, Tabs
 
 from dynamic_prompt.core.keys import DEFAULT_NAME
 from dynamic_prompt.core.models import FeedMode as LiveMode
@@ -46,6 +46,7 @@ from dynamic_prompt.tui.messages import (
     Written,
 )
 from dynamic_prompt.tui.parts.actions import Actions, Renamed, ShowPrompt, Undone
+from dynamic_prompt.tui.parts.composer import Composed, Composer, Composition
 from dynamic_prompt.tui.parts.fleet_watch import FleetLoaded, FleetWatch
 from dynamic_prompt.tui.parts.instruction_flow import InstructionFlow
 from dynamic_prompt.tui.parts.refresher import Refresher
@@ -95,6 +96,8 @@ class DashboardScreen(Screen[None]):
         self.mine = OwnChanges()
         """The person's own changes in this session (their undo and redo)."""
         self._refresher: Refresher | None = None
+        self.composition: Composition | None = None
+        """The shown prompt as a template (its includes, its users, its render), as last composed."""
         self.panes = Arrangement(self, self.follow_fleet)
         """Which panes show (the layout for the terminal's size, the tab, the fleet pane)."""
 
@@ -115,7 +118,9 @@ class DashboardScreen(Screen[None]):
                 with Vertical(id="prompt-pane"):
                     yield Input(placeholder="find in the prompt (Enter / F3: next, shift+F3: previous, "
                                 "Esc: close)", id="find")
+                    yield Static(id="composition", markup=False)
                     yield PromptView(id="prompt")
+                    yield PromptView(id="rendered")
                 yield DiffView(id="diff")
                 yield Timeline(clock, id="timeline")
                 yield FleetView(id="fleet")
@@ -124,7 +129,9 @@ class DashboardScreen(Screen[None]):
             yield KeyBar(ALL_ACTIONS, self.app.key_of, id="keys")
         self._refresher = Refresher(self.store, self.app.target, self.view)
         yield self._refresher
-        yield InstructionFlow(self.store)
+        composer = Composer(self.store, self.app.samples_file)
+        yield composer
+        yield InstructionFlow(self.store, composer)
         yield Actions(self.store)
         yield FleetWatch(self.store)
 
@@ -270,6 +277,7 @@ class DashboardScreen(Screen[None]):
         self.call_after_refresh(self.refresher.painted)
         self.status.show_state(state)
         self.titles()
+        self.compose_shown()
         if self.instruction.strip() and state.exists:  # what is typed, previewed on the new text
             self.keys.preview_typed()
 
@@ -324,6 +332,41 @@ class DashboardScreen(Screen[None]):
         for name, row in message.rows.items():
             self.prompt_list.set_row(name, row, self.current)
         self._list_title()
+        shown = self.composition
+        if shown is not None and shown.name == self.current:
+            reached = {ref.partition("@")[0] for ref in shown.includes}
+            if reached & set(message.rows):
+                self.compose_shown()  # a part it includes changed: its render did too
+
+    def compose_shown(self) -> None:
+        """Read the shown prompt's includes, users and render (the composer posts Composed)."""
+        state = self.state
+        if state is None or not state.exists or state.name != self.current:
+            return
+        listed = {name: row.version for name, row in self.prompt_list.summaries.items()}
+        self.query_one(Composer).follow(state, self.view.label, listed)
+
+    @on(Composed)
+    def _composed(self, message: Composed) -> None:
+        found = message.composition
+        if found.name != self.current:
+            return
+        self.composition = found
+        line = self.query_one("#composition", Static)
+        text = found.line()
+        line.update(text)
+        line.display = bool(text)
+        rendered = self.query_one("#rendered", PromptView)
+        if found.rendered is not None:
+            rendered.show(found.rendered, found.version)
+            rendered.border_title = f"rendered with {found.values_from}"
+            rendered.border_subtitle = f"{len(rendered.lines)} lines · f5 hides"
+        else:
+            rendered.show(found.problem or "This prompt has no template syntax: it is served as it is.",
+                          found.version)
+            rendered.border_title = (f"not rendered (values: {found.values_from or 'none'})" if found.problem
+                                     else "rendered")
+            rendered.border_subtitle = "f5 hides"
 
     def _list_title(self) -> None:
         self.prompt_list.border_title = f"Prompts ({self.prompt_list.stored})"

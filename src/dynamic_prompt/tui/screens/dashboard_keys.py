@@ -94,7 +94,9 @@ class DashboardKeys(Container):
         """Preview the typed instruction on the shown text now (no debounce)."""
         screen = self.dashboard
         if screen.state is not None and screen.state.exists and screen.view.previewing:
-            screen.instruction_flow.preview(screen.state, screen.instruction, screen.view)
+            shown = screen.composition
+            users = shown.used_by if shown is not None and shown.name == screen.state.name else ()
+            screen.instruction_flow.preview(screen.state, screen.instruction, screen.view, users)
 
     @on(InstructionBar.Apply)
     def _apply(self, message: InstructionBar.Apply) -> None:
@@ -258,6 +260,13 @@ class DashboardKeys(Container):
         screen.prompt_view.set_wrap(wrap)
         screen.diff_view.set_wrap(wrap)
         self.notify("Long lines wrap." if wrap else "Long lines scroll sideways.", markup=False)
+
+    def action_toggle_rendered(self) -> None:
+        """Show the prompt rendered with the sample values below its source, or hide it."""
+        pane = self.dashboard.query_one("#prompt-pane")
+        pane.toggle_class("-rendered")
+        if pane.has_class("-rendered"):
+            self.dashboard.compose_shown()  # the samples file may have changed since
 
     def action_toggle_fleet(self) -> None:
         """Show or hide the fleet pane (in the tabs layout: go to its tab, or back)."""
