@@ -74,6 +74,8 @@ def test_the_recipe_lets_the_tuner_move_labels_and_only_the_release_user_move_pr
     edit = dprompt(acl_server, "tuner", "modify", "--label", "staging", "change tone to sarcastic")
     assert edit.returncode == 0, edit.stderr
     assert admin.get("prompt:active") == TEXT.encode()  # production untouched
+    configured = dprompt(acl_server, "tuner", "config", "--label", "staging", "--set", "model=gpt-5")
+    assert configured.returncode == 0, configured.stderr
     assert dprompt(acl_server, "tuner", "label", "set", "default", "canary", "staging").returncode == 0
 
     before = snapshot(admin)
@@ -83,6 +85,7 @@ def test_the_recipe_lets_the_tuner_move_labels_and_only_the_release_user_move_pr
         "rollout": ("rollout", "default", "--to", "staging", "--percent", "10"),
         "experiment": ("experiment", "default", "--variant", "a=production:50", "--variant", "b=staging:50"),
         "modify production": ("modify", "add rule: never use emojis"),
+        "config of production": ("config", "--set", "model=gpt-5"),
         "clear": ("clear", "--yes"),
         "rename": ("rename", "default", "elsewhere"),
         "abort": ("abort", "default"),
@@ -101,6 +104,7 @@ def test_the_recipe_lets_the_tuner_move_labels_and_only_the_release_user_move_pr
     assert released.returncode == 0, released.stderr
     # The gem's Storage#get_active is a GET of prompt:active: exactly what production serves.
     assert b"Sarcastic" in admin.get("prompt:active")
+    assert admin.hget("prompt:meta", "config") == b'{"model":"gpt-5"}'  # staging's config came along
     rolled = dprompt(acl_server, "release", "rollout", "default", "--to", "v1", "--percent", "25")
     assert rolled.returncode == 0, rolled.stderr
     assert admin.exists("prompt:release")
