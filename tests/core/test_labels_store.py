@@ -330,3 +330,22 @@ async def test_a_rollback_looks_past_edits_on_other_labels(store: PromptStore) -
     await store.set_label("lab", "canary", "staging")
     back = await store.rollback("lab")
     assert (back.previous, back.version) == (2, 1)
+
+
+async def test_a_label_on_productions_version_keeps_its_text_after_an_outside_write(
+        store: PromptStore, server_url: str, redis_sync: redis.Redis) -> None:
+    # redis-cli (or the gem) writes production's text; until a dprompt records it as a version,
+    # meta still says v1. A label on v1 means v1's kept text, not what was written over it.
+    from dynamic_prompt.live.client import PromptClient
+
+    await _loaded(store)
+    await store.set_label("lab", "stable", "production")
+    await store.experiment("lab", ["a=production:50", "b=v1:50"])
+    redis_sync.set(keys_for("lab").active, "Written by redis-cli.\n")
+    with PromptClient(server_url, announce=False) as client:
+        assert client.get_active("lab", label="stable") == TEXT
+        assert client.get_active("lab") == "Written by redis-cli.\n"
+        assert client.get_active("lab", label="latest") == "Written by redis-cli.\n"
+        served = {client.read("lab", key=f"user-{i}").served: client.get_active("lab", key=f"user-{i}")
+                  for i in range(40)}
+        assert served == {"experiment a": "Written by redis-cli.\n", "experiment b": TEXT}

@@ -44,7 +44,7 @@ local function get(key)
   if ok and v then return v end
   return false
 end
-return {redis.call('GET', KEYS[1]) or false, redis.call('HMGET', KEYS[2], 'version', 'config'),
+return {redis.call('GET', KEYS[1]) or false, redis.call('HMGET', KEYS[2], 'version', 'config', 'hash'),
   get(KEYS[3]), get(KEYS[4])}
 """
 """The four reads of one prompt in one command (a cluster: one slot, redirected as a whole)."""
@@ -67,7 +67,7 @@ def queue_reads(pipe: Any, layout: KeyLayout, name: str) -> None:
     """Add the first step's reads of ``name`` to ``pipe`` (:data:`READS_PER_PROMPT` replies)."""
     k = layout.keys_for(name)
     pipe.get(k.active)
-    pipe.hmget(k.meta, ["version", "config"])
+    pipe.hmget(k.meta, ["version", "config", "hash"])
     pipe.get(k.labels)
     pipe.get(k.release)
 
@@ -114,6 +114,10 @@ def _config(raw: bytes | None) -> Mapping[str, Any]:
     return MappingProxyType(prompt_config.read(raw))
 
 
+def _text(raw: bytes | str) -> str:
+    return raw.decode("ascii", "replace") if isinstance(raw, bytes) else raw
+
+
 def _number(raw: bytes | None) -> int:
     try:
         return int(raw or 0) if raw is None or len(raw) <= 18 else 0
@@ -151,15 +155,28 @@ def plan(key: str, replies: Sequence[Any], agent_id: str) -> Plan:
     """What view ``key`` serves to agent ``agent_id``, from :func:`queue_reads`' four replies."""
     name, label = split_view(key)
     active, raw_meta, raw_labels, raw_release = replies
-    raw_version, config = (list(raw_meta) + [None, None])[:2] if isinstance(raw_meta, (list, tuple)) else (None, None)
+    raw_version, config, raw_hash = ((list(raw_meta) + [None] * 3)[:3] if isinstance(raw_meta, (list, tuple))
+                                     else (None, None, None))
     production = _number(raw_version) if active is not None else 0
     labels = lab.LabelSet.parse(raw_labels, production)
+
+    def kept(version: int) -> int | None:
+        # Production's version number serves the active text, unless another program (redis-cli,
+        # the gem) wrote the text since and no dprompt has recorded it as a version yet: then
+        # that number's kept text is what a label or a pinned variant on it means.
+        if version != production:
+            return version
+        if raw_hash is not None and active is not None and hashlib.sha1(active).hexdigest() != _text(raw_hash):
+            return version
+        return None
+
     if label != lab.PRODUCTION:
         found = labels.version_of(label)
         if found is None or active is None:
             return Plan(key, name, label, None, production, config, -1, f"label {label}", None, ())
-        return Plan(key, name, label, active, production, config, None if found == production else found,
-                    f"label {label}", None, ())
+        # latest on production's number is the newest text: the active one, whoever wrote it.
+        version = (None if found == production else found) if label == lab.LATEST else kept(found)
+        return Plan(key, name, label, active, production, config, version, f"label {label}", None, ())
     release = lab.Release.parse(raw_release) if active is not None else lab.Release()
     rollout = release.rollout
     if rollout is not None and rollout.version != production and rollout.includes(name, agent_id):
@@ -174,7 +191,8 @@ def plan(key: str, replies: Sequence[Any], agent_id: str) -> Plan:
                 if target is None:
                     experiment = None  # a variant's label was removed: serve production, safely
                     break
-            arms.append((variant.name, None if target == production else target))
+            arms.append((variant.name, None if variant.target == lab.PRODUCTION and target == production
+                         else kept(target)))
         if experiment is not None:
             return Plan(key, name, label, active, production, config, None, "experiment", experiment, tuple(arms))
     return Plan(key, name, label, active, production, config, None, "", None, ())
