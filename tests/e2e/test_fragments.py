@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,3 +81,26 @@ def test_a_fragment_change_reaches_every_dependent_render_by_push(server_url: st
     finally:
         proc.kill()
         proc.wait(10)
+
+
+async def test_the_async_client_renders_includes_from_memory_and_hears_a_fragment_change(
+        server_url: str, redis_sync: redis.Redis) -> None:
+    import asyncio
+
+    from dynamic_prompt import AsyncPromptClient
+    from dynamic_prompt.core.templates import TemplateError
+
+    _cli(server_url, "load", "--name", "frag", "--force", "--text", "Never share {{ user }}'s card.\n")
+    _cli(server_url, "load", "--name", "dep", "--force", "--text", "Hi {{ user }}.\n{% include \"frag\" %}")
+    _cli(server_url, "label", "set", "frag", "pinned", "production")
+    _cli(server_url, "load", "--name", "pin", "--force", "--text", "{% include \"frag@pinned\" %}")
+    async with AsyncPromptClient(server_url, announce=False) as client:
+        assert await client.render("dep", user="Ada") == "Hi Ada.\nNever share Ada's card.\n"
+        with pytest.raises(TemplateError, match="Missing variable 'user'"):
+            await client.render("dep")
+        redis_sync.set("prompt:{frag}:active", "Never read back {{ user }}'s card.\n")
+        deadline = time.monotonic() + 5
+        while "read back" not in await client.render("dep", user="Ada"):
+            assert time.monotonic() < deadline, "the fragment change never reached the render"
+            await asyncio.sleep(0.005)
+        assert await client.render("pin", user="Bo") == "Never share Bo's card.\n"  # the label still points at v1

@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from redis import exceptions as rexc
 
 from dynamic_prompt.core import keys as keymod
-from dynamic_prompt.core.errors import DynamicPromptError
+from dynamic_prompt.core.errors import DynamicPromptError, PromptNotFoundError
 from dynamic_prompt.live import views
 from dynamic_prompt.live.client_base import ClientBase, Read
 from dynamic_prompt.live.engine import UNREACHABLE, ClientEngine
 from dynamic_prompt.server.errors import FAILURES, library_error
 from dynamic_prompt.server.kinds import index_names
 from dynamic_prompt.store.fleet import AgentInfo, fleet_async
+
+if TYPE_CHECKING:
+    from dynamic_prompt.core.templates import Renderer
 
 # -- the asyncio client -----------------------------------------------------------------
 
@@ -38,6 +41,11 @@ class AsyncPromptClient(ClientBase):
         super().__init__(redis_url, **kwargs)
         self._engine: ClientEngine | None = None
         self._start_lock: asyncio.Lock | None = None
+        self._renderer: Renderer | None = None
+        self._parts: dict[str, str | None] = {}
+        """The parts of the render in progress (gathered from memory before it runs)."""
+        self._versions: dict[tuple[str, int], str] = {}
+        """Texts of versions pinned by includes (``@vN``): a version never changes."""
 
     async def get_active(self, name: str = keymod.DEFAULT_NAME, *, label: str | None = None,
                          key: str | None = None, strict: bool | None = None) -> str | None:
@@ -63,6 +71,43 @@ class AsyncPromptClient(ClientBase):
             next(self._reads[view])
             return self._read_of(view, entry, key)
         return await self._read_slow(name, label, key, strict)
+
+    async def render(self, name: str, variables: Mapping[str, Any] | None = None, /, *, label: str | None = None,
+                     key: str | None = None, lenient: bool = False, **more: Any) -> str:
+        """The prompt with variables filled in (see :meth:`PromptClient.render`): every part from memory."""
+        from dynamic_prompt.core.templates import Renderer  # jinja2 loads on the first render only
+        from dynamic_prompt.store.includes import gather_parts
+
+        text = await self.get_active(name, label=label, key=key)
+        if text is None:
+            at = f" at label {label!r}" if label else ""
+            raise PromptNotFoundError(f"There is no prompt named {name!r}{at} to render.")
+        ref = name if label is None or label == "production" else f"{name}@{label}"
+        # The renderer reads synchronously: every part it will reach is gathered first (each
+        # a memory read once cached), and it compiles each part once per text as before.
+        self._parts = await gather_parts(ref, text, self._part)
+        renderer = self._renderer
+        if renderer is None:
+            renderer = self._renderer = Renderer(lambda part: self._parts.get(part))
+        return renderer.render(ref, {**(variables or {}), **more}, strict=not lenient, text=text).text
+
+    async def _part(self, ref: str) -> str | None:
+        """An included part's text: from memory (production or a label), or a kept version (read once)."""
+        from dynamic_prompt.core.includes import TemplateError, parse_ref
+
+        part = parse_ref(ref)
+        if part.version is None:
+            return await self.get_active(part.name, label=None if part.label == "production" else part.label)
+        held = self._versions.get((part.name, part.version))
+        if held is None:
+            engine = await self._ensure_started()
+            raw = await engine.client.hget(self.target.kind.layout.keys_for(part.name).versions, str(part.version))
+            if raw is None:
+                raise TemplateError(f"The include {ref!r} names a version that is not kept whole; pin it with a "
+                                    f"label instead (dprompt label set {part.name} NAME v{part.version}).")
+            held = self._versions[(part.name, part.version)] = (
+                raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
+        return held
 
     async def snapshot(self, label: str | None = None, names: Sequence[str] | None = None) -> dict[str, Read]:
         """Every prompt (or ``names``) at ``label``, in one batch (see :meth:`PromptClient.snapshot`)."""
