@@ -229,3 +229,14 @@ def test_a_config_instruction_sets_and_unsets_and_anything_else_is_not_one() -> 
                       ("config \"open", "does not read"), ("config unset nope", "no key 'nope'")):
         with pytest.raises(pc.PromptConfigError, match=says):
             pc.instruction(bad, {})
+
+
+async def test_a_duplicate_takes_the_config_along_and_its_original_keeps_it(store: PromptStore) -> None:
+    await _loaded(store)
+    await store.set_config("cfg", GPT4)
+    await store.clear("cfg-copy")
+    await store.duplicate("cfg", "cfg-copy")
+    assert (await store.state("cfg-copy")).config == GPT4
+    await store.set_config("cfg-copy", {})
+    await store.revert("cfg-copy")  # the copy's original is the duplicated text with its config
+    assert (await store.state("cfg-copy")).config == GPT4

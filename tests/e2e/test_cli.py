@@ -300,6 +300,8 @@ def test_config_is_set_shown_diffed_and_refused_when_bad(server_url: str, redis_
     assert _json.loads(redis_sync.hget("prompt:{cfg}:meta", "config")) == {"model": "gpt-4o"}
     older = _json.loads(dprompt("config", "--name", "cfg", "--version", "2", "--json", url=server_url).stdout)
     assert older["config"] == {"model": "gpt-5", "temperature": 0.2}
+    got = _json.loads(dprompt("get", "--name", "cfg", "--version", "2", "--json", url=server_url).stdout)
+    assert got["config"] == older["config"] and got["text"] == "Be brief."
 
 
 def test_deps_names_what_a_prompt_includes_and_every_prompt_its_change_reaches(server_url: str,

@@ -192,14 +192,17 @@ def get(ctx: Context, name: str, version: int | None, label: str | None, as_json
     if label is not None and label != "production":
         version, text = ctx.run(lambda s: s.label_text(name, label))
         if as_json:
-            click.echo(json.dumps({"name": name, "label": label, "version": version, "text": text}))
+            config = ctx.run(lambda s: s.version_config(name, version))
+            click.echo(json.dumps({"name": name, "label": label, "version": version, "text": text,
+                                   "config": config}))
         else:
             show_text(text)
         return
     if version is not None:
         text = ctx.run(lambda s: s.version_text(name, version))
         if as_json:
-            click.echo(json.dumps({"name": name, "version": version, "text": text}))
+            config = ctx.run(lambda s: s.version_config(name, version))
+            click.echo(json.dumps({"name": name, "version": version, "text": text, "config": config}))
         else:
             show_text(text)
         return

@@ -113,7 +113,7 @@ class Manage:
         return warnings
 
     async def duplicate(self, name: str, new_name: str, *, user: str | None, note: str = "") -> WriteResult:
-        """A new prompt ``new_name`` whose text and original are ``name``'s active text now."""
+        """A new prompt ``new_name`` whose text and original are ``name``'s active text now (with its config)."""
         keymod.validate_name(new_name)
         note = validate_note(note)
         state = await self._reads.require(name)
@@ -121,7 +121,7 @@ class Manage:
         source = f"prompt:{name}@v{state.version}"
         done = await self._committer.commit(new_name, CommitRequest(
             text, "duplicate", user=user, instruction=f"duplicate of {name!r} v{state.version}",
-            mode="load", set_backup=True, source=source, note=note,
+            mode="load", set_backup=True, source=source, note=note, config=state.config,
             metadata={"source": source, "duplicated_from": name, "from_version": state.version},
         ))
         if done.status is CommitStatus.EXISTS:
