@@ -100,7 +100,7 @@ def test_get_version_prints_that_text_raw_into_a_pipe(server_url: str, redis_syn
     dprompt("modify", "add rule: Be brief", url=server_url, check=True)
     assert dprompt("get", "--version", "1", url=server_url, check=True).stdout == "No final newline\x1b[31m\n"
     got = json.loads(dprompt("get", "--version", "1", "--json", url=server_url, check=True).stdout)
-    assert got == {"name": "default", "version": 1, "text": "No final newline\x1b[31m"}
+    assert got == {"name": "default", "version": 1, "text": "No final newline\x1b[31m", "config": {}}
     assert "has no version 5" in one_error_line(dprompt("get", "--version", "5", url=server_url))
 
 
