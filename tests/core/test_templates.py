@@ -117,3 +117,16 @@ async def test_the_client_renders_from_memory_and_follows_a_change(store, server
         with pytest.raises(Exception) as missing:
             client.render("no-such-prompt")
         assert "no prompt named" in str(missing.value)
+
+
+def test_an_unknown_filter_is_a_template_error_alone_and_through_an_include() -> None:
+    from dynamic_prompt.core.templates import Renderer
+
+    parts = {"frag": "Never share {{ user|nosuchfilter }}.", "dep": 'Hi {{ user }}.\n{% include "frag" %}'}
+    for ref in ("frag", "dep"):
+        with pytest.raises(TemplateError, match="does not parse, line 1: No filter named 'nosuchfilter'"):
+            Renderer(parts.get).render(ref, {"user": "Ada"})
+    with pytest.raises(TemplateError, match="No filter named"):
+        Template.parse(parts["frag"], compile=False)
+    with pytest.raises(TemplateError, match="No test named"):
+        Template.parse("{{ x is nosuchtest }}")

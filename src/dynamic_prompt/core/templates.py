@@ -84,10 +84,11 @@ class Template:
         try:
             tree = _STRICT.parse(source)
             strict = _STRICT.from_string(tree) if compile else None
+            # Finding the variables runs jinja's code generator, which is where an unknown
+            # filter or test is found (TemplateAssertionError, a TemplateSyntaxError).
+            names = sorted(meta.find_undeclared_variables(tree) - _builtins(tree))
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"The template does not parse, line {exc.lineno}: {_one_line(exc.message or exc)}.") \
-                from None
-        names = sorted(meta.find_undeclared_variables(tree) - _builtins(tree))
+            raise _syntax_error(exc) from None
         refs = list(meta.find_referenced_templates(tree))
         if any(ref is None for ref in refs):
             raise TemplateError("An include must name its prompt literally ({% include \"safety\" %}), "
@@ -115,9 +116,21 @@ class Template:
         missing = tuple(name for name in self.variables if name not in given)
         template = self._compiled.get(strict)
         if template is None:
-            template = self._compiled[strict] = (_STRICT if strict else _LENIENT).from_string(self._tree)
+            template = self._compiled[strict] = _compiled(_STRICT if strict else _LENIENT, self._tree)
         text = _fill(template, given, max_bytes, self.variables, "the template reads")
         return Rendered(text, unused, missing)
+
+
+def _syntax_error(exc: jinja2.TemplateSyntaxError) -> TemplateError:
+    return TemplateError(f"The template does not parse, line {exc.lineno}: {_one_line(exc.message or exc)}.")
+
+
+def _compiled(environment: jinja2.Environment, tree: Any) -> Any:
+    """``tree`` compiled in ``environment``; what only compiling finds is a :class:`TemplateError`."""
+    try:
+        return environment.from_string(tree)
+    except jinja2.TemplateSyntaxError as exc:
+        raise _syntax_error(exc) from None
 
 
 def _fill(template: Any, given: Mapping[str, Any], max_bytes: int, reads: Sequence[str], subject: str) -> str:
@@ -217,7 +230,10 @@ class Renderer:
         if text is None:
             raise TemplateError(f"The included prompt {ref!r} has no text (or no such label).")
         tree = self.parsed(text)._tree
-        code = environment.compile(tree if tree is not None else text, ref, ref)
+        try:
+            code = environment.compile(tree if tree is not None else text, ref, ref)
+        except jinja2.TemplateSyntaxError as exc:
+            raise _syntax_error(exc) from None
         # jinja keeps the compiled part and asks this before each use: still the same text
         # object in the agent's push-invalidated memory?
         return environment.template_class.from_code(environment, code, globals, lambda: self._fetch(ref) is text)
@@ -269,6 +285,6 @@ class Renderer:
         if compiled is None:
             if len(self._tops) >= 512:
                 self._tops.clear()
-            compiled = self._tops[(text, strict)] = self._envs[strict].from_string(top._tree)
+            compiled = self._tops[(text, strict)] = _compiled(self._envs[strict], top._tree)
         text = _fill(compiled, given, self._max_bytes, sorted(reads), f"{ref!r} and its includes read")
         return Rendered(text, unused, missing)
