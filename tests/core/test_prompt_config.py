@@ -59,9 +59,31 @@ def test_assignments_read_values_as_json_when_they_are_json() -> None:
         pc.updated({}, ["model"])
 
 
+JUNK_CONFIGS = (b"\xff\xfe", "[1]", "not json", '{"a":' * 500 + "1" + "}" * 500, '{"a": "\\ud800"}',
+                '{"a": NaN}', json.dumps({"k": "x" * (pc.MAX_CONFIG_BYTES + 10)}), '{"a":' * 17 + "1" + "}" * 17)
+"""What other programs may leave where a config goes: each parses as JSON or not, and none is kept."""
+
+
 def test_other_programs_junk_reads_as_no_config() -> None:
-    for junk in (b"\xff\xfe", "[1]", "not json", "{" * 5000):
-        assert pc.read(junk) == {}
+    for junk in JUNK_CONFIGS:
+        assert pc.read(junk) == {}, junk[:40]
+    with pytest.raises(pc.PromptConfigError, match="surrogate"):
+        pc.parse('{"a": "\\ud800"}')
+
+
+def test_a_read_config_is_a_frozen_dict_that_pickles_copies_and_serialises() -> None:
+    import copy
+    import pickle
+
+    got = pc.read('{"model": "x", "tools": ["a", {"b": 1}]}')
+    assert got == {"model": "x", "tools": ["a", {"b": 1}]}  # lists compare as lists
+    assert json.loads(json.dumps(got)) == got
+    assert pickle.loads(pickle.dumps(got)) == got and copy.deepcopy(got) == got
+    for change in (lambda: got.__setitem__("model", "y"), lambda: got["tools"].append("c"),
+                   lambda: got["tools"][1].update(b=2), lambda: got.pop("model")):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    assert got == {"model": "x", "tools": ["a", {"b": 1}]}
 
 
 def test_a_config_change_is_described_and_shown_below_the_text() -> None:
@@ -192,7 +214,7 @@ async def test_the_client_returns_the_config_with_the_text_and_hears_a_change_by
     await store.set_config("cfg", GPT4)
     await store.set_label("cfg", "staging", "production")
     await store.set_config("cfg", {"model": "gpt-5"}, label="staging")
-    client = PromptClient(server_url, announce=False, feed_options={"ping_interval": 0.2, "ping_timeout": 1.0, "poll_interval": 0.2})
+    client = PromptClient(server_url, announce=False, feed_options={"ping_interval": 0.2, "ping_timeout": 1.0, "poll_interval": 60})
     try:
         read = client.read("cfg")
         assert (read.text, dict(read.config), read.version) == (TEXT, GPT4, 2)
@@ -201,7 +223,8 @@ async def test_the_client_returns_the_config_with_the_text_and_hears_a_change_by
             read.config["model"] = "changed"  # type: ignore[index]  # shared by every reader: read-only
         eventually(lambda: client.read("cfg").source == "memory")
         await store.set_config("cfg", {"model": "gpt-4o"})
-        eventually(lambda: dict(client.read("cfg").config) == {"model": "gpt-4o"})
+        eventually(lambda: dict(client.read("cfg").config) == {"model": "gpt-4o"}, timeout=5)
+        assert client.stats().feed_mode == "notifications"  # heard by push: the poll is a minute away
         assert client.read("cfg").text == TEXT
     finally:
         client.close()
@@ -240,3 +263,37 @@ async def test_a_duplicate_takes_the_config_along_and_its_original_keeps_it(stor
     await store.set_config("cfg-copy", {})
     await store.revert("cfg-copy")  # the copy's original is the duplicated text with its config
     assert (await store.state("cfg-copy")).config == GPT4
+
+
+async def test_junk_left_where_a_config_goes_never_stops_a_read_a_restore_or_a_duplicate(
+        store: PromptStore, redis_sync: redis.Redis) -> None:
+    k = keys_for("cfg")
+    for junk in JUNK_CONFIGS:
+        await _loaded(store)
+        await store.modify("cfg", "add rule: never use emojis")        # v2
+        redis_sync.hset(k.versions, "c1", junk)
+        redis_sync.hset(k.meta, "config", junk)
+        assert (await store.state("cfg")).config == {}
+        assert (await store.version_config("cfg", 1)) == {}
+        done = await store.restore("cfg", 1)                              # v3: v1's text, no config
+        assert done.changed and redis_sync.hget(k.meta, "config") is None
+        await store.clear("cfg-copy")
+        redis_sync.hset(k.meta, "config", junk)
+        assert (await store.duplicate("cfg", "cfg-copy")).changed
+        assert await store.versions_diff("cfg", 1, 2)
+
+
+def test_a_read_of_the_client_pickles_and_serialises(server_url: str, redis_sync: redis.Redis) -> None:
+    import dataclasses
+    import pickle
+
+    redis_sync.set("prompt:{cfgp}:active", "Hi.\n")
+    redis_sync.hset("prompt:{cfgp}:meta", mapping={"version": "1", "config": '{"tools": ["a"]}'})
+    with PromptClient(server_url, announce=False) as client:
+        read = client.read("cfgp")
+        assert read.config == {"tools": ["a"]}
+        assert pickle.loads(pickle.dumps(read)) == read
+        assert json.dumps(dataclasses.asdict(read)["config"]) == '{"tools": ["a"]}'
+        with pytest.raises(TypeError):
+            read.config["tools"].append("b")
+        assert client.read("cfgp").config == {"tools": ["a"]}

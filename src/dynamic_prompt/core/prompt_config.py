@@ -63,7 +63,11 @@ def encode(config: Mapping[str, Any]) -> str:
     if not config:
         return ""
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    size = len(text.encode("utf-8"))
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        # A lone surrogate ("\ud800" in JSON) is no text: neither Redis' readers nor ours could show it.
+        raise PromptConfigError("The config holds a lone UTF-16 surrogate (\\ud800...), which is not text.") from None
     if size > MAX_CONFIG_BYTES:
         raise PromptConfigError(f"The config is {size:,} bytes; at most {MAX_CONFIG_BYTES:,} are kept with a version.")
     return text
@@ -90,19 +94,87 @@ def _no_constant(name: str) -> Any:
     raise PromptConfigError(f"The config holds {name}, which is not JSON (write a number or null).")
 
 
-def read(raw: str | bytes | None) -> dict[str, Any]:
-    """The config stored at ``raw`` ({} for none); another program's junk there reads as {} (never raises)."""
+def read(raw: str | bytes | None) -> FrozenConfig:
+    """The config stored at ``raw`` ({} for none), read-only.
+
+    Never raises: what another program left there that this tool would not keep (not
+    JSON, not an object, too big or deep, NaN, a lone surrogate) reads as no config, so
+    every reader, writer and screen after it meets only configs :func:`encode` accepts.
+    """
     if not raw:
-        return {}
+        return EMPTY
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")
-    if len(raw) > 4 * MAX_CONFIG_BYTES:
-        return {}
+    if len(raw) > MAX_CONFIG_BYTES:
+        return EMPTY
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        data = json.loads(raw, parse_constant=_no_constant)
+        if not isinstance(data, dict):
+            return EMPTY
+        encode(data)
+    except (ValueError, RecursionError):  # PromptConfigError is a ValueError
+        return EMPTY
+    return freeze(data)
+
+
+def _refuse(*_: object, **__: object) -> Any:
+    raise TypeError("A prompt's config is read-only here: copy it (copy.deepcopy won't; "
+                    "json.loads(json.dumps(read.config)) will) to change it.")
+
+
+class FrozenConfig(dict[str, Any]):
+    """A config as readers get it: a ``dict`` (JSON, pickle and comparisons work) that refuses changes.
+
+    One object is shared by every read of a cached version, so a caller's change must not
+    reach the next caller: nested objects are frozen too (arrays as :class:`FrozenList`).
+    """
+
+    __setitem__ = __delitem__ = _refuse
+    clear = pop = popitem = setdefault = update = __ior__ = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenConfig, (dict(self),))
+
+    def __copy__(self) -> FrozenConfig:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenConfig:
+        return self
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(json.dumps(self, sort_keys=True))
+
+
+class FrozenList(list[Any]):
+    """An array inside a :class:`FrozenConfig`: a ``list`` (it compares equal to one) that refuses changes."""
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenList, (list(self),))
+
+    def __copy__(self) -> FrozenList:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenList:
+        return self
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(json.dumps(self, sort_keys=True))
+
+
+def freeze(value: Any) -> Any:
+    """``value`` with every object a :class:`FrozenConfig` and every array a :class:`FrozenList`."""
+    if isinstance(value, dict):
+        return FrozenConfig((k, freeze(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return FrozenList(freeze(v) for v in value)
+    return value
+
+
+EMPTY = FrozenConfig()
+"""The config of a version that has none (shared)."""
 
 
 def value_of(text: str) -> Any:

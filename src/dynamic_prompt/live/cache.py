@@ -31,11 +31,9 @@ import itertools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
-EMPTY_CONFIG: Mapping[str, Any] = MappingProxyType({})
-"""The config of a version that has none (shared: read-only)."""
+from dynamic_prompt.core.prompt_config import EMPTY as EMPTY_CONFIG
 
 
 @dataclass(frozen=True, slots=True)

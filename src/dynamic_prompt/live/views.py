@@ -24,7 +24,6 @@ import bisect
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from dynamic_prompt.core import labels as lab
@@ -109,9 +108,7 @@ def version_replies(versions: Sequence[int], raw: Sequence[Any]) -> dict[int, tu
 
 
 def _config(raw: bytes | None) -> Mapping[str, Any]:
-    if not raw:
-        return EMPTY_CONFIG
-    return MappingProxyType(prompt_config.read(raw))
+    return prompt_config.read(raw) if raw else EMPTY_CONFIG
 
 
 def _text(raw: bytes | str) -> str:

@@ -192,6 +192,7 @@ class PromptStore:
     async def diff(self, name: str = keymod.DEFAULT_NAME, against: int | None = None) -> tuple[str, str]:
         """``(old, new)`` texts: the backup (or version ``against``) and the active text."""
         state = await self.require(name)
+        old_config: Mapping[str, Any]
         if against is None:
             old, old_config = state.backup or "", read_config(state.meta.backup_config)
         else:
