@@ -297,3 +297,19 @@ def test_a_read_of_the_client_pickles_and_serialises(server_url: str, redis_sync
         with pytest.raises(TypeError):
             read.config["tools"].append("b")
         assert client.read("cfgp").config == {"tools": ["a"]}
+
+
+async def test_a_leftover_config_never_becomes_a_new_versions(store: PromptStore, redis_sync: redis.Redis) -> None:
+    await _loaded(store)
+    k = keys_for("cfg")
+    redis_sync.hset(k.versions, mapping={"c2": '{"stale": true}', "c3": '{"stale": true}'})
+    await store.modify("cfg", "add rule: never use emojis")                 # v2
+    assert redis_sync.hget(k.versions, "c2") is None and await store.version_config("cfg", 2) == {}
+    await store.set_label("cfg", "staging", "production")
+    edited = await store.modify("cfg", "change tone to dry", label="staging")  # v3
+    assert edited.version == 3 and redis_sync.hget(k.versions, "c3") is None
+    # The active text deleted by another program, meta left behind: a load starts without config.
+    await store.set_config("cfg", GPT4)
+    redis_sync.delete(k.active)
+    await store.load("cfg", TEXT, kind="text", force=True)
+    assert (await store.state("cfg")).config == {}

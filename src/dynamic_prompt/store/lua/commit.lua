@@ -34,7 +34,8 @@ end
 if mode ~= 'load' and not active then
   return {'missing', ver}
 end
-local was_config = redis.call('HGET', K_META, 'config') or ''
+-- A prompt without text (never loaded, cleared by another program) carries no config over.
+local was_config = active and (redis.call('HGET', K_META, 'config') or '') or ''
 if set_config ~= '1' then config = was_config end
 if active == text and config == was_config
     and (set_backup ~= '1' or redis.call('GET', K_BACKUP) == text) then

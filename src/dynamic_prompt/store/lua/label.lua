@@ -108,7 +108,11 @@ elseif op == 'commit' then
   n = n + 1
   while kept(n) or redis.call('HEXISTS', K_VERSIONS, 'd' .. n) == 1 do n = n + 1 end
   redis.call('HSET', K_VERSIONS, tostring(n), text)
-  if config ~= '' then redis.call('HSET', K_VERSIONS, 'c' .. n, config) end
+  if config ~= '' then
+    redis.call('HSET', K_VERSIONS, 'c' .. n, config)
+  else
+    redis.call('HDEL', K_VERSIONS, 'c' .. n)  -- another program's leftover must not become this version's
+  end
   labels[label] = n
   labels['latest'] = n
   redis.call('SET', K_LABELS, cjson.encode(labels))

@@ -75,7 +75,11 @@ end
 -- versions hash, as field 'c'..N when not empty; production's is copied into meta's
 -- 'config', so an agent reads it with the version number. '' is the empty config.
 local function keep_config(ver, config)
-  if config ~= '' then redis.call('HSET', K_VERSIONS, 'c' .. ver, config) end
+  if config ~= '' then
+    redis.call('HSET', K_VERSIONS, 'c' .. ver, config)
+  else
+    redis.call('HDEL', K_VERSIONS, 'c' .. ver)  -- another program's leftover must not become this version's
+  end
 end
 
 local function production_config(config)
