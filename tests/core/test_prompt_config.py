@@ -313,3 +313,24 @@ async def test_a_leftover_config_never_becomes_a_new_versions(store: PromptStore
     redis_sync.delete(k.active)
     await store.load("cfg", TEXT, kind="text", force=True)
     assert (await store.state("cfg")).config == {}
+
+
+async def test_reverting_a_config_change_takes_the_config_back_and_a_later_setting_is_a_conflict(
+        store: PromptStore, redis_sync: redis.Redis) -> None:
+    await _loaded(store)
+    await store.set_config("cfg", GPT4)                                  # v2
+    await store.modify("cfg", "add rule: never use emojis")              # v3 keeps it
+    done = await store.revert_change("cfg", 2)                           # v4: the config goes, the rule stays
+    state = await store.state("cfg")
+    assert done.changed and state.config == {} and "never use emojis" in (state.active or "")
+    again = await store.revert_change("cfg", 2)
+    assert not again.changed
+    await store.set_config("cfg", {"model": "a"})                        # v5
+    await store.set_config("cfg", {"model": "b", "seed": 1})             # v6
+    with pytest.raises(pc.PromptConfigError, match="'model', which a later change set again"):
+        await store.revert_change("cfg", 5)
+    assert (await store.state("cfg")).version == 6
+    kept = await store.revert_change("cfg", 6, dry_run=True)
+    assert kept.message == "dry run: nothing written"
+    assert (await store.revert_change("cfg", 6)).changed
+    assert (await store.state("cfg")).config == {"model": "a"}

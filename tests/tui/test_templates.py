@@ -132,3 +132,22 @@ async def test_a_config_instruction_previews_the_config_and_enter_sets_it(store:
         await wait_for(pilot, lambda: "\"model\": \"gpt-5\"" in text_of(screen.diff_view))  # vs the original
         await pilot.press(*"config unset nope")
         await wait_for(pilot, lambda: "no key 'nope'" in screen.instruction_bar.hint)
+
+
+async def test_undo_of_your_own_config_change_takes_it_back(store: PromptStore, make_app: AppFactory,
+                                                              redis_sync: redis.Redis) -> None:
+    from tests.tui.helpers import answer
+
+    await store.load("default", "Be brief.\n", kind="text")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+g", *"config model=gpt-5", "enter")
+        await wait_for(pilot, lambda: redis_sync.hget("prompt:meta", "config") is not None)
+        await settle(pilot)
+        await pilot.press("ctrl+z")
+        question = await answer(pilot, "y")
+        assert "model" in str(question.detail)  # the question shows the config's change
+        await wait_for(pilot, lambda: redis_sync.hget("prompt:meta", "config") is None)
+        assert redis_sync.get("prompt:active") == "Be brief.\n"
+        assert app.dashboard.mine.to_undo("default") is None  # nothing of the person's left to undo

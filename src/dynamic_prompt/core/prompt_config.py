@@ -286,3 +286,31 @@ def instruction(text: str, config: Mapping[str, Any]) -> dict[str, Any] | None:
         else:
             assignments.append(word)
     return updated(config, assignments, removals)
+
+
+def reverted(before: Mapping[str, Any], after: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``current`` with the change from ``before`` to ``after`` taken out; ``None`` when it changed no key.
+
+    Like a revert of text: each key the change set, added or removed goes back to what it
+    was before, as long as no later change touched it again; one that was is a
+    :class:`PromptConfigError` naming it (nothing is reverted then).
+    """
+    changed = sorted(k for k in set(before) | set(after) if before.get(k, _ABSENT) != after.get(k, _ABSENT))
+    # A key already back at what it was before needs nothing (reverted already, or set back by hand).
+    keys = [k for k in changed if current.get(k, _ABSENT) != before.get(k, _ABSENT)]
+    if not keys:
+        return None
+    moved = [k for k in keys if current.get(k, _ABSENT) != after.get(k, _ABSENT)]
+    if moved:
+        raise PromptConfigError(f"The change also set the config's {', '.join(map(repr, moved))}, which a later "
+                                "change set again; nothing was reverted.")
+    out = dict(current)
+    for key in keys:
+        if key in before:
+            out[key] = before[key]
+        else:
+            out.pop(key, None)
+    return out
+
+
+_ABSENT = object()

@@ -172,14 +172,18 @@ class Writes:
         note = validate_note(note)
         keymod.validate_name(name)
         before, after = await self._reads.change_texts(name, version)
+        config_before, config_after = await self._reads.version_configs(name, [version - 1, version])
 
         async def derive(state: PromptState) -> Derived:
             current = state.active or ""
             text = await offload.revert_change(before, after, current, version=version, name=name,
                                                current_version=state.version)
+            # The change may have set the config too (a config change, a restore): that goes back as well.
+            config = prompt_config.reverted(config_before, config_after, state.config)
             return Derived(text, CommitRequest(
                 text, "revert-change", user=user, instruction=f"revert the change of v{version}",
                 metadata={"reverted_version": version}, old_text=current, note=note,
+                config=config, old_config=state.config if config is not None else None,
             ))
 
         same = f"The change of v{version} is not in the current text any more; nothing to revert."
@@ -187,7 +191,7 @@ class Writes:
             state = await self._reads.require(name)
             derived = await derive(state)
             validate_text(derived.text, max_bytes=self._settings().max_bytes)
-            message = same if derived.text == state.active else "dry run: nothing written"
+            message = same if _unchanged(state, derived.text, derived.request.config) else "dry run: nothing written"
             return WriteResult(name, state.version, derived.text, False, None, message, previous=state.active)
         return await self._derived(name, derive, same=same)
 

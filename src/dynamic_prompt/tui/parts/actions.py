@@ -18,6 +18,7 @@ from textual.widget import Widget
 
 from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core import labels as lab
+from dynamic_prompt.core import prompt_config
 from dynamic_prompt.core.errors import ConflictError, DynamicPromptError, PromptExistsError
 from dynamic_prompt.core.keys import validate_name
 from dynamic_prompt.core.models import PromptState, WriteResult
@@ -88,20 +89,23 @@ class Actions(Widget):
             after = await self.store.version_text(name, version)
             older = [v for v in await self.store.versions(name) if v < version]
             before = await self.store.version_text(name, older[0]) if older else ""
+            configs = await self.store.version_configs(name, [older[0] if older else 0, version])
         except DynamicPromptError as exc:
             self._failed(exc)
             return None
-        return before, after
+        # Each with its config below it when either has one: a config change shows as one.
+        return prompt_config.compared(before, configs[0], after, configs[1])
 
     # -- reverting ----------------------------------------------------------------------
 
     @work(exclusive=True, group="action", exit_on_error=False)
     async def revert(self, state: PromptState) -> None:
         """Revert to the original text, after asking."""
-        if state.backup == state.active:
+        original = prompt_config.read(state.meta.backup_config)
+        if state.backup == state.active and original == state.config:
             self.app.notify("Already at the original; nothing to revert.", markup=False)
             return
-        detail = summary_text(state.active or "", state.backup or "")
+        detail = summary_text(*prompt_config.compared(state.active or "", state.config, state.backup or "", original))
         if not await self._confirm(f"Revert {state.name} to the original text?", detail, "Revert"):
             return
         try:
@@ -145,10 +149,11 @@ class Actions(Widget):
         """Restore ``version``, after asking (a change made meanwhile is a conflict)."""
         try:
             text = await self.store.version_text(state.name, version)
+            config = await self.store.version_config(state.name, version)
         except DynamicPromptError as exc:
             self._failed(exc)
             return
-        detail = summary_text(state.active or "", text)
+        detail = summary_text(*prompt_config.compared(state.active or "", state.config, text, config))
         if not await self._confirm(f"Restore version {version} of {state.name}?", detail, "Restore"):
             return
         try:
