@@ -151,3 +151,21 @@ async def test_undo_of_your_own_config_change_takes_it_back(store: PromptStore, 
         await wait_for(pilot, lambda: redis_sync.hget("prompt:meta", "config") is None)
         assert redis_sync.get("prompt:active") == "Be brief.\n"
         assert app.dashboard.mine.to_undo("default") is None  # nothing of the person's left to undo
+
+
+async def test_markup_typed_or_in_a_file_name_shows_as_text(store: PromptStore, make_app: AppFactory,
+                                                            tmp_path: Path) -> None:
+    await _fleet_of_prompts(store)
+    odd = tmp_path / "x[link=x:y][b].json"
+    odd.write_text(json.dumps({"agent1": {"user": "Ada", "company": "[b]N[/b]", "tier": "x"}}))
+    app = make_app("agent1", samples_file=odd)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.dashboard
+        await pilot.press("f5")
+        rendered = screen.query_one("#rendered", PromptView)
+        await wait_for(pilot, lambda: "[b]N[/b]" in rendered.text)
+        assert "x[link=x:y][b].json" in rendered._border_title.plain  # type: ignore[union-attr]
+        await pilot.press("ctrl+g", *"add rule: never write [/] or [b] tags")
+        await wait_for(pilot, lambda: "[/]" in screen.diff_view._border_title.plain)  # type: ignore[union-attr]
+        assert app.is_running

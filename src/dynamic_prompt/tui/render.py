@@ -19,6 +19,7 @@ from rich.cells import chop_cells
 from rich.style import Style
 from rich.syntax import PygmentsSyntaxTheme
 from rich.text import Text
+from textual.content import Content
 
 from dynamic_prompt.core.diff import DiffLine, Span
 from dynamic_prompt.core.inert import inert
@@ -29,6 +30,15 @@ TAB_SIZE = 4
 def safe(text: str) -> str:
     """``text`` made inert for a terminal, tabs expanded."""
     return inert(text).expandtabs(TAB_SIZE)
+
+
+def title(text: str) -> Content:
+    """A border title or subtitle that shows ``text`` as it is: inert, and never read as markup.
+
+    A border title given a ``str`` is Textual markup: a ``[/]`` in an instruction, a
+    file name or a release summary would end the app (MarkupError) or style the title.
+    """
+    return Content(safe(text))
 
 
 def split_lines(text: str) -> list[str]:

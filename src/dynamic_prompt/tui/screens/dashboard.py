@@ -50,6 +50,7 @@ from dynamic_prompt.tui.parts.composer import Composed, Composer, Composition
 from dynamic_prompt.tui.parts.fleet_watch import FleetLoaded, FleetWatch
 from dynamic_prompt.tui.parts.instruction_flow import InstructionFlow
 from dynamic_prompt.tui.parts.refresher import Refresher
+from dynamic_prompt.tui.render import title as plain_title
 from dynamic_prompt.tui.screens.arrangement import Arrangement
 from dynamic_prompt.tui.screens.dashboard_keys import DashboardKeys
 from dynamic_prompt.tui.session import OwnChanges
@@ -306,7 +307,7 @@ class DashboardScreen(Screen[None]):
                 title += "  (" + ", ".join(others) + ": f9)"
             if labels.release.active:
                 title += "  · " + labels.release.summary()
-        self.prompt_view.border_title = title
+        self.prompt_view.border_title = plain_title(title)
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
@@ -359,13 +360,13 @@ class DashboardScreen(Screen[None]):
         rendered = self.query_one("#rendered", PromptView)
         if found.rendered is not None:
             rendered.show(found.rendered, found.version)
-            rendered.border_title = f"rendered with {found.values_from}"
+            rendered.border_title = plain_title(f"rendered with {found.values_from}")
             rendered.border_subtitle = f"{len(rendered.lines)} lines · f5 hides"
         else:
             rendered.show(found.problem or "This prompt has no template syntax: it is served as it is.",
                           found.version)
-            rendered.border_title = (f"not rendered (values: {found.values_from or 'none'})" if found.problem
-                                     else "rendered")
+            rendered.border_title = plain_title(f"not rendered (values: {found.values_from or 'none'})"
+                                                if found.problem else "rendered")
             rendered.border_subtitle = "f5 hides"
 
     def _list_title(self) -> None:

@@ -20,6 +20,7 @@ from textual.widgets import Input
 
 from dynamic_prompt.core.models import PromptState
 from dynamic_prompt.tui.actions import DASHBOARD_ACTIONS, bindings, by_id
+from dynamic_prompt.tui.render import title as plain_title
 from dynamic_prompt.tui.view import BACKUP, DiffMode, DiffSource
 from dynamic_prompt.tui.widgets.instruction import InstructionBar
 from dynamic_prompt.tui.widgets.prompt_list import PromptList
@@ -310,7 +311,7 @@ class DashboardKeys(Container):
         if not query:
             return
         found = f"{at} of {count}" if count else "no match"
-        view.border_subtitle = f"find {query[:30]!r}: {found}"
+        view.border_subtitle = plain_title(f"find {query[:30]!r}: {found}")
 
     def action_find_next(self) -> None:
         """The next match of the search."""

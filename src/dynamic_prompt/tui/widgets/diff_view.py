@@ -16,6 +16,7 @@ from dynamic_prompt.tui.render import (
     wrap_offsets,
     wrap_rows,
 )
+from dynamic_prompt.tui.render import title as plain_title
 from dynamic_prompt.tui.view import DiffMode
 from dynamic_prompt.tui.widgets.lazy_lines import LazyLines
 
@@ -53,7 +54,7 @@ class DiffView(LazyLines):
     def show_ready(self, title: str, rows: DiffRows, *, preview: bool) -> None:
         """Show a computed diff under ``title``; the subtitle counts its lines and says its layout."""
         self.show(rows, note="The instruction changes nothing." if preview else "No differences.")
-        self.border_title = title
+        self.border_title = plain_title(title)
         mode = "side by side" if rows.mode is DiffMode.SPLIT else "unified"
         self.border_subtitle = f"+{rows.added} -{rows.removed}  ·  {mode}" + ("  ·  wrapped" if self.wrap else "")
 

@@ -17,6 +17,7 @@ from textual.widgets import DataTable
 
 from dynamic_prompt.store.fleet import AgentInfo, split
 from dynamic_prompt.tui.render import age, safe
+from dynamic_prompt.tui.render import title as plain_title
 
 STATE_STYLES = {"gone": "dim red", "behind": "bold yellow", "stale": "yellow", "current": "green"}
 
@@ -72,7 +73,7 @@ class FleetView(DataTable[Text]):
                            ("state", "state"), ("serves", "served"), ("reads/s", "rate"), ("seen", "seen"),
                            ("feed", "mode")):
             self.add_column(label, key=key)
-        self.border_title = summary(())
+        self.border_title = plain_title(summary(()))
 
     def watch_agents(self, agents: tuple[AgentInfo, ...]) -> None:
         """Redraw the rows, keeping the cursor on the same agent when it is still there."""
@@ -99,8 +100,8 @@ class FleetView(DataTable[Text]):
             )
         if keep is not None and keep in self.rows:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
-        self.border_title = summary(agents, self.release)
+        self.border_title = plain_title(summary(agents, self.release))
 
     def watch_release(self, release: str) -> None:
         """The title follows the rollout or experiment."""
-        self.border_title = summary(self.agents, release)
+        self.border_title = plain_title(summary(self.agents, release))

@@ -17,6 +17,7 @@ from textual.timer import Timer
 
 from dynamic_prompt.core.models import PromptState
 from dynamic_prompt.tui.render import highlight, split_lines, wrap_rows
+from dynamic_prompt.tui.render import title as plain_title
 from dynamic_prompt.tui.widgets.lazy_lines import LazyLines
 
 LEX_DELAY = 0.08
@@ -75,7 +76,7 @@ class PromptView(LazyLines):
     def show_state(self, state: PromptState, changed: frozenset[int], flash: frozenset[int]) -> None:
         """Show ``state``'s text, titled with its name and version, and what the lines are."""
         self.show(state.active or "", state.version, changed, flash)
-        self.border_title = f"{state.name}  v{state.version}" if state.exists else state.name
+        self.border_title = plain_title(f"{state.name}  v{state.version}" if state.exists else state.name)
         if not state.exists:
             self.border_subtitle = "no text yet: ctrl+l loads a file, ctrl+n creates a prompt"
             return

@@ -24,6 +24,7 @@ from dynamic_prompt.core.labels import LabelSet
 from dynamic_prompt.core.models import ChangeEntry
 from dynamic_prompt.tui.actions import TIMELINE_ACTIONS, bindings
 from dynamic_prompt.tui.render import safe, when
+from dynamic_prompt.tui.render import title as plain_title
 
 MAX_CELL = 200
 """Characters of an entry's detail shown in its cell (another program's entry may be huge)."""
@@ -217,8 +218,8 @@ class Timeline(Vertical):
         if self.marked is not None:
             parts.append(f"v{self.marked.version} marked: c compares")
         if self.query_text:
-            parts.append(f"filter: {safe(self.query_text)[:30]}")
-        self.border_title = "  ·  ".join(parts)
+            parts.append(f"filter: {self.query_text[:30]}")
+        self.border_title = plain_title("  ·  ".join(parts))
 
     # -- keys -------------------------------------------------------------------------
 
