@@ -169,3 +169,17 @@ async def test_markup_typed_or_in_a_file_name_shows_as_text(store: PromptStore, 
         await pilot.press("ctrl+g", *"add rule: never write [/] or [b] tags")
         await wait_for(pilot, lambda: "[/]" in screen.diff_view._border_title.plain)  # type: ignore[union-attr]
         assert app.is_running
+
+
+async def test_used_by_follows_prompts_that_start_or_stop_including_it(store: PromptStore, make_app: AppFactory,
+                                                                       redis_sync: redis.Redis) -> None:
+    await _fleet_of_prompts(store)
+    app = make_app("safety")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        composition = app.dashboard.query_one("#composition")
+        await wait_for(pilot, lambda: text_of(composition) == "used by 3 prompts: agent1, agent2, agent3")
+        await store.load("agent4", 'Also: {% include "safety" %}', kind="text")
+        await wait_for(pilot, lambda: text_of(composition).startswith("used by 4 prompts"))
+        redis_sync.set("prompt:{agent1}:active", "No include any more.\n")  # another program's write
+        await wait_for(pilot, lambda: text_of(composition) == "used by 3 prompts: agent2, agent3, agent4")

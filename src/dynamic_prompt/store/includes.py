@@ -28,6 +28,20 @@ Fetch = Callable[[str], Awaitable[str | None]]
 """A part's text as the server holds it now (``None``: no such prompt, label or version)."""
 
 
+_NAMED = re.compile(r"""\{%-?\s*include\s+(["'])([^"'\n]{1,200})\1""")
+
+
+def named_includes(text: str) -> tuple[str, ...]:
+    """What ``text``'s include tags name, found by a scan (no parse): fast on any text.
+
+    It may also count an include inside a ``{% raw %}`` block or a comment; for "which
+    prompts use this one" counting one too many is the safe side.
+    """
+    if "include" not in text:
+        return ()
+    return tuple(dict.fromkeys(found.group(2).strip() for found in _NAMED.finditer(text)))
+
+
 def includes_of(text: str) -> tuple[str, ...]:
     """The parts ``text`` includes (``()`` when it includes none, or is no valid template)."""
     if not _INCLUDE.search(text):

@@ -41,7 +41,7 @@ from dynamic_prompt.server import ServerTarget, async_client
 from dynamic_prompt.store.calls import ServerCalls
 from dynamic_prompt.store.commit import Committer
 from dynamic_prompt.store.fleet import AgentInfo
-from dynamic_prompt.store.includes import check_cycle, includes_of
+from dynamic_prompt.store.includes import check_cycle, named_includes
 from dynamic_prompt.store.labels import LabelOps, LabelState, MoveResult
 from dynamic_prompt.store.manage import Manage
 from dynamic_prompt.store.reads import Reads
@@ -367,7 +367,8 @@ class PromptStore:
         if names is None:
             names = [row.name for row in await self.list()]
         texts = await self.active_texts([n for n in names if n != name])
-        return dependents_of(name, {n: includes_of(t) for n, t in texts.items() if t})
+        graph = await asyncio.to_thread(lambda: {n: named_includes(t) for n, t in texts.items() if t})
+        return dependents_of(name, graph)
 
     async def part_text(self, ref: str) -> str | None:
         """The text an include names (``safety``, ``safety@staging``, ``safety@v3``), or ``None``."""

@@ -30,13 +30,16 @@ from dynamic_prompt.core import samples
 from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.core.models import PromptState
 from dynamic_prompt.store import PromptStore
-from dynamic_prompt.store.includes import gather_parts, includes_of
+from dynamic_prompt.store.includes import gather_parts, named_includes
 from dynamic_prompt.tui import diffrows
 from dynamic_prompt.tui.diffrows import DiffRows
 from dynamic_prompt.tui.view import DiffMode
 
 MAX_COUNTED = 5000
 """Listings larger than this are not read through to count a prompt's users (said so)."""
+
+CHUNK = 200
+"""Prompts read at a time when counting a prompt's users."""
 
 MAX_PREVIEWED = 25
 """Dependents whose render diff an edit's preview shows (all are counted)."""
@@ -100,10 +103,22 @@ class Composer(Widget):
         self.store = store
         self.samples_file = samples_file
         self._uses = _Uses()
+        self._dirty: set[str] = set()
+        """Prompts reported changed and not read since."""
+
+    def follow(self, state: PromptState, label: str, listed: dict[str, int],
+               changed: frozenset[str] = frozenset()) -> None:
+        """Compose ``state`` (read at ``label``) against the prompts ``listed`` (name -> version).
+
+        ``changed``: prompts the feed reported since. They are read again even at the same
+        version (an outside write keeps the number until a dprompt records it), and stay to be
+        read until a compose has read them (a newer compose may cancel this one).
+        """
+        self._dirty.update(changed)
+        self._follow(state, label, listed)
 
     @work(exclusive=True, group="compose", exit_on_error=False)
-    async def follow(self, state: PromptState, label: str, listed: dict[str, int]) -> None:
-        """Compose ``state`` (read at ``label``) against the prompts ``listed`` (name -> version)."""
+    async def _follow(self, state: PromptState, label: str, listed: dict[str, int]) -> None:
         if state.active is None:
             return
         try:
@@ -141,11 +156,16 @@ class Composer(Widget):
         if len(listed) > MAX_COUNTED:
             return [], False
         refs = self._uses.refs
-        stale = [n for n, v in listed.items() if n not in refs or refs[n][0] != v]
-        if stale:
-            texts = await self.store.active_texts(stale)
-            for n in stale:
-                refs[n] = (listed[n], includes_of(texts.get(n) or ""))
+        stale = [n for n, v in listed.items() if n not in refs or refs[n][0] != v or n in self._dirty]
+        for start in range(0, len(stale), CHUNK):
+            # A chunk at a time (held texts stay bounded), scanned off the event loop (a scan
+            # of many texts, up to 4 MB each, must not stall a frame).
+            chunk = stale[start:start + CHUNK]
+            texts = await self.store.active_texts(chunk)
+            found = await asyncio.to_thread(lambda: {n: named_includes(texts.get(n) or "") for n in chunk})
+            for n in chunk:
+                refs[n] = (listed[n], found[n])
+                self._dirty.discard(n)
         for gone in set(refs) - set(listed):
             del refs[gone]
         from dynamic_prompt.core.includes import dependents_of

@@ -327,25 +327,26 @@ class DashboardScreen(Screen[None]):
     def _list_loaded(self, message: ListLoaded) -> None:
         self.prompt_list.set_prompts(message.summaries, self.current)
         self._list_title()
+        self.compose_shown()
 
     @on(RowsLoaded)
     def _rows_loaded(self, message: RowsLoaded) -> None:
         for name, row in message.rows.items():
             self.prompt_list.set_row(name, row, self.current)
         self._list_title()
-        shown = self.composition
-        if shown is not None and shown.name == self.current:
-            reached = {ref.partition("@")[0] for ref in shown.includes}
-            if reached & set(message.rows):
-                self.compose_shown()  # a part it includes changed: its render did too
+        others = frozenset(message.rows) - {self.current}
+        if others:
+            # Another prompt changed: a part this one includes (its render changed), or one that
+            # now includes this one or no longer does (its users changed). Only those are read.
+            self.compose_shown(others)
 
-    def compose_shown(self) -> None:
+    def compose_shown(self, changed: frozenset[str] = frozenset()) -> None:
         """Read the shown prompt's includes, users and render (the composer posts Composed)."""
         state = self.state
         if state is None or not state.exists or state.name != self.current:
             return
         listed = {name: row.version for name, row in self.prompt_list.summaries.items()}
-        self.query_one(Composer).follow(state, self.view.label, listed)
+        self.query_one(Composer).follow(state, self.view.label, listed, changed)
 
     @on(Composed)
     def _composed(self, message: Composed) -> None:
