@@ -248,8 +248,12 @@ def test_a_config_instruction_sets_and_unsets_and_anything_else_is_not_one() -> 
     assert pc.instruction('config {"model": "x"}', {"seed": 1}) == {"model": "x"}
     assert pc.instruction("add rule: keep config files small", {}) is None
     assert pc.instruction("configure tone", {}) is None
-    for bad, says in (("config", "Say what to set"), ("config unset", "which key"), ("config model", "KEY=VALUE"),
-                      ("config \"open", "does not read"), ("config unset nope", "no key 'nope'")):
+    # Edits of a field the text itself calls "Config" stay instructions for the text.
+    assert pc.instruction("set config to terse", {}) is None
+    assert pc.instruction("Config: terse", {}) is None
+    for bad, says in (("config", "Say what to set"), ("config unset", "which key"),
+                      ("config model=x top", "KEY=VALUE"), ("config \"open=", "does not read"),
+                      ("config unset nope", "no key 'nope'")):
         with pytest.raises(pc.PromptConfigError, match=says):
             pc.instruction(bad, {})
 

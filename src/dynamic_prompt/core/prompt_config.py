@@ -268,6 +268,9 @@ def instruction(text: str, config: Mapping[str, Any]) -> dict[str, Any] | None:
                                 "or config {...} for the whole of it.")
     if rest.startswith("{"):
         return parse(rest)
+    first = rest.split(None, 1)[0].lower()
+    if "=" not in rest and first not in ("unset", "remove", "drop") and not first.startswith("-"):
+        return None  # "set config to terse", "Config: terse": an edit of a field the text calls Config
     try:
         items = shlex.split(rest)
     except ValueError as exc:
