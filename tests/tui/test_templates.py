@@ -130,6 +130,7 @@ async def test_a_config_instruction_previews_the_config_and_enter_sets_it(store:
         assert json.loads(redis_sync.hget("prompt:meta", "config")) == {"model": "gpt-5", "temperature": 0.2}
         assert redis_sync.get("prompt:active") == "Be brief.\n"
         await wait_for(pilot, lambda: "\"model\": \"gpt-5\"" in text_of(screen.diff_view))  # vs the original
+        assert "changed from the original" not in str(screen.prompt_view.border_subtitle)  # the text did not
         await pilot.press(*"config unset nope")
         await wait_for(pilot, lambda: "no key 'nope'" in screen.instruction_bar.hint)
 

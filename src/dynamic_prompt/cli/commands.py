@@ -88,7 +88,7 @@ def format_entry(entry: ChangeEntry) -> str:
     detail = entry.instruction
     if not detail and entry.metadata.get("source"):
         detail = f"Source: {entry.metadata['source']}"
-    label = entry.metadata.get("label") if entry.action in ("modify", "edit") else None
+    label = entry.metadata.get("label") if entry.action in ("modify", "edit", "config") else None
     if isinstance(label, str) and label:
         detail = f"on {label}: {detail}"  # an edit on a label: production did not change
     if entry.raw is not None:

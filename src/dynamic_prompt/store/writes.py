@@ -171,8 +171,9 @@ class Writes:
         """
         note = validate_note(note)
         keymod.validate_name(name)
-        before, after = await self._reads.change_texts(name, version)
+        # The configs first: a prune between the reads then fails the texts' read (nothing written).
         config_before, config_after = await self._reads.version_configs(name, [version - 1, version])
+        before, after = await self._reads.change_texts(name, version)
 
         async def derive(state: PromptState) -> Derived:
             current = state.active or ""
@@ -203,8 +204,10 @@ class Writes:
         prompt changed meanwhile is a conflict. Without, it tries again until it lands.
         """
         note = validate_note(note)
-        text = await self._reads.version_text(name, version)
+        # The config first: a prune between the two reads then fails the text's read (nothing
+        # written), never writes the text with no config.
         config = (await self._reads.version_configs(name, [version]))[0]
+        text = await self._reads.version_text(name, version)
         request = CommitRequest(text, "restore", user=user, metadata={"from_version": version},
                                 instruction=f"restore version {version}", note=note, config=config)
         same = f"Version {version} is already the active text."
@@ -291,8 +294,8 @@ class Writes:
         older = [v for v in await self._reads.versions(name) if v < state.version]
         if not older:
             raise VersionNotFoundError(f"Prompt {name!r} has no earlier version to go back to.")
+        config = (await self._reads.version_configs(name, [older[0]]))[0]  # first: see restore
         text = await self._reads.version_text(name, older[0])
-        config = (await self._reads.version_configs(name, [older[0]]))[0]
         return await self._once(name, state, CommitRequest(
             text, "undo", user=user, metadata={"from_version": older[0]},
             instruction=f"undo to version {older[0]}", note=note, config=config, old_config=state.config,

@@ -290,7 +290,10 @@ def _marks(state: PromptState, shown: str | None, rows: DiffRows | None) -> tupl
     and lines that changed since the text ``shown`` before (to flash)."""
     active = state.active or ""
     if rows is not None:
-        changed = rows.changed_new_lines()
+        # The rows may run on below the text into its config (prompt_config.compared): only the
+        # text's own lines are marked in the prompt pane.
+        lines = active.count("\n") + (0 if active.endswith("\n") or not active else 1)
+        changed = frozenset(n for n in rows.changed_new_lines() if n <= lines)
     elif state.backup is not None:
         changed = frozenset(diffmod.changed_new_lines(state.backup, active))
     else:

@@ -38,7 +38,7 @@ def entry_detail(entry: ChangeEntry) -> str:
     note = entry.note
     source = entry.metadata.get("source") if entry.metadata else None
     detail = entry.instruction or (f"source: {source}" if source else "")
-    label = entry.metadata.get("label") if entry.metadata and entry.action in ("modify", "edit") else None
+    label = entry.metadata.get("label") if entry.metadata and entry.action in ("modify", "edit", "config") else None
     if isinstance(label, str) and label:
         detail = f"on {label}: {detail}"  # an edit on a label: production did not change
     if note:
