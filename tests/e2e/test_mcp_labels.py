@@ -96,9 +96,13 @@ async def test_a_config_is_set_read_and_diffed_through_mcp(server_url: str, redi
         assert text(got) == TEXT and got.structured_content["config"] == {"model": "gpt-5", "temperature": 0.2}
         diff = text(await ok(session, "show_diff", name="cfg", against_version=1, to_version=2))
         assert "+  \"model\": \"gpt-5\"," in diff
-        for bad in ([1, 2], "gpt-5", {"t": "x" * 70_000}):
+        for bad, says in (([1, 2], "Bad arguments for set_prompt_config: 'config' is not valid"),
+                          ("gpt-5", "Bad arguments for set_prompt_config: 'config' is not valid"),
+                          ({"t": "x" * 70_000}, "at most 65,536 are kept with a version"),
+                          ({"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {
+                              "a": {"a": {"a": {"a": {"a": 1}}}}}}}}}}}}}}}}}, "deeper than 16")):
             message = await error(session, "set_prompt_config", name="cfg", config=bad)
-            assert "config" in message.lower()
+            assert says in message, message
         assert redis_sync.hget("prompt:{cfg}:meta", "version") == "2"  # every refusal wrote nothing
         tools = {t.name: t for t in (await session.list_tools()).tools}
         assert tools["set_prompt_config"].annotations.destructive_hint is False  # type: ignore[union-attr]
