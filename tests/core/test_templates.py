@@ -130,3 +130,27 @@ def test_an_unknown_filter_is_a_template_error_alone_and_through_an_include() ->
         Template.parse(parts["frag"], compile=False)
     with pytest.raises(TemplateError, match="No test named"):
         Template.parse("{{ x is nosuchtest }}")
+
+
+def test_a_warmed_part_renders_without_compiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    import jinja2
+
+    from dynamic_prompt.core.templates import Renderer
+
+    parts = {"dep": 'Hi {{ user }}.\n{% include "frag" %}', "frag": "v1 for {{ user }}."}
+    renderer = Renderer(parts.get)
+    assert renderer.render("dep", {"user": "Ada"}).text == "Hi Ada.\nv1 for Ada."
+    compiles: list[object] = []
+    real = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile", lambda self, *a, **k: compiles.append(a) or real(self, *a, **k))
+    parts["frag"] = new = "v2 for {{ user }}."
+    renderer.warm("frag", new)          # what the client's feed thread does when the change arrives
+    assert len(compiles) == 1
+    assert renderer.render("dep", {"user": "Ada"}).text == "Hi Ada.\nv2 for Ada."
+    assert len(compiles) == 1           # the render met the part compiled ahead
+    renderer.warm("never-used", "x {{ y }}")  # not a part it uses: nothing to do
+    parts["frag"] = broken = "{% if %}"
+    renderer.warm("frag", broken)             # does not parse: left for the render to say
+    assert len(compiles) == 1
+    with pytest.raises(TemplateError, match="does not parse"):
+        renderer.render("dep", {"user": "Ada"})

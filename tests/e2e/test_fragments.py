@@ -104,3 +104,24 @@ async def test_the_async_client_renders_includes_from_memory_and_hears_a_fragmen
             assert time.monotonic() < deadline, "the fragment change never reached the render"
             await asyncio.sleep(0.005)
         assert await client.render("pin", user="Bo") == "Never share Bo's card.\n"  # the label still points at v1
+
+
+def test_the_client_compiles_a_changed_part_when_the_change_arrives(server_url: str, redis_sync: redis.Redis) -> None:
+    from dynamic_prompt import PromptClient
+
+    _cli(server_url, "load", "--name", "wfrag", "--force", "--text", "v1 {{ user }}\n")
+    _cli(server_url, "load", "--name", "wdep", "--force", "--text", "Hi.\n{% include \"wfrag\" %}")
+    with PromptClient(server_url, announce=False) as client:
+        assert client.render("wdep", user="Ada") == "Hi.\nv1 Ada\n"
+        deadline = time.monotonic() + 5
+        while client.read("wfrag").source != "memory":
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        redis_sync.set("prompt:{wfrag}:active", "v2 {{ user }}\n")
+        renderer = client._renderer
+        assert renderer is not None
+        # No render is called: the feed's thread alone prepares the new part.
+        while not any(text == "v2 {{ user }}\n" for text, _ in renderer._code):
+            assert time.monotonic() < deadline, "the changed part was not compiled ahead"
+            time.sleep(0.005)
+        assert client.render("wdep", user="Ada") == "Hi.\nv2 Ada\n"

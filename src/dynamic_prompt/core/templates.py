@@ -28,6 +28,9 @@ from dynamic_prompt.core.includes import TemplateError, cycle_message, find_cycl
 
 _SYNTAX = re.compile(r"\{[{%#]")
 _UNDEFINED = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)' is undefined")
+WARM_MAX_CHARS = 256 * 1024
+"""The largest part compiled ahead of its render (a bigger one compiles when a render meets it)."""
+
 MAX_RENDER_BYTES = 4 * 1024 * 1024
 """The most a render may produce (a template's loops cannot build more)."""
 
@@ -217,6 +220,11 @@ class Renderer:
         self._parsed: dict[str, Template] = {}
         self._tops: dict[tuple[str, bool], Any] = {}
         self._envs = {strict: self._environment(strict) for strict in (True, False)}
+        self._as_part: set[str] = set()
+        self._as_top: set[str] = set()
+        """The parts this renderer has included, and those it has rendered (what :meth:`warm` prepares)."""
+        self._code: dict[tuple[str, bool], Any] = {}
+        """Parts compiled ahead by :meth:`warm`, by text and mode, until an include loads them."""
 
     def _environment(self, strict: bool) -> SandboxedEnvironment:
         env = _environment(strict)
@@ -229,14 +237,39 @@ class Renderer:
         text = self._fetch(ref)
         if text is None:
             raise TemplateError(f"The included prompt {ref!r} has no text (or no such label).")
-        tree = self.parsed(text)._tree
-        try:
-            code = environment.compile(tree if tree is not None else text, ref, ref)
-        except jinja2.TemplateSyntaxError as exc:
-            raise _syntax_error(exc) from None
+        self._as_part.add(ref)
+        strict = environment is self._envs[True]
+        code = self._code.pop((text, strict), None)
+        if code is None:
+            tree = self.parsed(text)._tree
+            try:
+                code = environment.compile(tree if tree is not None else text, ref, ref)
+            except jinja2.TemplateSyntaxError as exc:
+                raise _syntax_error(exc) from None
         # jinja keeps the compiled part and asks this before each use: still the same text
         # object in the agent's push-invalidated memory?
         return environment.template_class.from_code(environment, code, globals, lambda: self._fetch(ref) is text)
+
+    def warm(self, ref: str, text: str) -> None:
+        """Parse and compile part ``ref``'s new ``text`` now, so the next render that meets it is quick.
+
+        An agent's client calls this when a changed part arrives by push (on its own thread,
+        between the agent's calls), for parts this renderer has used before. Never fetches;
+        a text that does not compile is left for the render to report.
+        """
+        top, part = ref in self._as_top, ref in self._as_part
+        if not (top or part) or len(text) > WARM_MAX_CHARS or not is_template(text):
+            return
+        try:
+            template = self.parsed(text)
+            if top and not template.includes and True not in template._compiled:
+                template._compiled[True] = _compiled(_STRICT, template._tree)  # a top renders on its own
+            if part or (top and template.includes):
+                if len(self._code) >= 512:
+                    self._code.clear()
+                self._code[(text, True)] = self._envs[True].compile(template._tree, ref, ref)
+        except (TemplateError, jinja2.TemplateError):
+            return
 
     def parsed(self, text: str) -> Template:
         """``Template.parse(text)`` without compiling, kept per text (the same text object is parsed once)."""
@@ -260,6 +293,7 @@ class Renderer:
         text = self._fetch(ref) if text is None else text
         if text is None:
             raise TemplateError(f"There is no prompt {ref!r} to render.")
+        self._as_top.add(ref)
         top = self.parsed(text)
         if not top.includes:
             return top.render(variables, strict=strict, max_bytes=self._max_bytes)
@@ -285,6 +319,9 @@ class Renderer:
         if compiled is None:
             if len(self._tops) >= 512:
                 self._tops.clear()
-            compiled = self._tops[(text, strict)] = _compiled(self._envs[strict], top._tree)
+            code = self._code.pop((text, strict), None)
+            env = self._envs[strict]
+            compiled = self._tops[(text, strict)] = (
+                _compiled(env, top._tree) if code is None else env.template_class.from_code(env, code, env.make_globals(None)))
         text = _fill(compiled, given, self._max_bytes, sorted(reads), f"{ref!r} and its includes read")
         return Rendered(text, unused, missing)

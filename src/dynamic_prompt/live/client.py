@@ -229,8 +229,19 @@ class PromptClient(ClientBase):
             from dynamic_prompt.core.templates import Renderer  # jinja2 loads on the first render only
 
             renderer = self._renderer = Renderer(self._part)
+            # A changed part arrives by push on the feed's thread: compile it there, before the
+            # agent's next render meets it (a view's key, NAME or NAME@LABEL, is the part's ref).
+            self.on_new_text = self._warm
         ref = name if label is None or label == "production" else f"{name}@{label}"
         return renderer.render(ref, {**(variables or {}), **more}, strict=not lenient, text=text).text
+
+    def _warm(self, view: str, text: str) -> None:
+        renderer = self._renderer
+        if renderer is not None:
+            try:
+                renderer.warm(view, text)
+            except Exception:  # noqa: BLE001 - compiling ahead is an optimisation: never the feed's end
+                log.debug("compiling %s ahead failed", view, exc_info=True)
 
     def _part(self, ref: str) -> str | None:
         """An included part's text: from memory (production or a label), or a kept version (read once)."""

@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from bisect import bisect_right as _bisect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from zlib import crc32 as _crc32
@@ -155,6 +155,9 @@ class ClientBase:
         self._announces = itertools.count()
         self.stale = False
         """True while the last read served last known good text because Redis was unreachable."""
+        self.on_new_text: Callable[[str, str], None] | None = None
+        """Called (on the feed's thread) with a view's key and its new text when a change arrives:
+        the renderer compiles a changed part then, between the agent's calls."""
         self.feed_mode: str = FeedMode.DISCONNECTED
         """The change feed's mode: notifications / tracking / channel / polling / disconnected."""
         self.feed_reason = ""
@@ -256,6 +259,9 @@ class ClientBase:
         self.stale = False
         if before is None or (before.content_hash, before.version) != (entry.content_hash, entry.version):
             self._announce_soon()
+            warm = self.on_new_text
+            if warm is not None and before is not None and entry.text is not None:
+                warm(name, entry.text)
 
     def _announce_soon(self) -> None:
         raise NotImplementedError
