@@ -273,5 +273,5 @@ def test_the_mcp_description_lists_every_form_with_its_example() -> None:
     assert lines[-1] == "Join several instructions with ';'."
     quoted = [" / ".join("'" + w + "'" for w in f.forms) for f in FORMS]
     assert lines[1:-1] == [f"- {q}: {f.description}; e.g. '{f.example}'" for q, f in zip(quoted, FORMS)]
-    replace = """- 'replace "<old>" with "<new>"': literal replacement; e.g. 'replace "Atlas" with "Acme"'"""
+    replace = """- 'replace "<old>" with "<new>"': literal replacement (never inside a template tag); e.g. 'replace "Atlas" with "Acme"'"""
     assert lines[7] == replace

@@ -6,6 +6,12 @@ anything is returned, so a caller never sees a half-applied instruction. Each
 edit touches only the lines it targets (plus the renumbering after a removed
 rule, and the heading and blank lines a new section needs). Each op's handler
 is its form's ``apply`` (see :mod:`.forms`).
+
+On a template the edits work on its source and never cut a tag (see
+:mod:`.template_tags`); a result that no longer parses as a template (a removed
+``{% endif %}``, a typed ``{{`` that never closes) is refused as a whole, once
+all the edits are done: a later edit may rightly finish what an earlier one
+began (``remove line containing {% if vip %}; remove line containing {% endif %}``).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dynamic_prompt.core.modifier.doc import Lines
 from dynamic_prompt.core.modifier.forms import FORMS
 from dynamic_prompt.core.modifier.forms.base import Handler
 from dynamic_prompt.core.modifier.messages import clip
+from dynamic_prompt.core.modifier.template_tags import SYNTAX, refuse_broken
 
 EDIT_BUDGET = 10_000_000
 """The most work units one call may spend: each edit reads the whole prompt again, at a
@@ -52,7 +59,11 @@ def apply_edits(text: str, edits: Sequence[Edit]) -> str:
         if done and spent > EDIT_BUDGET:
             raise _too_much(text, len(edits), done)
         handler(doc, edit.args)
-    return doc.text()
+    new = doc.text()
+    if new != text:
+        typed = any(isinstance(v, str) and SYNTAX.search(v) for e in edits for v in e.args.values())
+        refuse_broken(text, new, typed=typed)
+    return new
 
 
 def _cost(doc: Lines) -> int:

@@ -42,8 +42,19 @@ def single_field(out: Outline, name: str, *, with_value: bool = False) -> Field 
     return found[0] if found else None
 
 
-def set_value(doc: Lines, field: Field, value: str) -> None:
-    """Replace a field's value, keeping its label and markup as written."""
+def set_value(out: Outline, field: Field, value: str) -> None:
+    """Replace a field's value, keeping its label and markup as written.
+
+    Raises:
+        InstructionError: the value holds part of a template tag that goes on past the line
+            (a tag in the value is replaced with it only when it is whole).
+    """
+    doc = out.doc
+    if out.tags.cut_by_rewrite(field.index, field.value_at):
+        raise InstructionError(
+            f"The value of '{clip(field.name)}' on line {field.index + 1} runs into a template tag that goes "
+            "on past the line; changing it would break the tag, so nothing was changed."
+        )
     line = doc.content(field.index)
     if field.value:
         doc.set(field.index, line[: field.value_at] + value)

@@ -87,7 +87,7 @@ def verbosity(doc: Lines, args: Mapping[str, str]) -> None:
         new = new.upper() if value.isupper() else new.capitalize() if value[:1].isupper() else new
     else:
         new = _VERBOSITY_NOTES[direction]
-    set_value(doc, field, new)
+    set_value(out, field, new)
 
 
 def trait(doc: Lines, args: Mapping[str, str]) -> None:
@@ -118,9 +118,10 @@ def trait(doc: Lines, args: Mapping[str, str]) -> None:
     start, end = out.body(section)
     last = out.last_content(start, end)
     if last is None:
-        doc.insert(start, [f"- {note}"])
+        doc.insert(out.tags.past_tags(start), [f"- {note}"])
     else:
-        doc.insert(last + 1, [f"{bullet_of(doc.content(last)) or '- '}{note}"])
+        at = out.tags.level_of(section.index, last + 1, doc)
+        doc.insert(at, [f"{bullet_of(doc.content(last)) or '- '}{note}"])
 
 
 def _add_setting(doc: Lines, out: Outline, line: str) -> None:
@@ -128,7 +129,10 @@ def _add_setting(doc: Lines, out: Outline, line: str) -> None:
 
     In a style/format section it goes after the section's last ``Name: value``
     line (else after its last line); otherwise after the run of setting lines
-    that holds ``Tone:``; otherwise at the end.
+    that holds ``Tone:``; otherwise at the end. In a template, lines of tags only
+    do not end the run, and the new line goes at the template level of the
+    section's heading (of the prompt's top level, for the run): past the end tag
+    of a block the settings end inside, so the setting always applies.
     """
     section = out.find_heading(_STYLE_WORDS)
     if section is not None:
@@ -137,15 +141,26 @@ def _add_setting(doc: Lines, out: Outline, line: str) -> None:
         settings = [i for i in range(start, end) if out.field_at(i) is not None and not out.in_code(i)]
         anchor = settings[-1] if settings else last
         if anchor is None:
-            doc.insert(start, [line])
+            doc.insert(out.tags.past_tags(start), [line])
         else:
-            doc.insert(anchor + 1, [bullet_of(doc.content(anchor)) + line])
+            at = out.tags.level_of(section.index, anchor + 1, doc)
+            doc.insert(at, [bullet_of(doc.content(anchor)) + line])
         return
     tones = [f for f in out.fields("tone") if norm(f.name) == "tone"]
     if tones:
         anchor = tones[0].index
-        while anchor + 1 < len(doc) and out.field_at(anchor + 1) is not None and not out.in_code(anchor + 1):
-            anchor += 1
-        doc.insert(anchor + 1, [bullet_of(doc.content(anchor)) + line])
+        while (after := _next_setting(out, anchor)) is not None:
+            anchor = after
+        doc.insert(out.tags.level_of(-1, anchor + 1, doc), [bullet_of(doc.content(anchor)) + line])
         return
     append_block(doc, [line])
+
+
+def _next_setting(out: Outline, index: int) -> int | None:
+    """The setting line right after line ``index`` (lines of template tags only between), or None."""
+    i = index + 1
+    while out.is_tag_line(i):
+        i += 1
+    if i < len(out.doc) and out.field_at(i) is not None and not out.in_code(i):
+        return i
+    return None

@@ -115,15 +115,20 @@ class _Reader:
         return blocks
 
     def _plain_end(self, start: int) -> int:
-        """Where the list under a plain ``RULES:`` line ends."""
+        """Where the list under a plain ``RULES:`` line ends.
+
+        Lines of template tags only are passed over like blank lines: an ``{% if %}`` around
+        some rules keeps them in the list, as they are in the same prompt without it.
+        """
         doc = self.out.doc
+        tag_lines = self.out.tags.lines
         limit = self.out.boundary_after(start - 1)[0]
         base: int | None = None
         last = start
         i = start
         while i < limit:
             line = doc.content(i)
-            if not line.strip():
+            if not line.strip() or i in tag_lines:
                 i += 1
                 continue
             m = ITEM.match(line)
@@ -139,8 +144,12 @@ class _Reader:
         return last
 
     def _item_rows(self, start: int, end: int) -> list[tuple[int, tuple[str, ...]]]:
-        """``(line, ITEM groups)`` of each rule-like line in ``[start, end)`` outside code."""
+        """``(line, ITEM groups)`` of each rule-like line in ``[start, end)`` outside code and tags.
+
+        A ``- Never joke.`` inside a multi-line ``{# comment #}`` is no rule.
+        """
         lines = self.lines
+        tag_lines = self.out.tags.lines
         found: list[tuple[int, tuple[str, ...]]] = []
         for a, b in self.out.outside_code(start, end):
             chunk = "\n".join(lines[a:b])
@@ -152,7 +161,10 @@ class _Reader:
             if len(rows) != b - a:  # cannot happen (one row per line); stay correct anyway
                 rows = [m.groups("") if (m := ITEM.match(line)) else ("",) * 6 for line in lines[a:b]]
             before = len(found)
-            found.extend((a + j, row) for j, row in enumerate(rows) if row[4])
+            if tag_lines:
+                found.extend((a + j, row) for j, row in enumerate(rows) if row[4] and a + j not in tag_lines)
+            else:
+                found.extend((a + j, row) for j, row in enumerate(rows) if row[4])
             if not counted:
                 self._count(len(found) - before)
         return found

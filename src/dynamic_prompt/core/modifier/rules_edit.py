@@ -7,6 +7,12 @@ Removing finds the rule by number, or by topic with the bounded tiers of
 each candidate once with the instruction that picks it, never a guess.
 Numbered rules are renumbered after a removal when they were numbered 1, 2,
 3... before it.
+
+In a template, a rule added after a last rule that is inside an ``{% if %}`` or
+``{% for %}`` opened under the heading goes after that block's end tag: "add
+rule" means a rule that always applies, once (see
+:meth:`.template_tags.TemplateTags.level_of`). A rules list that lives inside a
+block with its heading gets the rule inside that block, next to its rules.
 """
 
 from __future__ import annotations
@@ -49,14 +55,15 @@ def add_rule(doc: Lines, args: Mapping[str, str]) -> None:
     block = _main_block(blocks)
     if not block.items:
         last = out.last_content(block.start, block.end)
-        doc.insert(block.header + 1 if last is None else last + 1, [f"1. {rule}"])
+        at = out.tags.level_of(block.header, block.header + 1 if last is None else last + 1, doc)
+        doc.insert(at, [f"1. {rule}"])
         return
     last_item = block.items[-1]
     label = f"{last_item.number + 1}{last_item.marker}" if last_item.number is not None else last_item.marker
     lines = [f"{last_item.indent}{label}{last_item.gap}{rule}"]
     if _is_loose(doc, block):
         lines.insert(0, "")  # a loose list (blank lines between rules) stays loose
-    doc.insert(last_item.end, lines)
+    doc.insert(out.tags.level_of(block.header, last_item.end, doc), lines)
 
 
 def _same_key(text: str) -> str:
@@ -108,6 +115,17 @@ def remove_rule(doc: Lines, args: Mapping[str, str]) -> None:
     start, end = item.start, item.end
     if _is_loose(doc, block) and end < len(doc) and not doc.content(end).strip():
         end += 1  # in a loose list, take the blank line that separated this rule
+    # A tag that starts on the rule's lines ("  {# note" indented under it) goes with it whole,
+    # though its last line ("#}") is not indented: half a tag would be left otherwise.
+    end = out.tags.past_tags(end)
+    # A tag that ends on the rule's lines but starts before them: no rule line can be one today
+    # (its first line would be the tag's), but a change to what a rule is must not cut it silently.
+    cut = out.tags.cut_by_delete(start, end)
+    if cut is not None:
+        raise InstructionError(
+            f"The rule '{clip(item.text)}' shares its lines with a template tag that runs from line "
+            f"{cut[0] + 1} to {cut[1] + 1}; removing it would break the tag, so nothing was removed."
+        )
     _renumber_after(doc, block, item)
     doc.delete(start, end)
 

@@ -8,7 +8,10 @@ Prompts come in three shapes and this module reads all of them:
 * plain text: a ``RULES:`` line followed by numbered or bulleted rules.
 
 Lines inside fenced code blocks are never structure: a prompt that shows an
-example ``Tone: formal`` inside a code block must not have it edited.
+example ``Tone: formal`` inside a code block must not have it edited. Nor are
+the lines of a template that hold nothing but template tags (``{% if vip %}``,
+the lines of a multi-line ``{# ... #}``, see :mod:`.template_tags`): structure
+is read as if they were not there.
 
 Speed matters (a 1 MB prompt must be edited in a few milliseconds), so the
 outline is built from one pass that only looks closely at lines whose first
@@ -27,6 +30,7 @@ from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from dynamic_prompt.core.modifier.doc import Lines
+from dynamic_prompt.core.modifier.template_tags import TemplateTags
 
 if TYPE_CHECKING:
     from dynamic_prompt.core.modifier.rule_blocks import RulesBlock
@@ -86,6 +90,7 @@ class Outline:
 
     def __init__(self, doc: Lines) -> None:
         self.doc = doc
+        self.tags = TemplateTags(doc)
         self.headings: list[Heading] = []
         self.terminators: list[int] = []
         self._code_starts: list[int] = []
@@ -99,11 +104,13 @@ class Outline:
     def _scan(self) -> None:
         doc = self.doc
         found: list[tuple[int, re.Match[str]]] = []
+        tag_lines = self.tags.lines
         for i, line in enumerate(doc.raw_lines()):
             c = line[:1]
             if c == " " or c == "\t":
                 c = line.lstrip(" \t")[:1]
-            if c in _STRUCT_START and c:
+            # A "## Old" or "```" inside a multi-line {# comment #} is no heading or fence.
+            if c in _STRUCT_START and c and i not in tag_lines:
                 m = _STRUCT.match(doc.content(i))
                 if m:
                     found.append((i, m))
@@ -160,9 +167,13 @@ class Outline:
         return heading.index + 1, self.boundary_after(heading.index)[0]
 
     def last_content(self, start: int, end: int) -> int | None:
-        """The last non-blank line in ``[start, end)``, or None."""
+        """The last non-blank line in ``[start, end)`` that is not template tags only, or None.
+
+        A section's closing ``{% endif %}`` is not where its content ends: a line added
+        after the content goes inside the block the content is in (see :mod:`.template_tags`).
+        """
         for i in range(end - 1, start - 1, -1):
-            if self.doc.content(i).strip():
+            if self.doc.content(i).strip() and i not in self.tags.lines:
                 return i
         return None
 
@@ -188,8 +199,21 @@ class Outline:
         k = bisect_left(self.terminators, index)
         return k < len(self.terminators) and self.terminators[k] == index
 
+    def is_tag_line(self, index: int) -> bool:
+        """True when line ``index`` holds nothing but template tags (see :mod:`.template_tags`)."""
+        return index in self.tags.lines
+
     def lines_with(self, word: str, *, code: bool = False) -> list[int]:
-        """Indices of the lines containing ``word`` (lower case), outside code unless ``code``."""
+        """Indices of the lines containing ``word`` (lower case).
+
+        Code and lines of template tags only are left out unless ``code``.
+        """
+        found = self._lines_with(word, code=code)
+        if code or not self.tags.lines:
+            return found
+        return [i for i in found if i not in self.tags.lines]
+
+    def _lines_with(self, word: str, *, code: bool) -> list[int]:
         text = self.doc.text()
         if self._low is None:
             self._low = text.lower()
@@ -219,13 +243,18 @@ class Outline:
 
     def fields(self, word: str | None = None) -> list[Field]:
         """``Name: value`` lines outside code (only those containing ``word`` if given)."""
-        # lines_with() already leaves code out; the full scan has to check.
+        # lines_with() already leaves code out; the full scan has to check (field_at leaves tags out).
         indices = self.lines_with(word) if word else [i for i in range(len(self.doc)) if not self.in_code(i)]
         found = (self.field_at(i) for i in indices)
         return [f for f in found if f is not None]
 
     def field_at(self, index: int) -> Field | None:
-        """The field on line ``index``, or None when it is not a ``Name: value`` line."""
+        """The field on line ``index``, or None when it is not a ``Name: value`` line.
+
+        A line of template tags only is none (``Tone: x`` inside a ``{# comment #}``).
+        """
+        if index in self.tags.lines:
+            return None
         line = self.doc.content(index)
         m = FIELD.match(line)
         if not m:

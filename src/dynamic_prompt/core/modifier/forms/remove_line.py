@@ -1,4 +1,4 @@
-"""``remove line containing <text>``: delete the one line that contains the text (code included)."""
+"""``remove line containing <text>``: delete the one line that contains the text (code and tags included)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ def remove_line(doc: Lines, args: Mapping[str, str]) -> None:
     """Delete the line containing ``text`` (case-insensitive).
 
     Several such lines is an error that names them, with the instruction that picks each.
+    A line that is part of a template tag spanning lines is refused: deleting it would leave
+    the rest of the tag behind (a ``{# comment`` whose ``#}`` is left turns into text).
     """
     needle = arg(args, "text")
     out = Outline(doc)
@@ -38,6 +40,12 @@ def remove_line(doc: Lines, args: Mapping[str, str]) -> None:
         raise InstructionError(
             f"'{clip(needle)}' is on {len(hits):,} lines: {listing(shown, _SHOWN_LINES, total=len(hits))}; {how}.",
             suggestions=picks,
+        )
+    cut = out.tags.cut_by_delete(hits[0], hits[0] + 1)
+    if cut is not None:
+        raise InstructionError(
+            f"Line {hits[0] + 1} is part of a template tag that runs from line {cut[0] + 1} to "
+            f"{cut[1] + 1}; removing the line alone would break the tag, so nothing was removed."
         )
     doc.delete(hits[0], hits[0] + 1)
 

@@ -53,7 +53,7 @@ def set_field(doc: Lines, args: Mapping[str, str]) -> None:
             f"No field '{clip(name)}' in the prompt. Fields: {listing(names) or 'none'}.",
             suggestions=names[:10],
         )
-    set_value(doc, field, value)
+    set_value(out, field, value)
 
 
 def _already(args: Mapping[str, str]) -> str:

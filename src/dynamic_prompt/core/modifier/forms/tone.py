@@ -35,10 +35,10 @@ def set_tone(doc: Lines, args: Mapping[str, str]) -> None:
     out = Outline(doc)
     field = single_field(out, "tone")
     if field is not None:
-        set_value(doc, field, tone)
+        set_value(out, field, tone)
         return
     index, prefix = _tone_spot(out)
-    doc.insert(index, [f"{prefix}Tone: {tone}"])
+    doc.insert(out.tags.past_tags(index), [f"{prefix}Tone: {tone}"])
 
 
 def _tone_spot(out: Outline) -> tuple[int, str]:
