@@ -106,3 +106,8 @@ async def test_a_config_is_set_read_and_diffed_through_mcp(server_url: str, redi
         assert redis_sync.hget("prompt:{cfg}:meta", "version") == "2"  # every refusal wrote nothing
         tools = {t.name: t for t in (await session.list_tools()).tools}
         assert tools["set_prompt_config"].annotations.destructive_hint is False  # type: ignore[union-attr]
+        await ok(session, "move_label", name="cfg", label="staging", to="production", confirm="yes, move staging of cfg")
+        await ok(session, "set_prompt_config", name="cfg", label="staging", config={"model": "gpt-5-mini"})
+        at = await ok(session, "get_prompt_at_label", name="cfg", label="staging")
+        assert text(at) == TEXT and at.structured_content["config"] == {"model": "gpt-5-mini"}
+        assert json.loads(redis_sync.hget("prompt:{cfg}:meta", "config")) == {"model": "gpt-5", "temperature": 0.2}

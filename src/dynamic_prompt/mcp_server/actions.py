@@ -413,8 +413,9 @@ async def get_prompt_at_label(ctx: ToolContext, a: LabelArgs) -> ToolOutput:
     if a.label == lab.PRODUCTION:
         return await get_active_prompt(ctx, NameArgs(name=name))
     version, text = await ctx.store.label_text(name, a.label)
+    config = await ctx.store.version_config(name, version)
     return ToolOutput(text, {"name": name, "label": a.label, "version": version, "uri": f"{prompt_uri(name)}/v/{version}",
-                             "size_bytes": _size(text)})
+                             "size_bytes": _size(text), "config": config})
 
 
 async def move_label(ctx: ToolContext, a: MoveLabelArgs) -> ToolOutput:
