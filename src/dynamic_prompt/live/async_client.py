@@ -44,8 +44,6 @@ class AsyncPromptClient(ClientBase):
         self._renderer: Renderer | None = None
         self._parts: dict[str, str | None] = {}
         """The parts of the render in progress (gathered from memory before it runs)."""
-        self._versions: dict[tuple[str, int], str] = {}
-        """Texts of versions pinned by includes (``@vN``): a version never changes."""
 
     async def get_active(self, name: str = keymod.DEFAULT_NAME, *, label: str | None = None,
                          key: str | None = None, strict: bool | None = None) -> str | None:
@@ -93,7 +91,7 @@ class AsyncPromptClient(ClientBase):
 
     async def _part(self, ref: str) -> str | None:
         """An included part's text: from memory (production or a label), or a kept version (read once)."""
-        from dynamic_prompt.core.includes import TemplateError, parse_ref
+        from dynamic_prompt.core.includes import parse_ref
 
         part = parse_ref(ref)
         if part.version is None:
@@ -102,11 +100,7 @@ class AsyncPromptClient(ClientBase):
         if held is None:
             engine = await self._ensure_started()
             raw = await engine.client.hget(self.target.kind.layout.keys_for(part.name).versions, str(part.version))
-            if raw is None:
-                raise TemplateError(f"The include {ref!r} names a version that is not kept whole; pin it with a "
-                                    f"label instead (dprompt label set {part.name} NAME v{part.version}).")
-            held = self._versions[(part.name, part.version)] = (
-                raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
+            held = self._keep_pinned(ref, part.name, part.version, raw)
         return held
 
     async def snapshot(self, label: str | None = None, names: Sequence[str] | None = None) -> dict[str, Read]:

@@ -147,8 +147,6 @@ class PromptClient(ClientBase):
         self._pending_lock = threading.Lock()
         self._renderer: Renderer | None = None
         """Renders templates and their includes from memory (made on the first render)."""
-        self._versions: dict[tuple[str, int], str] = {}
-        """Kept versions an include pins by number (versions never change once written)."""
         _SYNC_CLIENTS.add(self)
 
     # -- reads ------------------------------------------------------------------------
@@ -245,7 +243,7 @@ class PromptClient(ClientBase):
 
     def _part(self, ref: str) -> str | None:
         """An included part's text: from memory (production or a label), or a kept version (read once)."""
-        from dynamic_prompt.core.includes import TemplateError, parse_ref
+        from dynamic_prompt.core.includes import parse_ref
 
         part = parse_ref(ref)
         if part.version is None:
@@ -256,11 +254,7 @@ class PromptClient(ClientBase):
             if sync is None:
                 return None
             raw = sync.hget(self.target.kind.layout.keys_for(part.name).versions, str(part.version))
-            if raw is None:
-                raise TemplateError(f"The include {ref!r} names a version that is not kept whole; pin it with a "
-                                    f"label instead (dprompt label set {part.name} NAME v{part.version}).")
-            held = self._versions[(part.name, part.version)] = (
-                raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
+            held = self._keep_pinned(ref, part.name, part.version, raw)
         return held
 
     def at(self, label: str) -> LabelReader:

@@ -164,6 +164,18 @@ class ClientBase:
         """Why the feed is in that mode, or what it last repaired (e.g. flags another client cleared)."""
         self._down_until = 0.0
         self._closed = False
+        self._versions: dict[tuple[str, int], str] = {}
+        """Kept versions an include pins by number (``NAME@vN``): a version never changes once written."""
+
+    def _keep_pinned(self, ref: str, name: str, version: int, raw: bytes | str | None) -> str:
+        """Remember a pinned version's text read from Redis, or refuse the include if it is not kept whole."""
+        if raw is None:
+            from dynamic_prompt.core.includes import TemplateError
+
+            raise TemplateError(f"The include {ref!r} names a version that is not kept whole; pin it with a "
+                                f"label instead (dprompt label set {name} NAME v{version}).")
+        held = self._versions[(name, version)] = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        return held
 
     @property
     def target(self) -> ServerTarget:
