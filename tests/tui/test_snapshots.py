@@ -278,8 +278,13 @@ class TestLive:
             text = redis_sync.get("prompt:active")
             assert isinstance(text, str)
             redis_sync.set("prompt:active", text.replace("Cite the help-center", "Always cite the help-center"))
-            await wait_for(pilot, lambda: seeded.dashboard.prompt_view.flash)
+            view = seeded.dashboard.prompt_view
+            await wait_for(pilot, lambda: view.flash)
+            # The flash ends on a timer: hold it, so a slow settle cannot shoot the screen after it.
+            assert view._flash_timer is not None
+            view._flash_timer.pause()
             await settle(pilot)
+            assert view.flash
 
         assert snap_compare(seeded, terminal_size=SIZE, run_before=steady(run_before))
 
