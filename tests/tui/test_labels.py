@@ -90,3 +90,21 @@ async def test_a_label_moved_elsewhere_shows_at_once(store: PromptStore, make_ap
         await wait_for(pilot, lambda: "canary v2" in str(screen.prompt_view.border_title))
         await store.rollout("default", 25, "canary")
         await wait_for(pilot, lambda: "rollout v2 25%" in str(screen.prompt_view.border_title))
+
+
+async def test_f10_at_production_during_a_rollout_asks_to_promote_the_rollouts_version(
+        store: PromptStore, make_app: AppFactory) -> None:
+    await _labelled(store)
+    await store.rollout("default", 40, "staging")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.dashboard
+        assert screen.view.label == "production"
+        await wait_for(pilot, lambda: screen.labels is not None and screen.labels.release.rollout is not None)
+        await pilot.press("f10")
+        asked = await answer(pilot, "y")
+        assert "Promote the rollout's v2 (40%) to production of default?" == asked.title_text
+        assert "the rollout ends" in str(asked.detail)
+        await wait_for(pilot, lambda: screen.labels is not None and screen.labels.labels.production == 2)
+        assert (await store.labels("default")).release.rollout is None

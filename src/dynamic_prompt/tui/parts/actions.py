@@ -341,7 +341,8 @@ class Actions(Widget):
         detail = Text(f"{agents} live agent{'s' if agents != 1 else ''} reading production{gem} will serve "
                       f"v{version} instead of v{current}{ends}.\n\n")
         detail.append_text(summary_text(old, new))
-        if not await self._confirm(f"Promote {source} (v{version}) to production of {name}?", detail, "Promote"):
+        what = source if label == lab.PRODUCTION else f"{source} (v{version})"  # a rollout's names its version
+        if not await self._confirm(f"Promote {what} to production of {name}?", detail, "Promote"):
             return
         try:
             result = await self.store.promote(name, f"v{version}", expected=current, source=source)
