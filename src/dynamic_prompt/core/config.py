@@ -17,6 +17,7 @@ Example ``config.toml``::
     tls_server_name = "prompts.internal"            # verify certificates against this name
     theme = "textual-dark"
     read_only = false                               # the dashboard refuses every write
+    archive = "~/prompts-archive.sqlite3"           # the durable archive (default: in the data dir)
 
     [keymap]
     revert = "ctrl+r"
@@ -83,6 +84,7 @@ class Settings:
             host connected to (a Sentinel-discovered master is reached by its IP address).
         theme: the dashboard's Textual theme.
         keymap: binding id -> key(s), to rebind dashboard actions.
+        archive: the archive's SQLite file (``None``: ``archive.sqlite3`` in the data dir).
         read_only: the dashboard shows everything live and refuses every write (a screen
             left open on production); ``dprompt tui --read-only`` sets it for one run.
     """
@@ -100,6 +102,7 @@ class Settings:
     theme: str | None = None
     keymap: Mapping[str, str] = field(default_factory=dict)
     read_only: bool = False
+    archive: str | None = None
 
     def __repr__(self) -> str:
         # Masked: a crash report that prints locals must not show the password in redis_url.
@@ -179,6 +182,7 @@ def load_settings(cli_url: str | None = None, *, path: Path | None = None) -> Se
         theme=_optional_str(data, "theme", where),
         keymap=keymap,
         read_only=_bool(data, "read_only", where),
+        archive=_optional_str(data, "archive", where),
     )
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         raise ConfigError(f"{where}: tls_cert_file and tls_key_file go together; give both or neither.")
@@ -195,6 +199,11 @@ def load_settings(cli_url: str | None = None, *, path: Path | None = None) -> Se
     settings = settings.with_url(_optional_str(data, "redis_url", where), "config file")
     settings = settings.with_url(os.environ.get("REDIS_URL"), "REDIS_URL")
     settings = settings.with_url(cli_url, "--redis-url")
+    env_archive = os.environ.get("DPROMPT_ARCHIVE")
+    if env_archive:
+        settings = replace(settings, archive=env_archive)
+    if settings.archive:
+        settings = replace(settings, archive=os.path.expanduser(settings.archive))
     env_user = os.environ.get("DPROMPT_USER")
     if env_user:
         settings = replace(settings, user=env_user)

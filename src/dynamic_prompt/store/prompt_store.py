@@ -45,6 +45,7 @@ from dynamic_prompt.store.includes import check_cycle, named_includes
 from dynamic_prompt.store.labels import LabelOps, LabelState, MoveResult
 from dynamic_prompt.store.manage import Manage
 from dynamic_prompt.store.reads import Reads
+from dynamic_prompt.store.recreate import Recreate, Recreation
 from dynamic_prompt.store.sources import LoadedSource
 from dynamic_prompt.store.writes import Writes
 
@@ -105,6 +106,7 @@ class PromptStore:
         self._labels = LabelOps(calls, settings_now, committer, self._reads, lambda: self.clock(), lambda: self.user)
         committer.check_text = lambda name, text: check_cycle(name, text, self.part_text)
         self._labels.check_text = committer.check_text
+        self._recreate = Recreate(calls, settings_now, committer)
 
     @classmethod
     def connect(cls, target: ServerTarget, settings: Settings | None = None, *,
@@ -147,6 +149,21 @@ class PromptStore:
     async def history(self, name: str = keymod.DEFAULT_NAME, limit: int = 10) -> list[ChangeEntry]:
         """The newest ``limit`` changelog entries, newest first (bad entries kept as ``unreadable``)."""
         return await self._reads.history(name, limit)
+
+    async def changelog_raw(self, name: str, limit: int) -> builtins.list[str]:
+        """The newest ``limit`` changelog entries as stored (JSON text, each cut to 64 KiB), newest first."""
+        return await self._reads.changelog_raw(name, limit)
+
+    async def recreate(self, recreation: Recreation) -> WriteResult:
+        """Put back a whole prompt Redis holds nothing of (recovery, an import into an empty server).
+
+        Raises :class:`PromptExistsError`, writing nothing, when any key of the prompt is there.
+        """
+        return await self._recreate.recreate(recreation)
+
+    async def names(self) -> builtins.list[str]:
+        """Every prompt name in the index (and ``default`` where it is the gem's keys), sorted."""
+        return sorted(await self._reads.indexed())
 
     async def versions(self, name: str = keymod.DEFAULT_NAME) -> list[int]:
         """The version numbers whose text is kept, newest first."""

@@ -183,6 +183,24 @@ class Reads:
                 out.append(ChangeEntry.from_json(item))
         return out
 
+    async def changelog_raw(self, name: str, limit: int) -> list[str]:
+        """The newest ``limit`` changelog entries as stored (JSON text), newest first.
+
+        An entry bigger than 64 KiB comes back cut to that size (it then reads as
+        ``unreadable``), so another program's huge entry costs a reader 64 KiB, not all of it.
+        """
+        if limit < 1:
+            return []
+        k = self._calls.kind.layout.keys_for(name)
+        try:
+            flat = await self._calls(
+                lambda: self._history(keys=[k.changelog], args=[0, limit - 1, MAX_ENTRY_BYTES]), key=k.changelog
+            )
+            items = flat[::2]
+        except PermissionDeniedError:
+            items = await self._calls(lambda: self._client.lrange(k.changelog, 0, limit - 1), key=k.changelog)
+        return [as_text(item) or "" for item in items]
+
     async def versions(self, name: str) -> list[int]:
         """The version numbers whose text is kept (whole or as a delta), newest first."""
         k = self._calls.kind.layout.keys_for(name)

@@ -75,3 +75,9 @@ PROMOTE = _PRELUDE + _source("promote.lua")
 
 RELEASE_STATE = _PRELUDE + _source("release_state.lua")
 """Write a prompt's rollout and experiment (the release key) whole, against the one read."""
+
+RECREATE = _PRELUDE + _source("recreate.lua")
+"""Put back a whole prompt Redis no longer holds (text, original, versions, labels, changelog).
+
+Returns ``['ok', version]``, or ``['exists', version]`` when any of its keys is there.
+"""
