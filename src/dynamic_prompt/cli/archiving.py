@@ -203,6 +203,52 @@ def stats(ctx: Context, archive_path: str | None, name: str | None, all_servers:
         click.echo("most edited: " + ", ".join(f"{n} {c}" for n, c in got.most_edited))
 
 
+@click.command("export")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["files", "json", "csv"]), default="files", show_default=True,
+              help="files: one NAME.md (front matter + text) and NAME.history.jsonl per prompt into the directory "
+                   "PATH; json or csv: every changelog entry into the file PATH.")
+@click.option("--name", "-n", "names", multiple=True, help="Only this prompt (repeatable).")
+@pass_ctx
+def export(ctx: Context, path: Path, fmt: str, names: tuple[str, ...]) -> None:
+    """Write the prompts to a directory for git (or the changelog to a JSON or CSV file)."""
+    from dynamic_prompt.archive.transfer import export as export_files
+    from dynamic_prompt.archive.transfer import export_changelog
+
+    for name in names:
+        validate_name(name)
+    if fmt == "files":
+        done = ctx.run(lambda store: export_files(store, path, names))
+        click.echo(inert(f"Exported {len(done)} prompts into {path}."))
+    else:
+        count = ctx.run(lambda store: export_changelog(store, path, fmt, names))
+        click.echo(inert(f"Wrote {count} changelog entries to {path} ({fmt})."))
+
+
+@click.command("import")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
+@json_option
+@pass_ctx
+def import_(ctx: Context, directory: Path, dry_run: bool, as_json: bool) -> None:
+    """Apply a directory of NAME.md files as new versions (a file equal to what Redis holds changes nothing)."""
+    from dynamic_prompt.archive.transfer import import_tree
+
+    results = ctx.run(lambda store: import_tree(store, directory, dry_run=dry_run))
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in results]))
+    else:
+        if not results:
+            click.echo(inert(f"{directory} holds no NAME.md files."))
+        for r in results:
+            click.echo(inert(r.line()), err=r.status == "failed")
+        counts = {s: sum(1 for r in results if r.status == s) for s in ("created", "updated", "unchanged", "failed")}
+        if results:
+            click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) + ("  (dry run)" if dry_run else ""))
+    if any(r.status == "failed" for r in results):
+        sys.exit(1)
+
+
 def _bars(counts: list[int]) -> str:
     blocks = " ▁▂▃▄▅▆▇█"
     top = max(counts) or 1
@@ -214,5 +260,5 @@ def _server_of(ctx: Context) -> str:
     return ctx.target.display
 
 
-COMMANDS = (archive, recover, search, stats)
+COMMANDS = (archive, recover, search, stats, export, import_)
 """What this module adds to ``dprompt``."""

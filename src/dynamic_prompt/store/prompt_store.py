@@ -154,6 +154,15 @@ class PromptStore:
         """The newest ``limit`` changelog entries as stored (JSON text, each cut to 64 KiB), newest first."""
         return await self._reads.changelog_raw(name, limit)
 
+    async def import_text(self, name: str, text: str, config: Mapping[str, Any], *, expected_version: int,
+                          source: str, user: str | None = None) -> WriteResult:
+        """A text and config read from a file, as a new version (``import``) of an existing prompt.
+
+        A prompt changed since ``expected_version`` raises :class:`ConflictError` and nothing is written.
+        """
+        return await self._writes.import_text(name, text, config, expected_version=expected_version,
+                                              source=source, user=user)
+
     async def recreate(self, recreation: Recreation) -> WriteResult:
         """Put back a whole prompt Redis holds nothing of (recovery, an import into an empty server).
 

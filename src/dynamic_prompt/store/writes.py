@@ -287,6 +287,22 @@ class Writes:
         ))
         return self._result(name, done, text, expected_version)
 
+    async def import_text(self, name: str, text: str, config: Mapping[str, Any], *, expected_version: int,
+                          source: str, user: str | None) -> WriteResult:
+        """A text and config from a file (``dprompt import``) as a new version of an existing prompt.
+
+        Written only if the prompt is still at ``expected_version`` (the version the import
+        compared against), so a change made meanwhile is a conflict, not overwritten.
+        """
+        state = await self._reads.require(name)
+        done = await self._committer.commit(name, CommitRequest(
+            text, "import", user=user, expected=expected_version,
+            instruction=f"imported from {source.removeprefix('import:')}",
+            old_text=state.active, source=source, config=config, old_config=state.config,
+            metadata={"source": source},
+        ))
+        return self._result(name, done, text, expected_version)
+
     async def undo(self, name: str, *, user: str | None, note: str = "") -> WriteResult:
         """Return to the text before the last change (the previous kept version)."""
         note = validate_note(note)
