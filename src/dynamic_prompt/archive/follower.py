@@ -56,6 +56,21 @@ class Synced:
                       self.failed + other.failed)
 
 
+def made_by(entries: list[str]) -> dict[int, tuple[float, str]]:
+    """Version number -> (when, by whom) it was made, from a changelog listed newest first.
+
+    The oldest entry naming a version made it; later ones (a label moved onto it) did not.
+    """
+    from dynamic_prompt.core.models import ChangeEntry
+
+    out: dict[int, tuple[float, str]] = {}
+    for raw in reversed(entries):
+        entry = ChangeEntry.from_json(raw)
+        if entry.version is not None and entry.version not in out:
+            out[entry.version] = (entry.timestamp, entry.user_id)
+    return out
+
+
 def server_id(store: PromptStore) -> str:
     """The name rows of this server carry in the archive: its URL without any password."""
     return store.target.display if store.target is not None else "unknown"
@@ -111,9 +126,8 @@ class Archiver:
             texts.update(zip(wanted, await store.version_texts(name, wanted)))
         configs = dict(zip(texts, await store.version_configs(name, list(texts)))) if texts else {}
         meta = state.meta
-        versions = [ArchivedVersion(name, n, t, configs.get(n) or {},
-                                    meta.updated_at if n == meta.version else 0.0,
-                                    meta.updated_by if n == meta.version else "")
+        made = made_by(entries)
+        versions = [ArchivedVersion(name, n, t, configs.get(n) or {}, *made.get(n, (0.0, "")))
                     for n, t in texts.items() if t is not None]
         prompt = None
         if state.active is not None:
