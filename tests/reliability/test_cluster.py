@@ -9,11 +9,13 @@ that holds a prompt migrates while agents read it.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import pytest
 import redis
@@ -411,3 +413,22 @@ def test_labels_rollouts_and_label_readers_on_a_cluster(flushed: TestCluster) ->
         assert all(_cli(flushed, 4, "GET", f"prompt:{{{n}}}:release") == "" for n in names)
     finally:
         client.close()
+
+
+def test_the_archive_follows_every_primary_and_recovers_after_a_flush(flushed: TestCluster, tmp_path: Path) -> None:
+    url, archive = flushed.url, str(tmp_path / "archive.sqlite3")
+    names = _names_on_distinct_primaries(flushed)
+    _load(names, url)
+    for name in names:
+        ok(run_cli("modify", "--name", name, f"add rule: archived on the node of {name}", url=url))
+    assert "Caught up: " in ok(run_cli("archive", "--once", "--archive", archive, url=url)).stdout
+    rc = flushed.cluster_client()
+    texts = {name: rc.get(f"prompt:{{{name}}}:active") for name in names}
+    rc.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
+    out = json.loads(ok(run_cli("recover", "--archive", archive, "--json", url=url)).stdout)
+    assert {o["name"]: (o["status"], o["version"]) for o in out} == {n: ("recovered", 2) for n in names}
+    assert {name: rc.get(f"prompt:{{{name}}}:active") for name in names} == texts
+    assert rc.sismember("dprompt:index", names[0])
+    found = json.loads(ok(run_cli("search", "archived node", "--archive", archive, "--json", url=url)).stdout)
+    assert {h["name"] for h in found if h["kind"] == "change"} == set(names)
+    rc.close()
