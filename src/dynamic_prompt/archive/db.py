@@ -292,10 +292,17 @@ class Archive:
                               None if gone is None else float(gone))
 
     def latest(self, server: str, name: str) -> ArchivedVersion | None:
-        """The version archived last for ``name``: the highest number, the newest text under it."""
+        """The version archived last for ``name``: production's number when the archive last saw it
+        (else the highest number), the newest text under it.
+
+        Not simply the highest number: a label's edit makes versions above production, and a
+        prompt made again after Redis lost it starts again at 1 below the numbers archived before.
+        """
         rows = self._read(
-            "SELECT number, text, config, updated_at, updated_by, outside, archived_at FROM versions"
-            " WHERE server=? AND name=? ORDER BY number DESC, outside DESC, id DESC LIMIT 1", (server, name))
+            "SELECT number, text, config, updated_at, updated_by, outside, archived_at FROM versions v"
+            " WHERE server=? AND name=? ORDER BY number = (SELECT p.last_version FROM prompts p"
+            " WHERE p.server = v.server AND p.name = v.name) DESC, number DESC, id DESC LIMIT 1",
+            (server, name))
         return _version(name, rows[0]) if rows else None
 
     def version(self, server: str, name: str, number: int) -> ArchivedVersion | None:
@@ -308,7 +315,9 @@ class Archive:
 
     def changes(self, server: str, name: str, limit: int | None = None) -> list[str]:
         """The archived changelog of ``name`` as raw JSON, newest first (``limit`` newest)."""
-        sql = "SELECT raw FROM changes WHERE server=? AND name=? ORDER BY timestamp DESC, id DESC"
+        # Rows are added oldest first and never changed, so their ids keep Redis's order (an
+        # unreadable entry has no timestamp, but stays where it was).
+        sql = "SELECT raw FROM changes WHERE server=? AND name=? ORDER BY id DESC"
         args: list[Any] = [server, name]
         if limit is not None:
             sql += " LIMIT ?"
@@ -361,7 +370,7 @@ class Archive:
             where += " AND name = ?"
             args.append(name)
         total = int(self._read(f"SELECT count(*) FROM changes {where}", args)[0][0])
-        days = self._read(f"SELECT date(timestamp, 'unixepoch') AS d, count(*) FROM changes {where}"
+        days = self._read(f"SELECT date(timestamp, 'unixepoch', 'localtime') AS d, count(*) FROM changes {where}"
                           " AND timestamp > 0 GROUP BY d ORDER BY d", args)
         authors = self._read(f"SELECT user_id, count(*) AS c FROM changes {where} GROUP BY user_id"
                              " ORDER BY c DESC, user_id LIMIT ?", [*args, top])

@@ -118,6 +118,10 @@ async def _one(store: PromptStore, archive: Archive, server: str, name: str, kno
 
 
 async def _holds_anything(store: PromptStore, name: str) -> bool:
+    # A plain GET first: the state read makes a text another program wrote (the gem's own keys)
+    # a version, writing meta, versions and a changelog entry to a prompt that must stay as it is.
+    if await store.get_active(name) is not None:
+        return True
     state = await store.state(name, with_backup=False)
     if state.active is not None or state.meta.version:
         return True
