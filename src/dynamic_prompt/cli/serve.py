@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -22,10 +23,27 @@ from dynamic_prompt.server import embedded
               help="load_prompt fetches loopback, private and link-local addresses too (implies --allow-urls).")
 @click.option("--no-files", is_flag=True, help="load_prompt reads no files, whatever the config file says.")
 @click.option("--no-urls", is_flag=True, help="load_prompt fetches no URLs, whatever the config file says.")
+@click.option("--http", "over_http", is_flag=True,
+              help="Serve Streamable HTTP at http://HOST:PORT/mcp for many clients (bearer tokens from the "
+                   "config file's [[mcp.tokens]]), instead of one client on stdio.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --http: the address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8766, show_default=True,
+              help="With --http: the port to listen on.")
+@click.option("--max-sessions", type=click.IntRange(1, 10_000), default=64, show_default=True,
+              help="With --http: open sessions of older (handshake-era) clients at most.")
+@click.option("--max-listeners", type=click.IntRange(1, 10_000), default=256, show_default=True,
+              help="With --http: open subscriptions/listen streams at most.")
+@click.option("--max-request-bytes", type=click.IntRange(1024, 64 * 1024 * 1024), default=1024 * 1024,
+              show_default=True, help="With --http: the largest request body accepted.")
+@click.option("--new-token", is_flag=True, help="Print a new random token and the config lines that allow it; exit.")
+@click.option("--print-config", "print_config", type=click.Choice(["claude", "cursor", "claude-code"]),
+              default=None, help="Print the client configuration that runs this dprompt's MCP server; exit.")
 @pass_ctx
 def mcp(ctx: Context, file_roots: tuple[str, ...], allow_urls: bool, allow_private_urls: bool,
-        no_files: bool, no_urls: bool) -> None:
-    """Run an MCP server on stdio (tools, prompt:// resources, prompts) for Claude, Cursor, ...
+        no_files: bool, no_urls: bool, over_http: bool, host: str, port: int, max_sessions: int,
+        max_listeners: int, max_request_bytes: int, new_token: bool, print_config: str | None) -> None:
+    """Run an MCP server (tools, prompt:// resources, prompts) for Claude, Cursor, ...: on stdio, or
+    with --http for a team.
 
     load_prompt reads only literal text unless these options (or the config
     file's [mcp] table: files_under, allow_urls, allow_private_urls) allow more.
@@ -34,15 +52,66 @@ def mcp(ctx: Context, file_roots: tuple[str, ...], allow_urls: bool, allow_priva
     from dynamic_prompt.core.config import config_path, read_config_file
     from dynamic_prompt.mcp_server.policy import McpFlags, build_policy, policy_from_table
 
+    if new_token:
+        from dynamic_prompt.mcp_server.http import new_token as make_token
+
+        click.echo(f"# Add to {config_path()} (readable by you only: chmod 600), then restart dprompt mcp --http:")
+        click.echo(f'[[mcp.tokens]]\nname = "someone"\ntoken = "{make_token()}"\naccess = "read"   # or "write"')
+        return
+    if print_config is not None:
+        from dynamic_prompt.cli.mcp_config import client_config
+
+        snippet, where = client_config(print_config, ctx.settings)
+        click.echo(where, err=True)
+        click.echo(snippet)
+        return
     flags = McpFlags(files_under=file_roots, no_files=no_files, allow_urls=allow_urls,
                      allow_private_urls=allow_private_urls, no_urls=no_urls)
     path = config_path()
-    policy = build_policy(flags, policy_from_table(read_config_file(path), path))
+    table = read_config_file(path)
+    policy = build_policy(flags, policy_from_table(table, path))
     # Check the extra before resolving the server, so a missing SDK never starts one.
     mcp_server.require_sdk()
+    if over_http:
+        from dynamic_prompt.mcp_server.http import is_loopback, tokens_from_table
+
+        tokens = tokens_from_table(table, path)
+        if not tokens:
+            fail(f"dprompt mcp --http lets in only bearer tokens, and {path} has none: `dprompt mcp --new-token` "
+                 "prints one to add.")
+        _private_config(path)
+        _port_free(host, port)
+        if not is_loopback(host):
+            click.echo(f"warning: {host} is reachable from other machines and tokens travel in clear over http; "
+                       "put a TLS proxy in front.", err=True)
+        mcp_server.serve_http(ctx.target, ctx.settings, policy, tokens, host=host, port=port,
+                              max_sessions=max_sessions, max_listeners=max_listeners,
+                              max_request_bytes=max_request_bytes)
+        return
     # stdout is the protocol from here on: Context.target announces a started
     # embedded server on stderr, and the server logs to stderr.
     mcp_server.serve(ctx.target, ctx.settings, policy)
+
+
+def _port_free(host: str, port: int) -> None:
+    """One clear line now, rather than the web server's log later, when the port is taken."""
+    import socket
+
+    try:
+        with socket.create_server((host.strip("[]"), port), reuse_port=False):
+            pass
+    except OSError as exc:
+        fail(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.")
+
+
+def _private_config(path: Path) -> None:
+    """Tokens live in the config file: refuse one that other users can read."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o077:
+        fail(f"{path} holds MCP tokens and other users may read it (mode {mode & 0o777:o}): chmod 600 {path}")
 
 
 @click.group()

@@ -30,10 +30,13 @@ from dynamic_prompt.core.errors import DynamicPromptError
 from dynamic_prompt.store.sources import SourcePolicy
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dynamic_prompt.core.config import Settings
+    from dynamic_prompt.mcp_server.http import Token
     from dynamic_prompt.server import ServerTarget
 
-__all__ = ["MISSING_SDK_MESSAGE", "MCPUnavailableError", "require_sdk", "serve"]
+__all__ = ["MISSING_SDK_MESSAGE", "MCPUnavailableError", "require_sdk", "serve", "serve_http"]
 
 MISSING_SDK_MESSAGE = "The MCP server needs the 'mcp' extra: pip install 'dynamic-prompt[mcp]'"
 
@@ -102,3 +105,23 @@ def serve(target: ServerTarget, settings: Settings, policy: SourcePolicy | None 
     from dynamic_prompt.mcp_server.app import run_stdio
 
     anyio.run(run_stdio, target, settings, policy or SourcePolicy())
+
+
+def serve_http(target: ServerTarget, settings: Settings, policy: SourcePolicy, tokens: Sequence[Token], *,
+               host: str, port: int, max_sessions: int, max_listeners: int, max_request_bytes: int) -> None:
+    """Run the MCP server on Streamable HTTP (``http://HOST:PORT/mcp``) until interrupted.
+
+    Every request needs one of ``tokens``; see :mod:`dynamic_prompt.mcp_server.http`.
+    """
+    require_sdk()
+    configure_logging()
+    import anyio
+
+    from dynamic_prompt.mcp_server.app import run_http
+
+    try:
+        anyio.run(lambda: run_http(target, settings, policy, tokens, host=host, port=port,
+                                   max_sessions=max_sessions, max_listeners=max_listeners,
+                                   max_request_bytes=max_request_bytes))
+    except KeyboardInterrupt:
+        pass

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from mcp import types
+from mcp.server.caching import CacheableMethod, CacheHint
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
@@ -61,6 +62,8 @@ class AppState:
 
     tools: ToolContext
     notifier: ChangeNotifier
+    http: bool = False
+    """Served over HTTP: every request carries a token, and a read token may not write."""
 
     @property
     def store(self) -> PromptStore:
@@ -122,12 +125,21 @@ def _describe(p: PromptSummary) -> str:
 # -- handlers ---------------------------------------------------------------------------------
 
 
+def _may_write(ctx: Ctx) -> bool:
+    """Over HTTP, whether this request's token may write; on stdio, always (the person's own process)."""
+    if not ctx.lifespan_context.http:
+        return True
+    from dynamic_prompt.mcp_server.http import may_write
+
+    return may_write(ctx.request)
+
+
 async def _list_tools(ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-    return types.ListToolsResult(tools=list_tools(ctx.lifespan_context.tools.policy))
+    return types.ListToolsResult(tools=list_tools(ctx.lifespan_context.tools.policy, writes=_may_write(ctx)))
 
 
 async def _call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
-    return await call_tool(ctx.lifespan_context.tools, params.name, params.arguments)
+    return await call_tool(ctx.lifespan_context.tools, params.name, params.arguments, may_write=_may_write(ctx))
 
 
 async def _list_resources(ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
@@ -170,12 +182,12 @@ async def _read_resource(ctx: Ctx, params: types.ReadResourceRequestParams) -> t
 async def _subscribe(ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
     uri = str(params.uri)
     name_from_uri(uri)  # a prompt that does not exist yet may be subscribed: its creation is an update
-    ctx.lifespan_context.notifier.subscribe(uri)
+    ctx.lifespan_context.notifier.subscribe(ctx.session, uri)
     return types.EmptyResult()
 
 
 async def _unsubscribe(ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
-    ctx.lifespan_context.notifier.unsubscribe(str(params.uri))
+    ctx.lifespan_context.notifier.unsubscribe(ctx.session, str(params.uri))
     return types.EmptyResult()
 
 
@@ -257,10 +269,29 @@ async def _remember_client(ctx: Ctx, call_next: Any) -> Any:
 # -- assembly -----------------------------------------------------------------------------------
 
 
+CACHE_HINTS: dict[CacheableMethod, CacheHint] = {
+    # Our tools and the template change only with an upgrade of this server.
+    "tools/list": CacheHint(ttl_ms=3_600_000, scope="private"),
+    "resources/templates/list": CacheHint(ttl_ms=3_600_000, scope="public"),
+    "server/discover": CacheHint(ttl_ms=3_600_000, scope="public"),
+    # Prompts change at any time, by anyone: a short freshness, and subscriptions/listen
+    # (or resources/subscribe) tells a client the moment one changes.
+    "resources/list": CacheHint(ttl_ms=5_000, scope="private"),
+    "prompts/list": CacheHint(ttl_ms=5_000, scope="private"),
+    "resources/read": CacheHint(ttl_ms=1_000, scope="private"),
+}
+"""The 2026-07-28 freshness hints (``ttlMs``, ``cacheScope``): neither hammering nor stale."""
+
+
 def build_server(
-    target: ServerTarget, settings: Settings, policy: SourcePolicy = SourcePolicy()
+    target: ServerTarget, settings: Settings, policy: SourcePolicy = SourcePolicy(), *, http: bool = False,
+    max_listeners: int = 256,
 ) -> Server[AppState]:
-    """The MCP server for the prompts on ``target``; its lifespan runs the change feed."""
+    """The MCP server for the prompts on ``target``; its lifespan runs the change feed.
+
+    ``http``: served to many clients over HTTP (tokens decide who may write); ``max_listeners``
+    bounds the open ``subscriptions/listen`` streams.
+    """
     bus = InMemorySubscriptionBus()
 
     @asynccontextmanager
@@ -272,7 +303,7 @@ def build_server(
             async with anyio.create_task_group() as tg:
                 tg.start_soon(feed.run, notifier.on_event)
                 try:
-                    yield AppState(ToolContext(store, target, lambda: notifier.mode, policy), notifier)
+                    yield AppState(ToolContext(store, target, lambda: notifier.mode, policy), notifier, http)
                 finally:
                     feed.stop()
                     tg.cancel_scope.cancel()
@@ -293,7 +324,8 @@ def build_server(
         on_read_resource=_read_resource,
         on_subscribe_resource=_subscribe,
         on_unsubscribe_resource=_unsubscribe,
-        on_subscriptions_listen=ListenHandler(bus),
+        on_subscriptions_listen=ListenHandler(bus, max_subscriptions=max_listeners),
+        cache_hints=CACHE_HINTS,
         on_list_prompts=_list_prompts,
         on_get_prompt=_get_prompt,
     )
@@ -313,3 +345,22 @@ async def run_stdio(target: ServerTarget, settings: Settings, policy: SourcePoli
     log.info("load_prompt: %s", describe(policy))
     async with stdio_server() as (read_stream, write_stream):
         await server.run(read_stream, write_stream, options)
+
+
+async def run_http(target: ServerTarget, settings: Settings, policy: SourcePolicy, tokens: Sequence[Any], *,
+                   host: str, port: int, max_sessions: int, max_listeners: int, max_request_bytes: int) -> None:
+    """Serve every client on ``host:port`` (Streamable HTTP at ``/mcp``) until interrupted."""
+    import uvicorn
+
+    from dynamic_prompt.mcp_server.http import build_app
+
+    server = build_server(target, settings, policy, http=True, max_listeners=max_listeners)
+    app = build_app(server, tokens, host=host, port=port, max_sessions=max_sessions,
+                    max_request_bytes=max_request_bytes)
+    writers = sum(1 for t in tokens if t.write)
+    log.info("serving the prompts on %s over HTTP at http://%s:%d/mcp (%d tokens, %d may write)",
+             target.display, host, port, len(tokens), writers)
+    log.info("load_prompt: %s", describe(policy))
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=3, limit_concurrency=max_sessions + max_listeners + 16)
+    await uvicorn.Server(config).serve()

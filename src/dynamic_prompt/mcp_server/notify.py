@@ -18,8 +18,9 @@ The SDK serves two protocol eras, and each gets them its own way:
 - 2026-07-28 era: events are published on the SDK's subscription bus, and the
   ``subscriptions/listen`` handler delivers each client what it asked for.
 
-On stdio there is exactly one client connection per process, so the
-handshake-era side keeps one peer and one set of subscribed URIs.
+On stdio there is one client connection per process; over HTTP there may be many
+(one per session, bounded by the session manager), so the handshake-era side keeps
+each peer with its own subscribed URIs.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ from dynamic_prompt.store import PromptStore
 
 log = logging.getLogger(__name__)
 
+MAX_PEERS = 1024
+"""Handshake-era clients remembered at most (sessions that ended are forgotten on a failed send)."""
+
+SEND_TIMEOUT = 5.0
+"""Seconds one notification to one client may take before that client is dropped."""
+
 RESYNC_ATTEMPTS = 4
 """Tries at listing the prompts after the feed reconnects (a restarted server needs a few)."""
 
@@ -63,15 +70,19 @@ class ChangeNotifier:
         self.bus = bus
         self.mode: str = MODE_DISCONNECTED
         """The feed's mode (notifications / channel / polling / disconnected), for health_check."""
-        self.subscriptions: set[str] = set()
-        """Handshake-era ``resources/subscribe`` URIs of the connected client."""
-        self._peer: ServerSession | None = None
+        self._peers: dict[object, tuple[ServerSession, set[str]]] = {}
+        """Handshake-era clients to notify, by connection: a session to send on, the URIs subscribed."""
         self._known: set[str] | None = None
+
+    @property
+    def subscriptions(self) -> set[str]:
+        """Every URI some handshake-era client subscribed to."""
+        return set().union(*(uris for _, uris in self._peers.values()))
 
     # -- the client side ------------------------------------------------------------------
 
     def attach(self, session: ServerSession, protocol_version: str, method: str) -> None:
-        """Remember the handshake-era client to notify (called for every request it sends).
+        """Remember a handshake-era client to notify (called for every request it sends).
 
         ``initialize`` itself is skipped: the spec lets a server notify only
         after the client said ``initialized``, which precedes its next request.
@@ -79,15 +90,26 @@ class ChangeNotifier:
         drop it anyway): they listen on the bus.
         """
         if method != "initialize" and protocol_version in HANDSHAKE_PROTOCOL_VERSIONS:
-            self._peer = session
+            self._peer(session)
 
-    def subscribe(self, uri: str) -> None:
-        """The client wants ``resources/updated`` for ``uri``."""
-        self.subscriptions.add(uri)
+    def subscribe(self, session: ServerSession, uri: str) -> None:
+        """The client on ``session`` wants ``resources/updated`` for ``uri``."""
+        self._peer(session)[1].add(uri)
 
-    def unsubscribe(self, uri: str) -> None:
-        """The client no longer wants updates for ``uri``."""
-        self.subscriptions.discard(uri)
+    def unsubscribe(self, session: ServerSession, uri: str) -> None:
+        """The client on ``session`` no longer wants updates for ``uri``."""
+        self._peer(session)[1].discard(uri)
+
+    def _peer(self, session: ServerSession) -> tuple[ServerSession, set[str]]:
+        # A ServerSession is made per request; its connection is what lasts (one per stdio
+        # process, one per HTTP session). The SDK exposes it only as this attribute.
+        key = getattr(session, "_connection", session)
+        found = self._peers.get(key)
+        if found is None:
+            if len(self._peers) >= MAX_PEERS:
+                self._peers.pop(next(iter(self._peers)))  # the oldest: most likely gone already
+            found = self._peers[key] = (session, set())
+        return found
 
     # -- the feed side ----------------------------------------------------------------------
 
@@ -160,21 +182,25 @@ class ChangeNotifier:
 
     async def _updated(self, uri: str) -> None:
         await self.bus.publish(ResourceUpdated(uri=uri))
-        if uri in self.subscriptions:
-            await self._send_legacy("send_resource_updated", uri)
+        for key, (_, uris) in list(self._peers.items()):
+            if uri in uris:
+                await self._send_legacy(key, "send_resource_updated", uri)
 
     async def _lists_changed(self) -> None:
         await self.bus.publish(ResourcesListChanged())
         await self.bus.publish(PromptsListChanged())
-        await self._send_legacy("send_resource_list_changed")
-        await self._send_legacy("send_prompt_list_changed")
+        for key in list(self._peers):
+            await self._send_legacy(key, "send_resource_list_changed")
+            await self._send_legacy(key, "send_prompt_list_changed")
 
-    async def _send_legacy(self, method: str, *args: Any) -> None:
-        peer = self._peer
-        if peer is None:
+    async def _send_legacy(self, key: object, method: str, *args: Any) -> None:
+        found = self._peers.get(key)
+        if found is None:
             return
         try:
-            await getattr(peer, method)(*args)
+            # Bounded: a client that stopped reading must not hold up the others.
+            with anyio.fail_after(SEND_TIMEOUT):
+                await getattr(found[0], method)(*args)
         except Exception as exc:  # noqa: BLE001 - the client went away: stop notifying it
             log.info("client stopped receiving notifications (%s)", type(exc).__name__)
-            self._peer = None
+            self._peers.pop(key, None)

@@ -78,7 +78,7 @@ def policy_from_table(data: Mapping[str, Any], config_file: Path) -> SourcePolic
     table = data.get(TABLE, {})
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: [{TABLE}] must be a table.")
-    unknown = sorted(set(table) - set(_KEYS))
+    unknown = sorted(set(table) - set(_KEYS) - {"tokens"})  # tokens: read by mcp_server/http.py
     if unknown:
         raise ConfigError(
             f"{where}: [{TABLE}] has no setting {unknown[0]!r} (the settings are {', '.join(_KEYS)})."

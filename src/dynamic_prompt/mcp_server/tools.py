@@ -298,9 +298,10 @@ TOOLS: dict[str, ToolSpec] = {
 }
 
 
-def list_tools(policy: SourcePolicy) -> list[types.Tool]:
-    """Every tool, as ``tools/list`` returns them on a server reading sources under ``policy``."""
-    return [spec.to_mcp(policy) for spec in TOOLS.values()]
+def list_tools(policy: SourcePolicy, *, writes: bool = True) -> list[types.Tool]:
+    """Every tool, as ``tools/list`` returns them on a server reading sources under ``policy``
+    (``writes=False``: only the ones that read, for a read-only token)."""
+    return [spec.to_mcp(policy) for spec in TOOLS.values() if writes or spec.read_only]
 
 
 def _argument_error(tool: str, exc: ValidationError) -> str:
@@ -322,11 +323,19 @@ def _error(message: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(text=" ".join(message.split()))], is_error=True)
 
 
-async def call_tool(ctx: ToolContext, name: str, arguments: Mapping[str, Any] | None) -> types.CallToolResult:
-    """Run tool ``name``; every failure becomes a tool error (``isError``) with one sentence."""
+async def call_tool(ctx: ToolContext, name: str, arguments: Mapping[str, Any] | None, *,
+                    may_write: bool = True) -> types.CallToolResult:
+    """Run tool ``name``; every failure becomes a tool error (``isError``) with one sentence.
+
+    ``may_write``: false for a read-only token over HTTP; a tool that writes is then refused
+    before its arguments are even read.
+    """
     spec = TOOLS.get(name)
     if spec is None:
         return _error(f"There is no tool named {name!r}; the tools are: {', '.join(TOOLS)}.")
+    if not may_write and not spec.read_only:
+        return _error(f"This token may read but not write: {name} changes prompts. Ask the operator for a "
+                      "token with access = \"write\".")
     try:
         args = spec.args.model_validate(dict(arguments or {}))
     except ValidationError as exc:
