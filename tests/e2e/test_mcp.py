@@ -43,6 +43,7 @@ TOOLS = {
     "restore_version", "revert_change", "rename_prompt", "duplicate_prompt", "show_diff", "get_history",
     "clear_prompts", "get_metadata", "health_check",
     "list_labels", "get_prompt_at_label", "move_label", "start_rollout", "stop_rollout", "set_prompt_config",
+    "get_version", "search_history", "get_fleet",
 }  # fmt: skip
 
 

@@ -27,6 +27,8 @@ from mcp.server.subscriptions import ResourceUpdated
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from tests.e2e.test_mcp import Inbox, feed_ready, ok, text
+from tests.reliability.clirun import ok as ok_run
+from tests.reliability.clirun import run_cli
 from tests.support.checks import one_error_line, one_line
 from tests.support.servers import free_port
 
@@ -185,3 +187,39 @@ def test_http_without_tokens_or_with_a_readable_config_is_one_line(server_url: s
     run = subprocess.run([sys.executable, "-m", "dynamic_prompt.cli", "mcp", "--http", "--port", str(free_port())],
                          env=env, capture_output=True, text=True, timeout=30)
     assert "chmod 600" in one_error_line(run.returncode, run.stderr)
+
+
+async def test_versions_diffs_the_fleet_and_the_archive_are_tools_and_resources(
+        http_server: str, server_url: str, redis_sync: redis.Redis, tmp_path: Path) -> None:
+    async with modern(http_server, WRITER) as client:
+        await ok(client, "load_prompt", source="# Agent\nTone: Calm\n", kind="text", force=True)
+        await ok(client, "modify_prompt", instruction="change tone to sarcastic")
+        assert text(await ok(client, "get_version", version=1)) == "# Agent\nTone: Calm\n"
+        content = (await client.read_resource("prompt://default/v/1")).contents[0]
+        assert isinstance(content, types.TextResourceContents) and content.text == "# Agent\nTone: Calm\n"
+        missing = await client.call_tool("get_version", {"version": 99})
+        assert missing.is_error and "no version 99" in one_line(text(missing))
+        diff = text(await ok(client, "show_diff", against_version=1, to_version=2))
+        assert "-Tone: Calm" in diff and "+Tone: Sarcastic" in diff
+        templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
+        assert {"prompt://{name}", "prompt://{name}/v/{version}", "prompt://{name}/fleet"} <= templates
+
+        from dynamic_prompt import PromptClient
+
+        agent = PromptClient(server_url, agent_id="http-test-agent", announce_interval=0.2)
+        try:
+            assert agent.get_active("default") is not None
+            with anyio.fail_after(10):
+                while "http-test-agent" not in text(await ok(client, "get_fleet")):
+                    await anyio.sleep(0.1)
+            fleet = (await client.read_resource("prompt://default/fleet")).contents[0]
+            assert isinstance(fleet, types.TextResourceContents) and "http-test-agent" in fleet.text
+        finally:
+            agent.close()
+
+        nothing = await client.call_tool("search_history", {"query": "sarcastic"})
+        assert nothing.is_error and "dprompt archive" in one_line(text(nothing))
+        ok_run(run_cli("archive", "--once", url=server_url))  # the operator's archiver, same data dir
+        found = await ok(client, "search_history", query="sarcastic")
+        assert found.structured_content is not None
+        assert {(r["kind"], r["version"]) for r in found.structured_content["results"]} >= {("change", 2), ("version", 2)}

@@ -35,7 +35,9 @@ from dynamic_prompt.mcp_server.args import (
     RestoreArgs,
     RevertChangeArgs,
     RolloutArgs,
+    SearchArgs,
     StopRolloutArgs,
+    VersionArgs,
 )
 from dynamic_prompt.mcp_server.common import ToolContext, ToolFailure, ToolOutput, iso, prompt_uri
 from dynamic_prompt.mcp_server.reading import read_for_model
@@ -458,3 +460,53 @@ async def stop_rollout(ctx: ToolContext, a: StopRolloutArgs) -> ToolOutput:
     state = await ctx.store.abort_rollout(name, user=a.user_id, note=a.note)
     return ToolOutput(f"Aborted the rollout of {name!r}: every agent reads production (v{state.labels.production}) "
                       "again.", {"name": name, "version": state.labels.production})
+
+
+async def get_version(ctx: ToolContext, a: VersionArgs) -> ToolOutput:
+    """One kept version's text alone (its facts in the JSON)."""
+    name = validate_name(a.name)
+    text = await ctx.store.version_text(name, a.version)
+    config = await ctx.store.version_config(name, a.version)
+    return ToolOutput(text, {"name": name, "version": a.version, "uri": f"{prompt_uri(name)}/v/{a.version}",
+                             "size_bytes": _size(text), "config": config})
+
+
+async def search_history(ctx: ToolContext, a: SearchArgs) -> ToolOutput:
+    """Every archived version and changelog entry matching the words, best first."""
+    from dynamic_prompt.archive.db import Archive, default_path, parse_since
+    from dynamic_prompt.archive.follower import server_id
+
+    if a.name is not None:
+        validate_name(a.name)
+    since = parse_since(a.since) if a.since else None
+    path = default_path(ctx.store.settings.archive)
+    if not path.exists():
+        raise ToolFailure("There is no archive to search yet: the operator runs `dprompt archive` (or opens the "
+                          "dashboard) beside this server to keep every version and change.")
+
+    def run() -> list[Any]:
+        with Archive(path) as archive:
+            return archive.search(a.query, server=server_id(ctx.store), name=a.name, since=since, limit=a.limit)
+
+    hits = await asyncio.to_thread(run)
+    rows = [h.as_dict() for h in hits]
+    if not hits:
+        return ToolOutput(f"Nothing in the archive matches {a.query!r}.", {"query": a.query, "results": []})
+    lines = [f"{h.name} {'v' + str(h.version) if h.version is not None else '-'} "
+             f"{iso(h.timestamp) or '-'} {'text' if h.kind == 'version' else h.action}: {h.snippet}" for h in hits]
+    return ToolOutput("\n".join(lines), {"query": a.query, "results": rows})
+
+
+async def get_fleet(ctx: ToolContext, a: NameArgs) -> ToolOutput:
+    """The agents reading a prompt: what each serves and why."""
+    name = validate_name(a.name)
+    agents = (await ctx.store.fleet([name])).get(name, [])
+    rows: list[dict[str, Any]] = [{"agent_id": x.agent_id, "version": x.version, "label": x.label, "served": x.served or None,
+             "reads_per_s": round(x.reads_per_s, 1), "behind": x.behind, "gone": x.gone, "feed": x.mode,
+             "seen_seconds_ago": round(x.age, 1)} for x in agents]
+    if not rows:
+        return ToolOutput(f"No agent has announced reading {name!r}.", {"name": name, "agents": []})
+    lines = [f"{r['agent_id']}: v{r['version']} ({r['label']}{', ' + r['served'] if r['served'] else ''})"
+             f"{', behind' if r['behind'] else ''}{', gone' if r['gone'] else ''}, {r['reads_per_s']} reads/s"
+             for r in rows]
+    return ToolOutput("\n".join(lines), {"name": name, "agents": rows})

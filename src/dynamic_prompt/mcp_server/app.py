@@ -14,6 +14,7 @@ feed runs in the lifespan's task group for as long as the client is connected.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -168,15 +169,62 @@ async def _list_resource_templates(
         description="The active text of the prompt called NAME (see list_prompts for the names).",
         mime_type=MIME_TYPE,
     )
-    return types.ListResourceTemplatesResult(resource_templates=[template])
+    version = types.ResourceTemplate(
+        uri_template=f"{URI_SCHEME}{{name}}/v/{{version}}",
+        name="prompt-version",
+        title="A kept version of a stored prompt",
+        description="The text of version VERSION of prompt NAME (see get_history for the numbers); it never changes.",
+        mime_type=MIME_TYPE,
+    )
+    fleet = types.ResourceTemplate(
+        uri_template=f"{URI_SCHEME}{{name}}/fleet",
+        name="prompt-fleet",
+        title="The agents reading a stored prompt",
+        description="JSON: each agent reading prompt NAME, the version it serves and why, its read rate.",
+        mime_type="application/json",
+    )
+    return types.ListResourceTemplatesResult(resource_templates=[template, version, fleet])
+
+
+def _split_uri(uri: str) -> tuple[str, str]:
+    """``prompt://NAME`` -> (NAME, ""), ``prompt://NAME/v/N`` -> (NAME, "v/N"), ``prompt://NAME/fleet``."""
+    rest = uri[len(URI_SCHEME):] if uri.startswith(URI_SCHEME) else ""
+    name, _, tail = rest.partition("/")
+    if tail and (tail == "fleet" or (tail.startswith("v/") and tail[2:].isdigit() and len(tail) <= 20)):
+        return name_from_uri(URI_SCHEME + name), tail
+    return name_from_uri(uri), ""
 
 
 async def _read_resource(ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
     uri = str(params.uri)
-    name = name_from_uri(uri)
+    name, tail = _split_uri(uri)
+    if tail:
+        return await _read_part(ctx, name, tail, uri)
     text, version = await _prompt_text(ctx, name, uri)
     contents = types.TextResourceContents(uri=uri, mime_type=MIME_TYPE, text=text, _meta={"version": version})
     return types.ReadResourceResult(contents=[contents])
+
+
+async def _read_part(ctx: Ctx, name: str, tail: str, uri: str) -> types.ReadResourceResult:
+    """A kept version (``v/N``) or the fleet of agents reading the prompt (``fleet``, JSON)."""
+    from dynamic_prompt.core.errors import VersionNotFoundError
+
+    store = ctx.lifespan_context.store
+    try:
+        if tail == "fleet":
+            out = await call_tool(ctx.lifespan_context.tools, "get_fleet", {"name": name})
+            data = out.structured_content or {}
+            return types.ReadResourceResult(contents=[types.TextResourceContents(
+                uri=uri, mime_type="application/json", text=json.dumps(data, indent=1))])
+        number = int(tail[2:])
+        text = await store.version_text(name, number)
+    except VersionNotFoundError as exc:
+        raise MCPError(types.INVALID_PARAMS, str(exc), {"uri": uri}) from None
+    except DynamicPromptError as exc:
+        raise _protocol_error(exc) from None
+    contents = types.TextResourceContents(uri=uri, mime_type=MIME_TYPE, text=text, _meta={"version": number})
+    # A kept version never changes: a client may keep it as long as it likes.
+    return types.ReadResourceResult(contents=[contents], ttl_ms=86_400_000, cache_scope="private")
 
 
 async def _subscribe(ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:

@@ -296,3 +296,21 @@ def input_schema(model: type[BaseModel]) -> dict[str, Any]:
             del prop["default"]
     schema["additionalProperties"] = False
     return schema
+
+
+class VersionArgs(Args):
+    """``get_version``."""
+
+    name: str = _name_field()
+    version: int = Field(..., ge=1, description="The version number (see get_history or list_labels).")
+
+
+class SearchArgs(Args):
+    """``search_history``."""
+
+    query: str = Field(..., min_length=1, max_length=500,
+                       description="Words to find (every one must match; 'word*' matches a prefix).")
+    name: str | None = Field(None, description="Only this prompt.")
+    since: str | None = Field(None, max_length=40,
+                              description="Only since a date (2026-11-30) or an age (90m, 12h, 7d).")
+    limit: int = Field(20, ge=1, le=100, description="How many results, best first.")

@@ -40,7 +40,9 @@ from dynamic_prompt.mcp_server.args import (
     RestoreArgs,
     RevertChangeArgs,
     RolloutArgs,
+    SearchArgs,
     StopRolloutArgs,
+    VersionArgs,
     input_schema,
 )
 from dynamic_prompt.mcp_server.common import ToolContext, ToolOutput
@@ -250,6 +252,33 @@ TOOLS: dict[str, ToolSpec] = {
             "text). The version is in the structured result.",
             LabelArgs,
             actions.get_prompt_at_label,
+            **_READ,
+        ),
+        ToolSpec(
+            "get_version",
+            "Get a version",
+            "Return the text of one kept version of a prompt (see get_history for the numbers). The config is in "
+            "the structured result; the same text is the resource prompt://NAME/v/N.",
+            VersionArgs,
+            actions.get_version,
+            **_READ,
+        ),
+        ToolSpec(
+            "search_history",
+            "Search the history",
+            "Search every archived version's text and every changelog entry (instructions, notes, authors) of "
+            "this server's prompts, best first, with the matching snippet and the version.",
+            SearchArgs,
+            actions.search_history,
+            **_READ,
+        ),
+        ToolSpec(
+            "get_fleet",
+            "Agents reading a prompt",
+            "List the agents reading a prompt: the version each serves and why (label, rollout, experiment), "
+            "whether one is behind, and its read rate. The same is the resource prompt://NAME/fleet.",
+            NameArgs,
+            actions.get_fleet,
             **_READ,
         ),
         ToolSpec(
