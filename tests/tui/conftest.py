@@ -14,6 +14,12 @@ from tests.tui.helpers import SERVER_LABEL
 AppFactory = Callable[..., DashboardApp]
 
 
+@pytest.fixture(autouse=True)
+def _own_archive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every dashboard keeps an archive: the test's own data dir's, never the person's DPROMPT_ARCHIVE."""
+    monkeypatch.delenv("DPROMPT_ARCHIVE", raising=False)
+
+
 @pytest.fixture
 def make_app(target: ServerTarget, settings: Settings, redis_sync: object) -> AppFactory:
     """Build a dashboard on the (flushed) test server; keyword arguments pass through."""

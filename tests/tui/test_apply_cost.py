@@ -86,7 +86,9 @@ async def test_one_enter_costs_one_state_read_one_commit_one_refresh() -> None:
     try:
         admin = redis.Redis.from_url(server.url, decode_responses=True)
         admin.set("prompt:active", TEXT)
-        app = DashboardApp(ServerTarget(server.url, "test"), Settings(user="t"), remember_theme=False)
+        # The archiver reads after every change too (as a `dprompt archive` beside it would): off here.
+        app = DashboardApp(ServerTarget(server.url, "test"), Settings(user="t"), remember_theme=False,
+                           archive=False)
         async with app.run_test(size=(140, 45)) as pilot:
             screen = app.dashboard
             await wait_for(pilot, lambda: screen.state is not None and screen.state.exists)

@@ -22,11 +22,13 @@ from dynamic_prompt.core.config import Settings
 from dynamic_prompt.server import ServerTarget
 from dynamic_prompt.store import PromptStore
 from dynamic_prompt.tui.app import DashboardApp
+from dynamic_prompt.tui.screens.archive import SearchScreen, StatsScreen
 from dynamic_prompt.tui.screens.confirm import ConfirmScreen, HelpScreen
 from dynamic_prompt.tui.screens.editor import EditorScreen
 from dynamic_prompt.tui.screens.forms import NameScreen
 from dynamic_prompt.tui.view import DiffMode
 from dynamic_prompt.tui.widgets import prompt_view
+from dynamic_prompt.tui.widgets.archive_stats import StatsPanel
 from tests.tui.helpers import FIXED_NOW, SAMPLE, SERVER_LABEL, settle, wait_for
 
 SIZE = (120, 40)
@@ -269,6 +271,46 @@ class TestDialogs:
             await pilot.pause()
 
         assert snap_compare(seeded, terminal_size=SIZE, run_before=steady(run_before))
+
+
+class TestArchive:
+    """The archive's search (F11) and stats (F12), once the dashboard's archiver caught up."""
+
+    @staticmethod
+    async def _caught_up(pilot: Pilot[Any], app: DashboardApp) -> None:
+        await settle(pilot)
+        keeper = app.dashboard.archive
+        # The seed's 5 changelog entries (3 loads, 2 modifies) are in the archive.
+        await wait_for(pilot, lambda: keeper.archive is not None
+                       and keeper.archive.counts(keeper.server)[1] >= 5)
+
+    @SIZES
+    def test_search_results(self, snap_compare: Any, seeded: DashboardApp, size: tuple[int, int]) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await self._caught_up(pilot, seeded)
+            await pilot.press("f11")
+            await wait_for(pilot, lambda: isinstance(seeded.screen, SearchScreen))
+            search = seeded.screen
+            assert isinstance(search, SearchScreen)
+            search.query_input.value = "sarcastic"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: search.results.row_count == 3 and search.results.has_focus)
+            _no_blink(pilot)
+            await pilot.pause()
+
+        assert snap_compare(seeded, terminal_size=size, run_before=steady(run_before))
+
+    @SIZES
+    def test_stats(self, snap_compare: Any, seeded: DashboardApp, size: tuple[int, int]) -> None:
+        async def run_before(pilot: Pilot[Any]) -> None:
+            await self._caught_up(pilot, seeded)
+            await pilot.press("f12")
+            await wait_for(pilot, lambda: isinstance(seeded.screen, StatsScreen))
+            panel = seeded.screen.query_one("#stats-overall", StatsPanel)
+            await wait_for(pilot, lambda: panel.stats is not None)
+            await pilot.pause()
+
+        assert snap_compare(seeded, terminal_size=size, run_before=steady(run_before))
 
 
 class TestLive:

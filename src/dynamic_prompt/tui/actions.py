@@ -96,6 +96,11 @@ DASHBOARD_ACTIONS: tuple[Action, ...] = (
            "for every agent (asks, naming how many agents change)", writes=True, bar=False),
     Action("rollback", "shift+f10", "rollback", "Roll back", "Move production back where it was before its last "
            "promote (asks, naming how many agents change)", writes=True, bar=False),
+    Action("search_archive", "f11", "search_archive", "Search archive", "Search the archive (every version and "
+           "changelog entry this server had); Enter on a hit diffs that version against the active text",
+           bar=False),
+    Action("archive_stats", "f12", "archive_stats", "Archive stats", "The archive's counts: changes per day, per "
+           "author and by action, the share of reverts and undos", bar=False),
 )
 
 TIMELINE_ACTIONS: tuple[Action, ...] = (

@@ -15,6 +15,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.theme import Theme
 
+from dynamic_prompt.archive.db import default_path
 from dynamic_prompt.core.config import Settings, save_setting
 from dynamic_prompt.core.keys import DEFAULT_NAME
 from dynamic_prompt.server import ServerTarget
@@ -40,6 +41,10 @@ class DashboardApp(App[None]):
         server_label: what the status bar calls the server (default: the masked URL).
         remember_theme: save the theme to the config file when it changes.
         read_only: refuse every write (default: the settings' ``read_only``).
+        samples_file: the rendered view's sample values (default: samples.json beside the config).
+        archive: keep every change in the archive file while the dashboard is open (the
+            settings' ``archive``, else the data dir's); off, the archive's search and
+            stats say so. Tests that count what the dashboard reads turn it off.
     """
 
     TITLE = "dynamic-prompt"
@@ -58,6 +63,7 @@ class DashboardApp(App[None]):
         remember_theme: bool = True,
         read_only: bool | None = None,
         samples_file: Path | None = None,
+        archive: bool = True,
     ) -> None:
         super().__init__()
         self.samples_file = samples_file
@@ -74,6 +80,9 @@ class DashboardApp(App[None]):
         self.remember_theme = remember_theme
         self.read_only = settings.read_only if read_only is None else read_only
         self.store = PromptStore.connect(target, settings)
+        self.archive_path = default_path(settings.archive)
+        """The archive file the dashboard keeps (and its search and stats read)."""
+        self.archive_on = archive
         self._saved_theme = settings.theme
         if settings.theme and settings.theme in self.available_themes:
             self.theme = settings.theme
@@ -94,7 +103,8 @@ class DashboardApp(App[None]):
 
     def on_mount(self) -> None:
         """Show the dashboard; remember theme changes from now on."""
-        self.install_screen(DashboardScreen(self.store, self.prompt_name, read_only=self.read_only),
+        self.install_screen(DashboardScreen(self.store, self.prompt_name, read_only=self.read_only,
+                                            archive=self.archive_path if self.archive_on else None),
                             "dashboard")
         self.push_screen("dashboard")
         if self.unknown_keymap_ids:

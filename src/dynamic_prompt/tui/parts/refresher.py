@@ -9,6 +9,8 @@ only mark what is stale; the loop wakes once for a burst and reads:
   its changelog;
 - for any other prompt that changed: its row of the listing (one pipelined read of
   all of them), never a scan of the keyspace;
+- a version Redis no longer keeps (past ``version_retention``), compared with the active
+  text: its text from the archive, when the dashboard keeps one (the title says so);
 - the whole listing only when the feed (re)connected, since changes may have been
   missed then; the listing comes from the prompt index (never a scan), and a prompt
   another program wrote joins the index when the feed first reports it. Once, in the
@@ -24,12 +26,15 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from textual.widget import Widget
 
+from dynamic_prompt.archive.records import ArchivedVersion
 from dynamic_prompt.core import diff as diffmod
 from dynamic_prompt.core import prompt_config
-from dynamic_prompt.core.errors import DynamicPromptError
+from dynamic_prompt.core.errors import DynamicPromptError, VersionNotFoundError
 from dynamic_prompt.core.models import EventKind, PromptEvent, PromptState, PromptSummary
 from dynamic_prompt.live.cluster_feed import Feed, feed_for
 from dynamic_prompt.server import ServerTarget
@@ -56,16 +61,22 @@ HISTORY_LIMIT = 100
 PAINT_WAIT = 0.2
 """Longest wait for the prompt pane's frame before the changelog is read."""
 
+ArchivedLookup = Callable[[str, int], Awaitable[ArchivedVersion | None]]
+"""Version ``number`` of prompt ``name`` as the archive kept it (``None``: not there)."""
+
 
 class Refresher(Widget):
     """Reads the store after changes and for the view the screen shows; posts what it read."""
 
     DEFAULT_CSS = "Refresher { display: none; }"
 
-    def __init__(self, store: PromptStore, target: ServerTarget, view: View) -> None:
+    def __init__(self, store: PromptStore, target: ServerTarget, view: View, *,
+                 archived: ArchivedLookup | None = None) -> None:
         super().__init__(id="refresher")
         self.store = store
         self.target = target
+        self.archived = archived
+        """Where a version Redis no longer keeps is looked up (the archive), if anywhere."""
         self.view = view
         """What the screen shows (it says so with :meth:`show`)."""
         self.feed: Feed | None = None
@@ -261,9 +272,9 @@ class Refresher(Widget):
         """
         name, active, source = state.name, state.active or "", view.source
         if source.kind is DiffKind.VERSION:
-            old, new = await self.store.version_text(name, source.a), active
-            old_config, new_config = (await self.store.version_config(name, source.a)), state.config
-            title = f"Diff: v{source.a} → v{state.version} (active)"
+            old, old_config, where = await self._kept_or_archived(name, source.a)
+            new, new_config = active, state.config
+            title = f"Diff: v{source.a}{where} → v{state.version} (active)"
         elif source.kind is DiffKind.CHANGE:
             older = [v for v in await self.store.versions(name) if v < source.a]
             new = await self.store.version_text(name, source.a)
@@ -283,6 +294,17 @@ class Refresher(Widget):
                      else f"Diff: original → v{state.version}")
         old, new = prompt_config.compared(old, old_config, new, new_config)
         return await asyncio.to_thread(diffrows.build, old, new, view.mode), title
+
+    async def _kept_or_archived(self, name: str, number: int) -> tuple[str, dict[str, Any], str]:
+        """Version ``number``'s text and config: from Redis, else from the archive (with " (archive)")."""
+        try:
+            text = await self.store.version_text(name, number)
+            return text, await self.store.version_config(name, number), ""
+        except VersionNotFoundError:
+            found = await self.archived(name, number) if self.archived is not None else None
+            if found is None:
+                raise
+            return found.text, dict(found.config), " (archive)"
 
 
 def _marks(state: PromptState, shown: str | None, rows: DiffRows | None) -> tuple[frozenset[int], frozenset[int]]:

@@ -4,8 +4,9 @@ what its parts read to the panes.
 Data flows one way. A write by anyone -> a feed event -> the :class:`Refresher` reads
 once -> messages -> the handlers here -> the panes. The parts own their workers:
 :class:`Refresher` (the feed and every read after a change), :class:`InstructionFlow`
-(preview and apply), :class:`Actions` (the person's other writes) and
-:class:`FleetWatch`. No part reads this screen's state; each is given what it needs.
+(preview and apply), :class:`Actions` (the person's other writes), :class:`FleetWatch`
+and :class:`ArchiveKeeper` (the archiver, while the dashboard is open). No part reads
+this screen's state; each is given what it needs.
 The person's requests (keys, the instruction input) are turned into work by
 :mod:`.dashboard_keys`; which panes show, by :mod:`.arrangement`.
 """
@@ -13,6 +14,7 @@ The person's requests (keys, the instruction input) are turned into work by
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -46,6 +48,7 @@ from dynamic_prompt.tui.messages import (
     Written,
 )
 from dynamic_prompt.tui.parts.actions import Actions, Renamed, ShowPrompt, Undone
+from dynamic_prompt.tui.parts.archiving import ArchiveKeeper, ArchiveUnavailable
 from dynamic_prompt.tui.parts.composer import Composed, Composer, Composition
 from dynamic_prompt.tui.parts.fleet_watch import FleetLoaded, FleetWatch
 from dynamic_prompt.tui.parts.instruction_flow import InstructionFlow
@@ -83,9 +86,12 @@ class DashboardScreen(Screen[None]):
 
     app: DashboardApp
 
-    def __init__(self, store: PromptStore, name: str, *, read_only: bool = False) -> None:
+    def __init__(self, store: PromptStore, name: str, *, read_only: bool = False,
+                 archive: Path | None = None) -> None:
         super().__init__(id="dashboard")
         self.store = store
+        self.archive_path = archive
+        """The archive file kept while the dashboard is open (``None``: no archive)."""
         self.view = View(name)
         """What every pane shows (the prompt, and what the diff pane compares)."""
         self.state: PromptState | None = None
@@ -128,8 +134,10 @@ class DashboardScreen(Screen[None]):
             yield InstructionBar(self._active_text, id="instruction")
             yield StatusBar(id="status")
             yield KeyBar(ALL_ACTIONS, self.app.key_of, id="keys")
-        self._refresher = Refresher(self.store, self.app.target, self.view)
+        keeper = ArchiveKeeper(self.store, self.archive_path)
+        self._refresher = Refresher(self.store, self.app.target, self.view, archived=keeper.archived_version)
         yield self._refresher
+        yield keeper
         composer = Composer(self.store, self.app.samples_file)
         yield composer
         yield InstructionFlow(self.store, composer)
@@ -182,6 +190,11 @@ class DashboardScreen(Screen[None]):
     def actions(self) -> Actions:
         """The part that runs the person's other writes."""
         return self.query_one(Actions)
+
+    @property
+    def archive(self) -> ArchiveKeeper:
+        """The part that keeps the archive (and opens it for search and stats)."""
+        return self.query_one(ArchiveKeeper)
 
     @property
     def keys(self) -> DashboardKeys:
@@ -273,6 +286,7 @@ class DashboardScreen(Screen[None]):
         self.state = state
         self.prompt_list.mark_current(state.name)
         self.prompt_view.show_state(state, message.changed, message.flash)
+        self.call_after_refresh(self.archive.start)  # once: the archiver starts after the first paint
         if not state.exists:
             self.diff_view.show(None, note="(no prompt)")
         self.call_after_refresh(self.refresher.painted)
@@ -311,6 +325,7 @@ class DashboardScreen(Screen[None]):
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
+        self.archive.start()  # the archiver tries again by itself, as the refresher does
         if message.name != self.current:
             return
         shown = self.state
@@ -400,6 +415,10 @@ class DashboardScreen(Screen[None]):
     @on(StoreFailed)
     def _store_failed(self, message: StoreFailed) -> None:
         self.notify(message.message, severity="error", markup=False)
+
+    @on(ArchiveUnavailable)
+    def _archive_unavailable(self, message: ArchiveUnavailable) -> None:
+        self.notify(message.message, severity="warning", markup=False)
 
     @on(Written)
     def _written(self, message: Written) -> None:

@@ -18,6 +18,7 @@ from textual.containers import Container
 from textual.timer import Timer
 from textual.widgets import Input
 
+from dynamic_prompt.archive.records import SearchHit
 from dynamic_prompt.core.models import PromptState
 from dynamic_prompt.tui.actions import DASHBOARD_ACTIONS, bindings, by_id
 from dynamic_prompt.tui.render import title as plain_title
@@ -242,6 +243,46 @@ class DashboardKeys(Container):
         else:
             self._source(DiffSource.version(entry.version))
         self.dashboard.panes.bring("diff")
+
+    # -- the archive ------------------------------------------------------------------
+
+    def action_search_archive(self) -> None:
+        """Search the archive; the hit chosen is diffed against the active text."""
+        from dynamic_prompt.tui.screens.archive import SearchScreen
+
+        screen, keeper = self.dashboard, self.dashboard.archive
+        if keeper.archive is None:
+            self.notify(keeper.unavailable, severity="warning", markup=False)
+            return
+        self.app.push_screen(SearchScreen(keeper.archive, keeper.server, screen.app.clock,
+                                          label=screen.app.server_label), self._hit_chosen)
+
+    def _hit_chosen(self, hit: SearchHit | None) -> None:
+        if hit is None:
+            return
+        screen = self.dashboard
+        if hit.version is None:
+            self.notify("That changelog entry has no version number (written by another tool).", markup=False)
+            return
+        if hit.name != screen.current and hit.name not in screen.prompt_list.names:
+            self.notify(f"{hit.name!r} is only in the archive (Redis holds nothing of it): `dprompt search "
+                        f"WORDS --name {hit.name}` lists its texts, `dprompt recover --name {hit.name}` puts it "
+                        "back.", markup=False)
+            return
+        screen.focus_prompt(hit.name)  # nothing to do when it is the shown one
+        self._source(DiffSource.version(hit.version))
+        screen.panes.bring("diff")
+
+    def action_archive_stats(self) -> None:
+        """The archive's counts for the shown prompt and for every prompt of the server."""
+        from dynamic_prompt.tui.screens.archive import StatsScreen
+
+        screen, keeper = self.dashboard, self.dashboard.archive
+        if keeper.archive is None:
+            self.notify(keeper.unavailable, severity="warning", markup=False)
+            return
+        self.app.push_screen(StatsScreen(keeper.archive, keeper.server, screen.current, screen.app.clock,
+                                         label=screen.app.server_label))
 
     def action_toggle_diff(self) -> None:
         """Switch between unified and side-by-side diffs."""
