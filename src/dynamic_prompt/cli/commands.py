@@ -15,7 +15,7 @@ from datetime import datetime
 
 import click
 
-from dynamic_prompt.cli import archiving, configuring, prompts, releasing, reverting, serve
+from dynamic_prompt.cli import archiving, configuring, prompts, releasing, reverting, serve, web
 from dynamic_prompt.cli.common import (
     COMMAND_TIMEOUT,
     Context,
@@ -440,7 +440,7 @@ def info(ctx: Context, name: str, as_json: bool) -> None:
 
 
 for _command in (*prompts.COMMANDS, *reverting.COMMANDS, *releasing.COMMANDS, *configuring.COMMANDS,
-                 *archiving.COMMANDS, *serve.COMMANDS):
+                 *archiving.COMMANDS, *serve.COMMANDS, *web.COMMANDS):
     main_group.add_command(_command)
 
 
