@@ -30,7 +30,7 @@ from tests.e2e.test_mcp import Inbox, feed_ready, ok, text
 from tests.reliability.clirun import ok as ok_run
 from tests.reliability.clirun import run_cli
 from tests.support.checks import one_error_line, one_line
-from tests.support.servers import free_port
+from tests.support.servers import cli_path, free_port
 
 WRITER = "w" * 8 + "-writer-token-for-tests-0123456789"
 READER = "r" * 8 + "-reader-token-for-tests-0123456789"
@@ -84,7 +84,7 @@ async def handshake(url: str, token: str) -> AsyncIterator[tuple[ClientSession, 
 
 
 async def test_a_2026_client_lists_reads_modifies_and_hears_a_redis_cli_write_within_100_ms(
-        http_server: str, redis_sync: redis.Redis) -> None:
+        http_server: str, server_url: str, redis_sync: redis.Redis) -> None:
     redis_sync.set("prompt:active", "You are helpful.\n")
     async with modern(http_server, WRITER) as client:
         assert client.session.protocol_version == "2026-07-28"
@@ -98,12 +98,15 @@ async def test_a_2026_client_lists_reads_modifies_and_hears_a_redis_cli_write_wi
         assert "never use emojis" in (redis_sync.get("prompt:active") or "")
         async with client.listen(resource_subscriptions=["prompt://default"]) as subscription:
             events = aiter(subscription)
-            redis_sync.set("prompt:active", "Written by redis-cli.\n")
+            port = server_url.rsplit(":", 1)[1].split("/")[0]
+            subprocess.run([cli_path(), "-p", port, "-n", server_url.rsplit("/", 1)[1], "SET", "prompt:active",
+                            "Written by redis-cli.\n"], check=True, capture_output=True, timeout=10)
             written = time.monotonic()
             with anyio.fail_after(5):
                 event = await anext(events)
             heard = time.monotonic() - written
         assert event == ResourceUpdated(uri="prompt://default")
+        assert redis_sync.get("prompt:active") == "Written by redis-cli.\n"
         assert heard < 0.1, f"resources/updated came {heard * 1000:.0f} ms after the write"
 
 
