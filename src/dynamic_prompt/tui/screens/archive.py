@@ -194,7 +194,7 @@ class StatsScreen(ModalScreen[None]):
 
     @on(Counted)
     def _counted(self, message: Counted) -> None:
-        today = time.strftime("%Y-%m-%d", time.gmtime(self.clock()))
+        today = time.strftime("%Y-%m-%d", time.localtime(self.clock()))
         self.query_one("#stats-prompt", StatsPanel).show(message.prompt, today)
         self.query_one("#stats-overall", StatsPanel).show(message.overall, today)
 

@@ -22,7 +22,7 @@ CHART_DAYS = 30
 
 def chart_days(per_day: Sequence[tuple[str, int]], today: str,
                at_least: int = CHART_DAYS) -> list[tuple[str, int]]:
-    """``per_day`` (UTC days, oldest first, gaps filled) run on to ``today`` and back to
+    """``per_day`` (local days, oldest first, gaps filled) run on to ``today`` and back to
     ``at_least`` days, the added days at 0."""
     if not per_day:
         return []
@@ -47,7 +47,7 @@ def days_line(per_day: Sequence[tuple[str, int]]) -> str:
     top_day, top = max(per_day, key=lambda dc: (dc[1], dc[0]))
     span = per_day[0][0] if len(per_day) == 1 else f"{per_day[0][0]} … {per_day[-1][0]}"
     days = "one day" if len(per_day) == 1 else f"{len(per_day)} days"
-    return f"{span} ({days}, UTC) · busiest day {top_day}: {top}"
+    return f"{span} ({days}) · busiest day {top_day}: {top}"
 
 
 def stats_lines(stats: Stats, *, prompts: bool) -> list[str]:
@@ -81,7 +81,7 @@ class StatsPanel(Vertical):
         self.prompts = prompts
         self.stats: Stats | None = None
         self.days: list[tuple[str, int]] = []
-        """The chart's days (UTC) and their counts."""
+        """The chart's days (local time) and their counts."""
 
     def compose(self) -> ComposeResult:
         """Heading, sparkline, its span, the counts."""
@@ -91,7 +91,7 @@ class StatsPanel(Vertical):
         yield Static(Text(""), classes="stats-lines")
 
     def show(self, stats: Stats, today: str) -> None:
-        """Draw ``stats``; the chart runs on to ``today`` (a UTC date, as the archive's days are)."""
+        """Draw ``stats``; the chart runs on to ``today`` (a local date, as the archive's days are)."""
         self.stats = stats
         self.days = chart_days(stats.per_day, today)
         spark = self.query_one(Sparkline)
