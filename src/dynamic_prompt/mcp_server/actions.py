@@ -476,8 +476,8 @@ async def search_history(ctx: ToolContext, a: SearchArgs) -> ToolOutput:
     from dynamic_prompt.archive.db import Archive, default_path, parse_since
     from dynamic_prompt.archive.follower import server_id
 
-    if a.name is not None:
-        validate_name(a.name)
+    if a.prompt is not None:
+        validate_name(a.prompt)
     since = parse_since(a.since) if a.since else None
     path = default_path(ctx.store.settings.archive)
     if not path.exists():
@@ -486,7 +486,7 @@ async def search_history(ctx: ToolContext, a: SearchArgs) -> ToolOutput:
 
     def run() -> list[Any]:
         with Archive(path) as archive:
-            return archive.search(a.query, server=server_id(ctx.store), name=a.name, since=since, limit=a.limit)
+            return archive.search(a.query, server=server_id(ctx.store), name=a.prompt, since=since, limit=a.limit)
 
     hits = await asyncio.to_thread(run)
     rows = [h.as_dict() for h in hits]

@@ -310,7 +310,7 @@ class SearchArgs(Args):
 
     query: str = Field(..., min_length=1, max_length=500,
                        description="Words to find (every one must match; 'word*' matches a prefix).")
-    name: str | None = Field(None, description="Only this prompt.")
+    prompt: str | None = Field(None, description="Only this prompt (its name); default: every prompt.")
     since: str | None = Field(None, max_length=40,
                               description="Only since a date (2026-11-30) or an age (90m, 12h, 7d).")
     limit: int = Field(20, ge=1, le=100, description="How many results, best first.")
