@@ -16,8 +16,11 @@ share one file; every call is short and synchronous (callers run it in a thread)
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
+import math
 import os
 import re
 import sqlite3
@@ -98,6 +101,8 @@ CREATE TRIGGER IF NOT EXISTS changes_ai AFTER INSERT ON changes BEGIN
 END;
 """
 
+log = logging.getLogger(__name__)
+
 _WORD = re.compile(r"[^\W_]+(?:\*)?", re.UNICODE)
 MAX_QUERY_CHARS = 500
 
@@ -141,6 +146,11 @@ class Archive:
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self._lock = threading.Lock()
+        self.opened = 0
+        """How often the file was opened: more than once when it was deleted or replaced while open."""
+        self._connect()
+
+    def _connect(self) -> None:
         try:
             if str(self.path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -162,6 +172,8 @@ class Archive:
             raise ArchiveError(f"The archive {self.path} cannot be used: {exc}.") from None
         except OSError as exc:
             raise ArchiveError(f"The archive {self.path} cannot be created: {exc.strerror or exc}.") from None
+        self.opened += 1
+        self._identity = _identity(self.path)
         if str(self.path) != ":memory:":
             # The archive holds every prompt ever written: readable by its owner only.
             for suffix in ("", "-wal", "-shm"):
@@ -169,6 +181,22 @@ class Archive:
                     os.chmod(f"{self.path}{suffix}", 0o600)
                 except OSError:
                     pass
+
+    def _same_file(self) -> None:
+        """Open the file again if the one opened is no longer at ``path`` (called under the lock).
+
+        SQLite goes on writing into a file that was deleted (``rm``, a cleanup) or replaced
+        (``mv`` of a backup over it) while open, and all written after is gone with it: a
+        running archiver would archive into nothing. A new file at the path is made and
+        filled instead (:class:`~dynamic_prompt.archive.follower.Archiver` then reads every
+        prompt again).
+        """
+        if self._identity is None or _identity(self.path) == self._identity:
+            return
+        log.warning("the archive %s was deleted or replaced while open; opening the file at that path", self.path)
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        self._connect()
 
     def close(self) -> None:
         """Close the file."""
@@ -190,6 +218,7 @@ class Archive:
         def __enter__(self) -> sqlite3.Connection:
             self.archive._lock.acquire()
             try:
+                self.archive._same_file()
                 self.archive._db.execute("BEGIN IMMEDIATE")
             except BaseException:
                 self.archive._lock.release()
@@ -222,7 +251,7 @@ class Archive:
                         " updated_by, outside, archived_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                         (server, v.name, v.number, sha(v.text), v.text,
                          json.dumps(dict(v.config), sort_keys=True, separators=(",", ":")) if v.config else "",
-                         v.updated_at, v.updated_by, int(v.outside), now)).rowcount
+                         _finite(v.updated_at), v.updated_by, int(v.outside), now)).rowcount
                 if changes:
                     if name is None:
                         raise ValueError("changes need the prompt's name")
@@ -231,7 +260,7 @@ class Archive:
                         added_changes += db.execute(
                             "INSERT OR IGNORE INTO changes (server, name, sha, ordinal, timestamp, action, user_id,"
                             " instruction, note, version, raw, archived_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                            (server, name, sha(entry), ordinal, c.timestamp, c.action, c.user_id,
+                            (server, name, sha(entry), ordinal, _finite(c.timestamp), c.action, c.user_id,
                              c.instruction, c.note, c.version, entry, now)).rowcount
                 if prompt is not None:
                     db.execute(
@@ -260,6 +289,7 @@ class Archive:
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             with self._lock:
+                self._same_file()
                 return self._db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"The archive {self.path} could not be read: {exc}.") from None
@@ -370,8 +400,9 @@ class Archive:
             where += " AND name = ?"
             args.append(name)
         total = int(self._read(f"SELECT count(*) FROM changes {where}", args)[0][0])
+        # A timestamp past the year 9999 (1e12, milliseconds taken for seconds) has no date: left out.
         days = self._read(f"SELECT date(timestamp, 'unixepoch', 'localtime') AS d, count(*) FROM changes {where}"
-                          " AND timestamp > 0 GROUP BY d ORDER BY d", args)
+                          " AND timestamp > 0 GROUP BY d HAVING d IS NOT NULL ORDER BY d", args)
         authors = self._read(f"SELECT user_id, count(*) AS c FROM changes {where} GROUP BY user_id"
                              " ORDER BY c DESC, user_id LIMIT ?", [*args, top])
         actions = self._read(f"SELECT action, count(*) AS c FROM changes {where} GROUP BY action"
@@ -386,6 +417,26 @@ class Archive:
         return Stats(total, _every_day([(str(d), int(c)) for d, c in days]),
                      [(str(a) or "(nobody)", int(c)) for a, c in authors], [(str(a), int(c)) for a, c in actions],
                      [(str(n), int(c)) for n, c in edited], reverts, versions, prompts)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` names (device, inode); ``None`` for ``:memory:``, ``(-1, -1)`` for none."""
+    if str(path) == ":memory:":
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return (-1, -1)  # gone: never equal to the file that was opened
+    return (info.st_dev, info.st_ino)
+
+
+def _finite(value: float) -> float:
+    """``value``, or 0 for NaN and infinities (another program's ``"timestamp": NaN``).
+
+    SQLite stores NaN as NULL, and ``INSERT OR IGNORE`` skips a row that breaks NOT NULL
+    as quietly as a duplicate: the entry, and the version it names, would never be kept.
+    """
+    return value if math.isfinite(value) else 0.0
 
 
 def _ordered(changes: Sequence[str]) -> list[tuple[int, str]]:
@@ -463,12 +514,12 @@ def parse_since(value: str, now: float | None = None) -> float:
         return (time.time() if now is None else now) - seconds
     try:
         when = dt.datetime.fromisoformat(value)
-    except ValueError:
+        if when.tzinfo is None:
+            when = when.astimezone()
+        return when.timestamp()
+    except (ValueError, OverflowError):  # not a date, or one at the ends of the calendar (0001-01-01)
         raise ArchiveError(f"--since takes a date (2026-11-30), a date and time, or an age (90m, 12h, 7d), "
                            f"not {value[:40]!r}.") from None
-    if when.tzinfo is None:
-        when = when.astimezone()
-    return when.timestamp()
 
 
 __all__ = ["Archive", "ArchiveError", "change_of", "default_path", "fts_query", "parse_since"]

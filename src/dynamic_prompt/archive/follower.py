@@ -100,6 +100,7 @@ class Archiver:
         self._deleted: set[str] = set()
         self._all = False
         self._wake = asyncio.Event()
+        self._opened = archive.opened
 
     # -- one pass -----------------------------------------------------------------------
 
@@ -205,8 +206,13 @@ class Archiver:
                     self._all, next_sweep = True, time.monotonic() + self.sweep_every
                 self._wake.clear()
                 if self._all:
+                    # A deletion heard with it still counts: a pass over all reads only the prompts
+                    # Redis holds, so it alone would never mark one gone (and recover would bring it back).
+                    deleted = self._deleted
                     self._all, self._dirty, self._deleted = False, set(), set()
                     done = await self._pass_all()
+                    for name in sorted(deleted):
+                        done += await self._sync_quietly(name, deleted=True)
                     self._report(None, done)
                     continue
                 names, self._dirty = sorted(self._dirty), set()
@@ -230,5 +236,10 @@ class Archiver:
     def _report(self, name: str | None, done: Synced) -> None:
         self.total += done
         self.last_synced = time.time()
+        if self.archive.opened != self._opened:
+            # The file was deleted or replaced and made again: fill it with all that Redis holds.
+            self._opened = self.archive.opened
+            self._all = True
+            self._wake.set()
         if self.on_synced is not None:
             self.on_synced(name, done)

@@ -83,12 +83,16 @@ def parse(path: Path, raw: str, stem: str | None = None) -> PromptFile:
     stem = stem or path.name[: -len(".md")]
     fields: dict[str, Any] = {}
     text = raw
-    if raw.startswith(FENCE):
-        end = raw.find("\n" + FENCE, len(FENCE) - 1)
+    # A checkout with CRLF line ends (git's autocrlf on Windows) has "---\r\n" fences: its front
+    # matter is read as front matter, not stored as the start of the text.
+    fence = FENCE if raw.startswith(FENCE) else "---\r\n" if raw.startswith("---\r\n") else None
+    if fence is not None:
+        end = raw.find("\n" + fence, len(fence) - 1)
         if end < 0:
             raise TransferError(f"{path}: the front matter has no closing '---' line.")
-        head, text = raw[len(FENCE): end + 1], raw[end + 1 + len(FENCE):]
-        for number, line in enumerate(head.splitlines(), start=2):
+        head, text = raw[len(fence): end + 1], raw[end + 1 + len(fence):]
+        # Split on "\n" only: a value is one line of JSON, which may hold U+2028 or U+0085 as they are.
+        for number, line in enumerate(head.split("\n")[:-1], start=2):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             key, sep, value = line.partition(":")
@@ -196,8 +200,10 @@ async def export(store: PromptStore, directory: Path, names: Sequence[str] = ())
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise TransferError(f"{directory} cannot be created: {exc.strerror or exc}.") from None
+    wanted = list(names) or await store.names()
+    _refuse_clashes(wanted)
     out = []
-    for name in list(names) or await store.names():
+    for name in wanted:
         prompt = await read_prompt(store, name)
         if prompt is None:
             continue
@@ -207,6 +213,23 @@ async def export(store: PromptStore, directory: Path, names: Sequence[str] = ())
             raise TransferError(f"{directory}: {exc.strerror or exc} (writing {name}).") from None
         out.append(prompt)
     return out
+
+
+def _refuse_clashes(names: Sequence[str]) -> None:
+    """Refuse, before a file is written, prompts whose files would be one file.
+
+    Names differ in case only (``Support``, ``support``): one file on macOS and Windows, so
+    one prompt's files would overwrite the other's there. ``NAME.original`` is a prompt whose
+    ``NAME.original.md`` is ``NAME``'s original file.
+    """
+    seen: dict[str, str] = {}
+    for name in names:
+        for file in (f"{name}.md".casefold(), f"{name}.original.md".casefold()):
+            other = seen.setdefault(file, name)
+            if other != name:
+                raise TransferError(
+                    f"The prompts {other!r} and {name!r} would both write {file} (file names ignore case on "
+                    "macOS and Windows); export them into separate directories with --name.")
 
 
 @dataclass(frozen=True)
@@ -238,26 +261,42 @@ def read_tree(directory: Path, max_bytes: int) -> tuple[list[tuple[Path, PromptF
 
     if not directory.is_dir():
         raise TransferError(f"{directory} is not a directory.")
+
+    def read(path: Path, limit: int) -> str:
+        # A symlink could bring in any file this process may read (a CI runner's secrets) as a prompt.
+        if path.is_symlink():
+            raise TransferError(f"{path} is a symbolic link; import reads plain files only.")
+        return read_source(str(path), max_bytes=limit, kind="file").text
+
+    def present(path: Path) -> bool:
+        return path.is_symlink() or path.exists()  # a symlink is refused by read(), never skipped
+
     found, bad = [], []
     for path in sorted(directory.glob("*.md")):
-        if path.name.endswith(".original.md") or path.name.startswith(".") or "@" in path.name:
+        if path.name.startswith(".") or "@" in path.name:
             continue
+        original_of = path.name.endswith(".original.md")
+        if original_of and present(directory / (path.name[: -len(".original.md")] + ".md")):
+            continue  # NAME's original, read with NAME.md
         try:
-            prompt = parse(path, read_source(str(path), max_bytes=max_bytes, kind="file").text)
+            raw_md = read(path, max_bytes)
+            if original_of and not raw_md.startswith((FENCE, "---\r\n")):
+                continue  # an original left without its NAME.md; the prompt NAME.original has front matter
+            prompt = parse(path, raw_md)
             original_path = directory / f"{prompt.name}.original.md"
-            original = (read_source(str(original_path), max_bytes=max_bytes, kind="file").text
-                        if original_path.exists() else None)
+            original = read(original_path, max_bytes) if present(original_path) else None
             history_path = directory / f"{prompt.name}.history.jsonl"
             history: list[str] = []
-            if history_path.exists() and history_path.stat().st_size > 0:
-                raw = read_source(str(history_path), max_bytes=MAX_HISTORY_BYTES, kind="file").text
-                history = [line for line in raw.split("\n") if line][::-1]
+            if present(history_path) and (history_path.is_symlink() or history_path.stat().st_size > 0):
+                raw = read(history_path, MAX_HISTORY_BYTES)
+                # One entry per line; a CRLF checkout's "\r" is the line end's, not the entry's.
+                history = [line.removesuffix("\r") for line in raw.split("\n")]
+                history = [line for line in history if line][::-1]
             kept = {}
             for number in sorted(set(prompt.labels.values()) - {prompt.version}):
                 kept_path = directory / f"{prompt.name}@v{number}.md"
-                if kept_path.exists():
-                    other = parse(kept_path, read_source(str(kept_path), max_bytes=max_bytes, kind="file").text,
-                                  stem=prompt.name)
+                if present(kept_path):
+                    other = parse(kept_path, read(kept_path, max_bytes), stem=prompt.name)
                     kept[number] = (other.text, other.config)
             found.append((path, PromptFile(prompt.name, prompt.text, prompt.version, prompt.labels,
                                            prompt.config, prompt.source, original, history, kept)))
@@ -319,7 +358,7 @@ async def export_changelog(store: PromptStore, target: Path, fmt: str, names: Se
 
     JSON is a list of the entries as stored, each with its prompt's ``name`` added; CSV has
     one row per entry with :data:`CHANGELOG_COLUMNS` (spreadsheet-safe: a cell that
-    starts with ``=``, ``+``, ``-`` or ``@`` is prefixed with ``'``).
+    starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with ``'``).
     """
     import csv
     import io
@@ -346,11 +385,16 @@ async def export_changelog(store: PromptStore, target: Path, fmt: str, names: Se
         text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
     else:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        # CRLF (RFC 4180): the writer then quotes a cell holding a bare "\r", which with "\n" it
+        # leaves as it is, and every reader takes for the end of the row.
+        writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(CHANGELOG_COLUMNS)
         for name, raw in rows:
             e = ChangeEntry.from_json(raw)
-            when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(e.timestamp)) + "Z" if e.timestamp else ""
+            try:
+                when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(e.timestamp)) + "Z" if e.timestamp else ""
+            except (OverflowError, OSError, ValueError):  # another program wrote a timestamp like 1e308
+                when = ""
             writer.writerow([_cell(v) for v in (name, when, e.timestamp, "" if e.version is None else e.version,
                                                 e.action, e.user_id, e.instruction, e.note)])
         text = buffer.getvalue()
@@ -363,6 +407,7 @@ async def export_changelog(store: PromptStore, target: Path, fmt: str, names: Se
 
 
 def _cell(value: object) -> object:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    # A leading tab or carriage return is skipped by some spreadsheets, which then read a formula.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value

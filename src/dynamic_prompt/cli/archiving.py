@@ -21,6 +21,7 @@ import click
 from dynamic_prompt.cli.common import Context, fail, json_option, pass_ctx
 from dynamic_prompt.core.inert import inert
 from dynamic_prompt.core.keys import validate_name
+from dynamic_prompt.core.redact import mask_url
 from dynamic_prompt.store import PromptStore
 
 archive_option = click.option("--archive", "archive_path", default=None, metavar="PATH",
@@ -101,7 +102,8 @@ def archive(ctx: Context, archive_path: str | None, once: bool, quiet: bool) -> 
 @click.option("--name", "-n", "names", multiple=True, help="Only this prompt (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would come back; write nothing.")
 @click.option("--from-server", "from_server", default=None, metavar="SERVER",
-              help="Recover the prompts archived from another server (as `dprompt search --servers` names them).")
+              help="Recover the prompts archived from another server (its URL: the archive names a server by "
+                   "its URL without the password; with no prompt of this server, recover lists the ones it holds).")
 @json_option
 @pass_ctx
 def recover(ctx: Context, archive_path: str | None, names: tuple[str, ...], dry_run: bool,
@@ -114,16 +116,20 @@ def recover(ctx: Context, archive_path: str | None, names: tuple[str, ...], dry_
 
     for name in names:
         validate_name(name)
+    # Rows name their server without its password: a URL given with one names the same rows.
+    source = mask_url(from_server) if from_server is not None else None
     db = _open(ctx, archive_path, must_exist=True)
     try:
-        outcomes = ctx.run(lambda store: run_recovery(store, db, names=names, dry_run=dry_run, server=from_server))
+        outcomes = ctx.run(lambda store: run_recovery(store, db, names=names, dry_run=dry_run, server=source))
+        others = db.servers() if not outcomes else []
     finally:
         db.close()
     if as_json:
         click.echo(json.dumps([o.as_dict() for o in outcomes]))
     else:
         if not outcomes:
-            click.echo("The archive holds no prompt of this server.")
+            held = f" It holds prompts of: {', '.join(others)} (recover them with --from-server)." if others else ""
+            click.echo(inert(f"The archive holds no prompt of {source or _server_of(ctx)}.{held}"))
         for o in outcomes:
             click.echo(inert(o.line()))
         back = sum(1 for o in outcomes if o.status in ("recovered", "would recover"))
@@ -164,7 +170,7 @@ def search(ctx: Context, query: str, archive_path: str | None, name: str | None,
         click.echo("Nothing in the archive matches.")
         return
     for h in hits:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(h.timestamp)) if h.timestamp else "-" * 16
+        when = _when(h.timestamp)
         version = f"v{h.version}" if h.version is not None else "-"
         what = "text" if h.kind == "version" else (h.action or "change")
         by = f" by {h.user_id}" if h.user_id else ""
@@ -197,10 +203,10 @@ def stats(ctx: Context, archive_path: str | None, name: str | None, all_servers:
         click.echo("             " + _bars([c for _, c in recent]))
     if got.per_author:
         click.echo(inert("per author:  " + ", ".join(f"{a} {c}" for a, c in got.per_author)))
-    if got.per_action:
-        click.echo("by action:   " + ", ".join(f"{a} {c}" for a, c in got.per_action))
+    if got.per_action:  # actions are whatever the changelog entries say (another program's too)
+        click.echo(inert("by action:   " + ", ".join(f"{a} {c}" for a, c in got.per_action)))
     if got.most_edited and name is None:
-        click.echo("most edited: " + ", ".join(f"{n} {c}" for n, c in got.most_edited))
+        click.echo(inert("most edited: " + ", ".join(f"{n} {c}" for n, c in got.most_edited)))
 
 
 @click.command("export")
@@ -253,6 +259,13 @@ def _bars(counts: list[int]) -> str:
     blocks = " ▁▂▃▄▅▆▇█"
     top = max(counts) or 1
     return "".join(blocks[min(8, round(c / top * 8))] for c in counts)
+
+
+def _when(timestamp: float) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp > 0 else "-" * 16
+    except (OverflowError, OSError, ValueError):  # another program wrote a timestamp like 1e308
+        return "-" * 16
 
 
 def _server_of(ctx: Context) -> str:

@@ -141,7 +141,8 @@ local function wrong_type()
 end
 
 -- Refuse before the first effect: a user that may run some of our writes but not all.
-local function may_not_write(channel)
+-- ``more``: the commands a script runs beyond these ({command, key, args...} each).
+local function may_not_write(channel, more)
   if not redis.acl_check_cmd then return nil end  -- Redis < 7 cannot ask from Lua
   local probes = {
     {'SET', K_ACTIVE, 'x'}, {'SET', K_BACKUP, 'x'},
@@ -151,6 +152,7 @@ local function may_not_write(channel)
   }
   if KEYS[6] then probes[#probes + 1] = {'DEL', KEYS[6]} end
   if channel ~= '' then probes[#probes + 1] = {publish_command(channel), channel, 'x'} end
+  for _, p in ipairs(more or {}) do probes[#probes + 1] = p end
   for _, p in ipairs(probes) do
     if not redis.acl_check_cmd(unpack(p)) then
       return redis.error_reply('NOPERM this user may not run ' .. p[1] .. ' on ' .. p[2])

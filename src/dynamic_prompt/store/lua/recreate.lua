@@ -6,7 +6,11 @@
 -- Puts back a whole prompt that Redis no longer holds, and only then: a prompt with any key
 -- left (text, meta, versions, changelog) is someone's data and is never overwritten.
 K_LABELS = KEYS[7] or false
-local refused = wrong_type() or may_not_write(ARGV[1]) or (K_LABELS and wrong_json_type(K_LABELS))
+-- It appends the changelog with RPUSH, which the common probes do not ask about: a user denied
+-- it would be refused after the text, meta and versions were written. (A key the user may not
+-- write, such as the labels, is refused by Redis before the script runs: its keys are declared.)
+local refused = wrong_type() or may_not_write(ARGV[1], {{'RPUSH', K_LOG, 'x'}})
+  or (K_LABELS and wrong_json_type(K_LABELS))
 if refused then return refused end
 for i = 1, 5 do
   if redis.call('EXISTS', KEYS[i]) == 1 then
