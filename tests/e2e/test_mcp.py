@@ -497,7 +497,8 @@ async def test_resources_list_and_read(server_url: str, redis_sync: redis.Redis,
             await s.read_resource("prompt://a b")
 
         templates = (await s.list_resource_templates()).resource_templates
-        assert [t.uri_template for t in templates] == ["prompt://{name}"]
+        assert [t.uri_template for t in templates] == ["prompt://{name}", "prompt://{name}/v/{version}",
+                                                       "prompt://{name}/fleet"]
 
 
 async def test_subscribers_hear_plain_redis_writes(server_url: str, redis_sync: redis.Redis, errlog: TextIO) -> None:
