@@ -138,7 +138,10 @@ async def test_an_outside_write_costs_the_open_dashboard_a_few_commands_and_no_s
 
     server = make_server()
     admin = await asyncio.to_thread(_crowded, server, 10)
-    app = DashboardApp(ServerTarget(server.url, "test"), Settings(user="t"), name="p0", remember_theme=False)
+    # The dashboard's own refresh, without its archiver (which reads each changed prompt once
+    # more, into the archive file: tests/tui/test_archive_screens.py).
+    app = DashboardApp(ServerTarget(server.url, "test"), Settings(user="t"), name="p0", remember_theme=False,
+                       archive=False)
     async with app.run_test(size=(200, 60)) as pilot:
         screen = app.dashboard
         await wait_for(pilot, lambda: len(screen.prompt_list.names) == 10)
