@@ -24,7 +24,7 @@ import redis
 from mcp import Client, ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.subscriptions import ResourceUpdated
-from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 
 from tests.e2e.test_mcp import Inbox, feed_ready, ok, text
 from tests.reliability.clirun import ok as ok_run
@@ -36,8 +36,7 @@ WRITER = "w" * 8 + "-writer-token-for-tests-0123456789"
 READER = "r" * 8 + "-reader-token-for-tests-0123456789"
 
 
-@pytest.fixture
-def http_server(server_url: str, tmp_path: Path) -> Iterator[str]:
+def start_http(server_url: str, tmp_path: Path, *flags: str) -> tuple[subprocess.Popen[bytes], str]:
     """``dprompt mcp --http`` on a free port with one write and one read token; its /mcp URL."""
     config = tmp_path / "config.toml"
     config.write_text(
@@ -46,8 +45,8 @@ def http_server(server_url: str, tmp_path: Path) -> Iterator[str]:
     config.chmod(0o600)
     port = free_port()
     env = {**os.environ, "DPROMPT_CONFIG": str(config), "REDIS_URL": server_url}
-    proc = subprocess.Popen([sys.executable, "-m", "dynamic_prompt.cli", "mcp", "--http", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "dynamic_prompt.cli", "mcp", "--http", "--port", str(port),
+                             *flags], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/mcp"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -58,12 +57,22 @@ def http_server(server_url: str, tmp_path: Path) -> Iterator[str]:
             if proc.poll() is not None:
                 raise AssertionError(proc.stderr.read().decode() if proc.stderr else "server exited") from None
             time.sleep(0.05)
-    yield url
+    return proc, url
+
+
+def stop_http(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture
+def http_server(server_url: str, tmp_path: Path) -> Iterator[str]:
+    proc, url = start_http(server_url, tmp_path)
+    yield url
+    stop_http(proc)
 
 
 @asynccontextmanager
@@ -226,3 +235,24 @@ async def test_versions_diffs_the_fleet_and_the_archive_are_tools_and_resources(
         found = await ok(client, "search_history", query="sarcastic")
         assert found.structured_content is not None
         assert {(r["kind"], r["version"]) for r in found.structured_content["results"]} >= {("change", 2), ("version", 2)}
+
+
+async def test_listen_streams_and_sessions_are_bounded(server_url: str, tmp_path: Path) -> None:
+    proc, url = start_http(server_url, tmp_path, "--max-listeners", "1", "--max-sessions", "1")
+    try:
+        async with modern(url, READER) as client:
+            async with client.listen(resource_subscriptions=["prompt://default"]):
+                with pytest.raises(MCPError, match="Subscription limit"):
+                    async with client.listen(resource_subscriptions=["prompt://other"]):
+                        pass
+            async with client.listen(resource_subscriptions=["prompt://other"]):  # the slot is free again
+                pass
+        async with handshake(url, READER) as (session, _):
+            await session.list_tools()
+            body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "two", "version": "1"}}}
+            answer = httpx2.post(url, json=body, timeout=5, headers={
+                "Authorization": f"Bearer {READER}", "Accept": "application/json, text/event-stream"})
+            assert answer.status_code == 503  # a second session while one is open
+    finally:
+        stop_http(proc)
