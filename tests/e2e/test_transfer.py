@@ -146,3 +146,13 @@ def test_the_changelog_exports_as_json_and_as_spreadsheet_safe_csv(
     with (tmp_path / "log.csv").open(newline="", encoding="utf-8") as f:
         raw = list(csv.reader(f))
     assert all(not cell.startswith("=") for row in raw for cell in row)
+
+
+def test_a_prompt_of_which_only_labels_are_left_is_left_alone(
+        server_url: str, redis_sync: redis.Redis, tmp_path: Path) -> None:
+    redis_sync.set("prompt:{kept}:labels", '{"staging": 3}')
+    (tmp_path / "kept.md").write_text("New text\n", encoding="utf-8")
+    run = dp(server_url, "import", str(tmp_path))
+    assert run.code == 1 and "has keys in Redis but no text" in run.stderr and "left as it is" in run.stderr
+    assert redis_sync.get("prompt:{kept}:active") is None
+    assert redis_sync.get("prompt:{kept}:labels") == '{"staging": 3}'

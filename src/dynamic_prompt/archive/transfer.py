@@ -339,7 +339,9 @@ async def _apply(store: PromptStore, path: Path, prompt: PromptFile, *, dry_run:
                 prompt.config, {}, prompt.source or source, newest.timestamp or store.clock(),
                 newest.user_id or store.user, "import", prompt.kept, labels, history))
         except PromptExistsError:
-            raise TransferError(f"{prompt.name!r} was written meanwhile; import again to apply the file.") from None
+            # Some key of it is there (written meanwhile, or labels another program left): never overwritten.
+            raise TransferError(f"{prompt.name!r} has keys in Redis but no text (written meanwhile, or labels "
+                                "left behind); left as it is.") from None
         return Imported(str(path), prompt.name, "created", version)
     if state.active == prompt.text and dict(state.config) == dict(prompt.config):
         return Imported(str(path), prompt.name, "unchanged", state.version)
