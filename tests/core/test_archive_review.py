@@ -264,3 +264,24 @@ def test_recover_from_a_server_named_with_its_password_and_a_miss_names_the_serv
     assert "moved" in done.stdout and "recovered at v4" in done.stdout
     assert redis_sync.get("prompt:{moved}:active") == TEXT
     assert ServerTarget("redis://ops:s3cret@old-host:6379/0", "test").display == old
+
+
+async def test_recovery_brings_back_the_originals_own_config(
+        store: PromptStore, redis_sync: redis.Redis, tmp_path: Path) -> None:
+    await store.load("p", "Hello\n", kind="text")
+    await store.set_config("p", {"model": "gpt-5", "temperature": 0.2})
+    await store.duplicate("p", "q")  # q's original is p's text with p's config
+    await store.modify("q", "add rule: be brief")
+    await store.set_config("q", {"model": "small"})
+    before = redis_sync.hget("prompt:{q}:meta", "backup_config")
+    assert before is not None and "gpt-5" in before
+    archive = Archive(tmp_path / "a.sqlite3")
+    await Archiver(store, archive).catch_up()
+    redis_sync.flushdb()
+    outcomes = await recover(store, archive)
+    assert {o.name: o.status for o in outcomes} == {"p": "recovered", "q": "recovered"}
+    assert redis_sync.hget("prompt:{q}:meta", "backup_config") == before
+    await store.revert("q")  # back to the original: its text and its config
+    state = await store.state("q")
+    assert state.active == "Hello\n" and dict(state.config) == {"model": "gpt-5", "temperature": 0.2}
+    archive.close()

@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS prompts (
     server TEXT NOT NULL,
     name TEXT NOT NULL,
     original TEXT,
+    original_config TEXT NOT NULL DEFAULT '',
     labels TEXT NOT NULL DEFAULT '{}',
     source TEXT NOT NULL DEFAULT '',
     last_version INTEGER NOT NULL DEFAULT 0,
@@ -264,12 +265,16 @@ class Archive:
                              c.instruction, c.note, c.version, entry, now)).rowcount
                 if prompt is not None:
                     db.execute(
-                        "INSERT INTO prompts (server, name, original, labels, source, last_version, seen_at)"
-                        " VALUES (?,?,?,?,?,?,?) ON CONFLICT (server, name) DO UPDATE SET"
-                        " original = coalesce(excluded.original, prompts.original), labels = excluded.labels,"
+                        "INSERT INTO prompts (server, name, original, original_config, labels, source, last_version,"
+                        " seen_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (server, name) DO UPDATE SET"
+                        " original = coalesce(excluded.original, prompts.original),"
+                        " original_config = CASE WHEN excluded.original IS NULL THEN prompts.original_config"
+                        " ELSE excluded.original_config END, labels = excluded.labels,"
                         " source = excluded.source, last_version = excluded.last_version,"
                         " seen_at = excluded.seen_at, gone_at = NULL",
-                        (server, prompt.name, prompt.original, json.dumps(dict(prompt.labels), sort_keys=True),
+                        (server, prompt.name, prompt.original,
+                         json.dumps(dict(prompt.original_config), sort_keys=True, separators=(",", ":"))
+                         if prompt.original_config else "", json.dumps(dict(prompt.labels), sort_keys=True),
                          prompt.source, prompt.last_version, prompt.seen_at or now))
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"The archive {self.path} could not be written: {exc}.") from None
@@ -313,13 +318,13 @@ class Archive:
 
     def prompt(self, server: str, name: str) -> ArchivedPrompt | None:
         """What the archive last saw of ``name`` as a whole (original, labels), if anything."""
-        rows = self._read("SELECT original, labels, source, last_version, seen_at, gone_at FROM prompts"
-                          " WHERE server=? AND name=?", (server, name))
+        rows = self._read("SELECT original, labels, source, last_version, seen_at, gone_at, original_config"
+                          " FROM prompts WHERE server=? AND name=?", (server, name))
         if not rows:
             return None
-        original, labels, source, last, seen, gone = rows[0]
+        original, labels, source, last, seen, gone, original_config = rows[0]
         return ArchivedPrompt(name, original, _labels(labels), str(source), int(last), float(seen),
-                              None if gone is None else float(gone))
+                              None if gone is None else float(gone), _config(original_config))
 
     def latest(self, server: str, name: str) -> ArchivedVersion | None:
         """The version archived last for ``name``: production's number when the archive last saw it
@@ -467,6 +472,16 @@ def _labels(raw: str) -> dict[str, int]:
     if not isinstance(data, dict):
         return {}
     return {str(k): int(v) for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def _config(raw: object) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        loaded = json.loads(str(raw))
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def _version(name: str, row: tuple[Any, ...]) -> ArchivedVersion:

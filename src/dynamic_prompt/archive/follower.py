@@ -142,7 +142,8 @@ class Archiver:
                 labels = labels_of((await store.labels(name)).labels.named)
             except DynamicPromptError:
                 labels = {}  # a user who may not read labels still archives texts and history
-            prompt = ArchivedPrompt(name, state.backup, labels, meta.source, meta.version, time.time())
+            prompt = ArchivedPrompt(name, state.backup, labels, meta.source, meta.version, time.time(),
+                                    original_config=prompt_config.read(meta.backup_config))
         added_v, added_c = await asyncio.to_thread(self.archive.add, self.server, versions, entries,
                                                    name=name, prompt=prompt)
         if deleted and state.active is None and not numbers and not entries:

@@ -58,6 +58,8 @@ class ArchivedPrompt:
     seen_at: float
     gone_at: float | None = None
     """When it was deleted on purpose (``dprompt clear``, a DEL seen by an archiver), if it was."""
+    original_config: Mapping[str, Any] = field(default_factory=dict)
+    """The original's own config (what a revert to the original brings back)."""
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ async def _one(store: PromptStore, archive: Archive, server: str, name: str, kno
              "instruction": f"recovered from the archive at v{latest.number}", "version": latest.number,
              "metadata": {"source": f"archive:{archive.path}"}}
     original = prompt.original if prompt is not None else None
-    original_config: dict[str, object] = {}
+    original_config = dict(prompt.original_config) if prompt is not None and original is not None else {}
     recreation = Recreation(
         name, latest.number, latest.text, original if original is not None else latest.text, latest.config,
         original_config, prompt.source if prompt is not None else "", store.clock(), store.user, "recover",
