@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 import pytest
 from mcp import types
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 from tests.e2e.test_mcp import connect, feed_ready, ok
 from tests.support.cluster import TestCluster, start_cluster
@@ -38,7 +39,8 @@ async def test_mcp_tools_resources_and_updates_on_a_cluster(cluster: TestCluster
         assert rc.get("prompt:{default}:active") == "The default prompt.\n"
         uris = sorted(r.uri for r in (await s.list_resources()).resources)
         assert uris == ["prompt://default", "prompt://support"]
-        await s.subscribe_resource("prompt://support")
+        with pytest.warns(MCPDeprecationWarning):  # the handshake era's way, which older clients still use
+            await s.subscribe_resource("prompt://support")
         rc.set("prompt:{support}:active", "written through the cluster client\n")
         await inbox.wait_for(inbox.updated("prompt://support"))
         content = (await s.read_resource("prompt://support")).contents[0]
