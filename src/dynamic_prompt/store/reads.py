@@ -161,27 +161,28 @@ class Reads:
             raise PromptNotFoundError(f"There is no prompt named {name!r}; load one first.")
         return state
 
-    async def history(self, name: str, limit: int) -> list[ChangeEntry]:
-        """The newest ``limit`` changelog entries, newest first (bad entries kept as ``unreadable``)."""
-        if limit < 1:
-            return []
+    async def _changelog(self, name: str, limit: int) -> tuple[list[Any], list[int] | None]:
+        """The newest ``limit`` raw entries, each cut to 64 KiB, with their real sizes (``None``
+        when the user may not run EVAL: then a plain LRANGE, uncut; that user reads a server
+        the operator trusts)."""
         k = self._calls.kind.layout.keys_for(name)
         try:
             flat = await self._calls(
                 lambda: self._history(keys=[k.changelog], args=[0, limit - 1, MAX_ENTRY_BYTES]), key=k.changelog
             )
         except PermissionDeniedError:
-            # A read-only user without EVAL: plain LRANGE, unbounded (that user reads a server
-            # the operator trusts).
-            raw = await self._calls(lambda: self._client.lrange(k.changelog, 0, limit - 1), key=k.changelog)
-            return [ChangeEntry.from_json(item) for item in raw]
-        out = []
-        for item, size in zip(flat[::2], flat[1::2]):
-            if int(size) > MAX_ENTRY_BYTES:
-                out.append(ChangeEntry.unreadable(as_text(item) or "", int(size)))
-            else:
-                out.append(ChangeEntry.from_json(item))
-        return out
+            return await self._calls(lambda: self._client.lrange(k.changelog, 0, limit - 1), key=k.changelog), None
+        return flat[::2], [int(size) for size in flat[1::2]]
+
+    async def history(self, name: str, limit: int) -> list[ChangeEntry]:
+        """The newest ``limit`` changelog entries, newest first (bad entries kept as ``unreadable``)."""
+        if limit < 1:
+            return []
+        items, sizes = await self._changelog(name, limit)
+        if sizes is None:
+            return [ChangeEntry.from_json(item) for item in items]
+        return [ChangeEntry.unreadable(as_text(item) or "", size) if size > MAX_ENTRY_BYTES
+                else ChangeEntry.from_json(item) for item, size in zip(items, sizes)]
 
     async def changelog_raw(self, name: str, limit: int) -> list[str]:
         """The newest ``limit`` changelog entries as stored (JSON text), newest first.
@@ -191,14 +192,7 @@ class Reads:
         """
         if limit < 1:
             return []
-        k = self._calls.kind.layout.keys_for(name)
-        try:
-            flat = await self._calls(
-                lambda: self._history(keys=[k.changelog], args=[0, limit - 1, MAX_ENTRY_BYTES]), key=k.changelog
-            )
-            items = flat[::2]
-        except PermissionDeniedError:
-            items = await self._calls(lambda: self._client.lrange(k.changelog, 0, limit - 1), key=k.changelog)
+        items, _ = await self._changelog(name, limit)
         return [as_text(item) or "" for item in items]
 
     async def versions(self, name: str) -> list[int]:
