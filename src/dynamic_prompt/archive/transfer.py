@@ -25,14 +25,13 @@ after it are still imported.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dynamic_prompt.core import prompt_config
+from dynamic_prompt.core.atomic import write_atomically
 from dynamic_prompt.core.errors import DynamicPromptError, InvalidNameError, PromptExistsError
 from dynamic_prompt.core.keys import validate_name
 from dynamic_prompt.core.models import ChangeEntry
@@ -175,21 +174,7 @@ def write_files(directory: Path, prompt: PromptFile) -> list[Path]:
 
 
 def _replace(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    write_atomically(path, text.encode("utf-8"))
 
 
 async def export(store: PromptStore, directory: Path, names: Sequence[str] = ()) -> list[PromptFile]:

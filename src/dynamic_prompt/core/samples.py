@@ -16,13 +16,12 @@ is one clear line (:class:`SamplesError`) and no samples.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dynamic_prompt.core.atomic import write_atomically
 from dynamic_prompt.core.config import config_path, data_dir
 from dynamic_prompt.core.errors import DynamicPromptError
 
@@ -131,13 +130,6 @@ def remember(name: str, values: Mapping[str, Any]) -> None:
         if len(encoded) > MAX_SAMPLES_BYTES:
             return
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Written whole then renamed: a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".last-values.")  # 0600: the user's own
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(encoded)
-            os.replace(tmp, path)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
+        write_atomically(path, encoded)  # 0600: the user's own
     except (OSError, TypeError, ValueError):
         return
