@@ -40,12 +40,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 from bench_agents import p99, prompt  # noqa: E402
+from bench_labels import _store_do  # noqa: E402
 from tests.support.servers import TestServer  # noqa: E402
 
-from dynamic_prompt.core.config import Settings  # noqa: E402
 from dynamic_prompt.core.templates import Renderer  # noqa: E402
 from dynamic_prompt.live.client import PromptClient  # noqa: E402
-from dynamic_prompt.server import ServerTarget  # noqa: E402
 from dynamic_prompt.store import PromptStore  # noqa: E402
 
 NAME = "tpl"
@@ -114,14 +113,6 @@ def _best_us(call: Any, n: int, repeat: int = 5) -> float:
             call()
         best = min(best, (time.perf_counter_ns() - start) / n / 1000)
     return best
-
-
-async def _store_do(url: str, work: Any) -> Any:
-    store = PromptStore.connect(ServerTarget(url, "bench"), Settings(redis_url=url, user="bench"))
-    try:
-        return await work(store)
-    finally:
-        await store.aclose()
 
 
 def bench_render(url: str) -> list[tuple[str, str, str]]:
